@@ -1,0 +1,3 @@
+from partverse.cli import main
+
+main()

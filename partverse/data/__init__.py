@@ -1,0 +1,1 @@
+"""Release shards: schemas, writer, reader, manifests, pull, and the PyTorch dataset."""

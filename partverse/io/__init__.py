@@ -1,0 +1,48 @@
+"""Loading meshes with the artist's structure kept: `load(path) -> Mesh`.
+
+A registry maps file extensions to loader functions (`register`); each loader returns a
+`partverse.records.Mesh` or raises `MeshLoadError("PATH: reason")`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from partverse.errors import MeshLoadError
+from partverse.records import Mesh
+
+Loader = Callable[[Path], Mesh]
+_LOADERS: dict[str, Loader] = {}
+
+
+def register(*extensions: str) -> Callable[[Loader], Loader]:
+    """Decorator: register a loader for file extensions (lower case, with the dot)."""
+
+    def wrap(fn: Loader) -> Loader:
+        for ext in extensions:
+            _LOADERS[ext.lower()] = fn
+        return fn
+
+    return wrap
+
+
+def supported_extensions() -> list[str]:
+    _import_loaders()
+    return sorted(_LOADERS)
+
+
+def load(path: str | Path) -> Mesh:
+    """Load one mesh file. Raises MeshLoadError naming the file and the problem."""
+    path = Path(path)
+    _import_loaders()
+    loader = _LOADERS.get(path.suffix.lower())
+    if loader is None:
+        raise MeshLoadError(path, f"unsupported format {path.suffix!r}; supported: {', '.join(sorted(_LOADERS))}")
+    if not path.is_file():
+        raise MeshLoadError(path, "no such file")
+    return loader(path)
+
+
+def _import_loaders() -> None:
+    # the format modules register themselves on import
+    from partverse.io import formats  # noqa: F401
