@@ -1,0 +1,1 @@
+"""Geometry on face arrays: adjacency, normalization, sampling, boxes."""

@@ -1,0 +1,78 @@
+"""Face adjacency on triangle meshes, vectorized with numpy / scipy.sparse.
+
+All functions take plain arrays: vertices (V, 3) float, faces (F, 3) int.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+
+def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.ndarray:
+    """Faces re-indexed so that coincident vertices (within `tol`, relative to the bounding-box
+    diagonal) share one index. Returns (F, 3) int64; vertex positions are unchanged."""
+    vertices = np.asarray(vertices, dtype=np.float64)
+    if len(vertices) == 0:
+        return np.asarray(faces, dtype=np.int64)
+    extent = float(np.ptp(vertices, axis=0).max()) or 1.0
+    keys = np.round(vertices / (extent * tol)).astype(np.int64)
+    _, inverse = np.unique(keys, axis=0, return_inverse=True)
+    return inverse.reshape(-1)[np.asarray(faces, dtype=np.int64)]
+
+
+def face_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Undirected edges of every face: (3F, 2) sorted vertex pairs and the (3F,) face of each."""
+    faces = np.asarray(faces, dtype=np.int64)
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    owner = np.repeat(np.arange(len(faces)), 3)
+    return edges, owner
+
+
+def face_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of faces sharing an edge: (E, 2) int64 face pairs and (E, 2) int64 shared vertex pairs.
+
+    Non-manifold edges (shared by k > 2 faces) give every pair of their faces."""
+    edges, owner = face_edges(faces)
+    if len(edges) == 0:
+        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
+    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    e, o = edges[order], owner[order]
+    same = np.all(e[1:] == e[:-1], axis=1)
+    # group runs of equal edges; pair every face in a run with every later face of the run
+    starts = np.flatnonzero(np.concatenate([[True], ~same]))
+    lengths = np.diff(np.concatenate([starts, [len(e)]]))
+    pairs_a, pairs_b, shared = [], [], []
+    for k in np.unique(lengths[lengths > 1]):  # loop over run lengths (2, 3, ...), not faces
+        s = starts[lengths == k]
+        for i in range(k):
+            for j in range(i + 1, k):
+                pairs_a.append(o[s + i])
+                pairs_b.append(o[s + j])
+                shared.append(e[s])
+    if not pairs_a:
+        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
+    pairs = np.stack([np.concatenate(pairs_a), np.concatenate(pairs_b)], axis=1)
+    keep = pairs[:, 0] != pairs[:, 1]
+    return pairs[keep], np.concatenate(shared)[keep]
+
+
+def connected_face_components(num_faces: int, pairs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """(F,) int64 component label per face over adjacency `pairs`; with a boolean `mask` over pairs,
+    only the kept pairs connect faces. Labels are 0..C-1 in order of each component's first face."""
+    if mask is not None:
+        pairs = pairs[mask]
+    graph = sp.coo_matrix(
+        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(num_faces, num_faces)
+    )
+    _, labels = connected_components(graph, directed=False)
+    return relabel_by_first_occurrence(labels)
+
+
+def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
+    """Map labels to 0..K-1 in the order each label first appears (deterministic numbering)."""
+    labels = np.asarray(labels)
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first)] = np.arange(len(first))
+    return rank[inverse.reshape(-1)]
