@@ -10,7 +10,8 @@ part, part-centric renders, highlight composites, part facts.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -79,6 +80,7 @@ class ObjectRenders:
     visible_pixels: np.ndarray  # (V, P) int64, P = len(parts)
     parts: list[PartView]
     object_view: int  # the view with the most object pixels (used for the whole-object caption)
+    object_image_png: bytes = b""  # that view on the style's background at tile size: what the VLM sees
     facts: dict = field(default_factory=dict)
 
 
@@ -194,4 +196,7 @@ def render_object(uid: str, mesh: Mesh, face_labels: np.ndarray, part_names: dic
     facts = part_facts(mesh, np.ones(mesh.num_faces, bool), "", images[object_view])
     facts["num_parts"] = int(len(part_ids))
     facts["part_names"] = [p.name for p in parts if p.name]
-    return ObjectRenders(uid, cams, pngs, obj_px, counts, parts, object_view, facts)
+    facts["name"] = str(mesh.metadata.get("name", "")) or Path(mesh.source).stem
+    plain = HighlightStyle(**{**asdict(config.style), "mark": "none", "layout": "object_only", "dim_rest": 0.0, "tint": 0.0})
+    whole = png_bytes(compose(images[object_view], np.zeros(images[object_view].shape[:2], bool), None, plain))
+    return ObjectRenders(uid, cams, pngs, obj_px, counts, parts, object_view, whole, facts)

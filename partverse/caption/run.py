@@ -1,0 +1,102 @@
+"""Caption one rendered object: the whole object first (one caption per object), then every part;
+each reply is checked, failures are asked once more, and what still fails is flagged.
+
+    rows = caption_object(renders, backend, config)   # list of dicts in the captions schema
+    table = rows_to_table(rows)                        # pyarrow Table, captions_schema()
+"""
+from __future__ import annotations
+
+import hashlib
+
+from partverse.caption.backends import CaptionBackend, CaptionConfig, CaptionRequest, Reply
+from partverse.caption.metadata import _clean
+from partverse.caption.parse import ParsedCaption, parse_reply
+from partverse.caption.prompts import PROMPT_VERSION, object_prompt, part_prompt, retry_prompt
+
+
+def object_request(renders, config: CaptionConfig) -> CaptionRequest:
+    name = _clean(renders.facts.get("name", "")) if config.use_name_hint else ""
+    return CaptionRequest(renders.uid, -1, "object", renders.object_image_png, object_prompt(name), dict(renders.facts))
+
+
+def part_requests(renders, config: CaptionConfig, mark: str = "box") -> list[CaptionRequest]:
+    """One request per visible part (parts seen in no view are flagged without asking)."""
+    obj_name = _clean(renders.facts.get("name", "")) if config.use_name_hint else ""
+    out = []
+    for p in renders.parts:
+        if p.best_view < 0:
+            continue
+        hint = _clean(p.name) if config.use_name_hint else ""
+        out.append(CaptionRequest(renders.uid, p.part_id, "part", p.composite_png, part_prompt(hint, obj_name, mark), dict(p.facts)))
+    return out
+
+
+def _checked(replies: list[Reply], requests: list[CaptionRequest], object_caption: str) -> list[ParsedCaption]:
+    out = []
+    for reply, req in zip(replies, requests):
+        if reply.text is None:
+            out.append(ParsedCaption("", "", "", f"error:{reply.error or 'unknown'}", "the backend failed"))
+        else:
+            out.append(parse_reply(reply.text, req.kind, object_caption if req.kind == "part" else ""))
+    return out
+
+
+def ask(backend: CaptionBackend, requests: list[CaptionRequest], object_caption: str = "") -> list[ParsedCaption]:
+    """Generate, check, re-ask the failures once (with the reason in the prompt), check again."""
+    if not requests:
+        return []
+    results = _checked(backend.generate(requests), requests, object_caption)
+    again = [i for i, r in enumerate(results) if r.status != "ok"]
+    if again:
+        retry_reqs = [
+            CaptionRequest(requests[i].uid, requests[i].part_id, requests[i].kind, requests[i].image_png,
+                           retry_prompt(requests[i].prompt, results[i].reason or results[i].status), requests[i].facts)
+            for i in again
+        ]
+        for i, r in zip(again, _checked(backend.generate(retry_reqs, retry=True), retry_reqs, object_caption)):
+            results[i] = r
+    return results
+
+
+def _row(req_uid: str, part_id: int, parsed: ParsedCaption, backend: CaptionBackend, image: bytes) -> dict:
+    status = parsed.status
+    if backend.name == "metadata" and status == "ok":
+        status = "metadata"  # never mistaken for a model's checked caption
+    return {
+        "uid": req_uid,
+        "part_id": int(part_id),
+        "brief": parsed.brief,
+        "detailed": parsed.detailed,
+        "relation": parsed.relation,
+        "status": status,
+        "backend": backend.name,
+        "model": backend.model_id,
+        "prompt_version": PROMPT_VERSION,
+        "image_sha256": hashlib.sha256(image).hexdigest() if image else "",
+    }
+
+
+def caption_object(renders, backend: CaptionBackend, config: CaptionConfig, mark: str = "box") -> list[dict]:
+    """Rows for the object (part_id -1) and each of its parts, in part order."""
+    obj_req = object_request(renders, config)
+    obj = ask(backend, [obj_req])[0]
+    rows = [_row(renders.uid, -1, obj, backend, obj_req.image_png)]
+    reqs = part_requests(renders, config, mark)
+    by_part = {r.part_id: (r, p) for r, p in zip(reqs, ask(backend, reqs, obj.brief if obj.status == "ok" else ""))}
+    for part in renders.parts:
+        if part.part_id in by_part:
+            req, parsed = by_part[part.part_id]
+            rows.append(_row(renders.uid, part.part_id, parsed, backend, req.image_png))
+        else:
+            rows.append(_row(renders.uid, part.part_id, ParsedCaption("", "", "", "not_visible", "seen in no view"), backend, b""))
+    return rows
+
+
+def rows_to_table(rows: list[dict]):
+    """Caption rows -> a pyarrow Table with the release `captions` schema."""
+    import pyarrow as pa
+
+    from partverse.data.schema import captions_schema
+
+    schema = captions_schema()
+    return pa.Table.from_pylist(rows, schema=schema)
