@@ -3,10 +3,12 @@ each reply is checked, failures are asked once more, and what still fails is fla
 
     rows = caption_object(renders, backend, config)   # list of dicts in the captions schema
     table = rows_to_table(rows)                        # pyarrow Table, captions_schema()
+    write_captions(path, rows)                         # one Parquet file, written atomically
 """
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from partverse.caption.backends import CaptionBackend, CaptionConfig, CaptionRequest, Reply
 from partverse.caption.metadata import _clean
@@ -31,21 +33,26 @@ def part_requests(renders, config: CaptionConfig, mark: str = "box") -> list[Cap
     return out
 
 
-def _checked(replies: list[Reply], requests: list[CaptionRequest], object_caption: str) -> list[ParsedCaption]:
+def _checked(replies: list[Reply], requests: list[CaptionRequest], object_captions: dict[str, str]) -> list[ParsedCaption]:
     out = []
     for reply, req in zip(replies, requests):
         if reply.text is None:
             out.append(ParsedCaption("", "", "", f"error:{reply.error or 'unknown'}", "the backend failed"))
         else:
-            out.append(parse_reply(reply.text, req.kind, object_caption if req.kind == "part" else ""))
+            out.append(parse_reply(reply.text, req.kind, object_captions.get(req.uid, "") if req.kind == "part" else ""))
     return out
 
 
 def ask(backend: CaptionBackend, requests: list[CaptionRequest], object_caption: str = "") -> list[ParsedCaption]:
     """Generate, check, re-ask the failures once (with the reason in the prompt), check again."""
+    return ask_many(backend, requests, {r.uid: object_caption for r in requests})
+
+
+def ask_many(backend: CaptionBackend, requests: list[CaptionRequest], object_captions: dict[str, str]) -> list[ParsedCaption]:
+    """`ask` for requests of several objects; object_captions: uid -> that object's brief caption."""
     if not requests:
         return []
-    results = _checked(backend.generate(requests), requests, object_caption)
+    results = _checked(backend.generate(requests), requests, object_captions)
     again = [i for i, r in enumerate(results) if r.status != "ok"]
     if again:
         retry_reqs = [
@@ -53,7 +60,7 @@ def ask(backend: CaptionBackend, requests: list[CaptionRequest], object_caption:
                            retry_prompt(requests[i].prompt, results[i].reason or results[i].status), requests[i].facts)
             for i in again
         ]
-        for i, r in zip(again, _checked(backend.generate(retry_reqs, retry=True), retry_reqs, object_caption)):
+        for i, r in zip(again, _checked(backend.generate(retry_reqs, retry=True), retry_reqs, object_captions)):
             results[i] = r
     return results
 
@@ -76,20 +83,34 @@ def _row(req_uid: str, part_id: int, parsed: ParsedCaption, backend: CaptionBack
     }
 
 
+def caption_objects(renders_list: list, backend: CaptionBackend, config: CaptionConfig, mark: str = "box") -> list[list[dict]]:
+    """Rows per object, for several objects at once: all object images go to the backend as one
+    batch, then all parts of all objects (so a GPU batch is filled across objects)."""
+    obj_reqs = [object_request(r, config) for r in renders_list]
+    objs = ask(backend, obj_reqs)
+    part_reqs = [part_requests(r, config, mark) for r in renders_list]
+    flat = [q for qs in part_reqs for q in qs]
+    # one ask over all parts; each part is checked against its own object's caption
+    obj_brief = {r.uid: o.brief if o.status == "ok" else "" for r, o in zip(renders_list, objs)}
+    parsed = ask_many(backend, flat, obj_brief)
+    out, k = [], 0
+    for renders, oreq, obj, reqs in zip(renders_list, obj_reqs, objs, part_reqs):
+        rows = [_row(renders.uid, -1, obj, backend, oreq.image_png)]
+        by_part = {q.part_id: (q, p) for q, p in zip(reqs, parsed[k : k + len(reqs)])}
+        k += len(reqs)
+        for part in renders.parts:
+            if part.part_id in by_part:
+                q, pc = by_part[part.part_id]
+                rows.append(_row(renders.uid, part.part_id, pc, backend, q.image_png))
+            else:
+                rows.append(_row(renders.uid, part.part_id, ParsedCaption("", "", "", "not_visible", "seen in no view"), backend, b""))
+        out.append(rows)
+    return out
+
+
 def caption_object(renders, backend: CaptionBackend, config: CaptionConfig, mark: str = "box") -> list[dict]:
     """Rows for the object (part_id -1) and each of its parts, in part order."""
-    obj_req = object_request(renders, config)
-    obj = ask(backend, [obj_req])[0]
-    rows = [_row(renders.uid, -1, obj, backend, obj_req.image_png)]
-    reqs = part_requests(renders, config, mark)
-    by_part = {r.part_id: (r, p) for r, p in zip(reqs, ask(backend, reqs, obj.brief if obj.status == "ok" else ""))}
-    for part in renders.parts:
-        if part.part_id in by_part:
-            req, parsed = by_part[part.part_id]
-            rows.append(_row(renders.uid, part.part_id, parsed, backend, req.image_png))
-        else:
-            rows.append(_row(renders.uid, part.part_id, ParsedCaption("", "", "", "not_visible", "seen in no view"), backend, b""))
-    return rows
+    return caption_objects([renders], backend, config, mark)[0]
 
 
 def rows_to_table(rows: list[dict]):
@@ -100,3 +121,37 @@ def rows_to_table(rows: list[dict]):
 
     schema = captions_schema()
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def write_captions(path, rows: list[dict]) -> None:
+    """Write rows as one Parquet file with the captions schema, atomically (temp file + rename)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(rows_to_table(rows), tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass(slots=True, eq=False)
+class CaptionSet:
+    """The caption stage's output record: one object's rows (object first, then its parts)."""
+
+    uid: str
+    rows: list[dict]
+
+    def to_table(self):
+        return rows_to_table(self.rows)
