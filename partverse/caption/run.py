@@ -34,24 +34,35 @@ def part_requests(renders, config: CaptionConfig, mark: str = "box") -> list[Cap
 
 
 def _checked(replies: list[Reply], requests: list[CaptionRequest], object_captions: dict[str, str]) -> list[ParsedCaption]:
-    out = []
-    for reply, req in zip(replies, requests):
-        if reply.text is None:
-            out.append(ParsedCaption("", "", "", f"error:{reply.error or 'unknown'}", "the backend failed"))
-        else:
-            out.append(parse_reply(reply.text, req.kind, object_captions.get(req.uid, "") if req.kind == "part" else ""))
+    """Check object replies first (a good one becomes its uid's entry in object_captions), then
+    part replies against their object's caption."""
+    out: list[ParsedCaption | None] = [None] * len(requests)
+    for phase in ("object", "part"):
+        for i, (reply, req) in enumerate(zip(replies, requests)):
+            if req.kind != phase:
+                continue
+            if reply.text is None:
+                out[i] = ParsedCaption("", "", "", f"error:{reply.error or 'unknown'}", "the backend failed")
+                continue
+            out[i] = parse_reply(reply.text, req.kind, object_captions.get(req.uid, "") if req.kind == "part" else "")
+            if req.kind == "object" and out[i].status == "ok":
+                object_captions[req.uid] = out[i].brief
     return out
 
 
 def ask(backend: CaptionBackend, requests: list[CaptionRequest], object_caption: str = "") -> list[ParsedCaption]:
     """Generate, check, re-ask the failures once (with the reason in the prompt), check again."""
-    return ask_many(backend, requests, {r.uid: object_caption for r in requests})
+    return ask_many(backend, requests, {r.uid: object_caption for r in requests if object_caption})
 
 
-def ask_many(backend: CaptionBackend, requests: list[CaptionRequest], object_captions: dict[str, str]) -> list[ParsedCaption]:
-    """`ask` for requests of several objects; object_captions: uid -> that object's brief caption."""
+def ask_many(backend: CaptionBackend, requests: list[CaptionRequest], object_captions: dict[str, str] | None = None) -> list[ParsedCaption]:
+    """`ask` for object and part requests of several objects in shared batches.
+
+    object_captions: uid -> the object's brief caption (filled in from good object replies), used
+    to flag part captions that only repeat it."""
     if not requests:
         return []
+    object_captions = dict(object_captions or {})
     results = _checked(backend.generate(requests), requests, object_captions)
     again = [i for i, r in enumerate(results) if r.status != "ok"]
     if again:
@@ -84,23 +95,19 @@ def _row(req_uid: str, part_id: int, parsed: ParsedCaption, backend: CaptionBack
 
 
 def caption_objects(renders_list: list, backend: CaptionBackend, config: CaptionConfig, mark: str = "box") -> list[list[dict]]:
-    """Rows per object, for several objects at once: all object images go to the backend as one
-    batch, then all parts of all objects (so a GPU batch is filled across objects)."""
-    obj_reqs = [object_request(r, config) for r in renders_list]
-    objs = ask(backend, obj_reqs)
-    part_reqs = [part_requests(r, config, mark) for r in renders_list]
-    flat = [q for qs in part_reqs for q in qs]
-    # one ask over all parts; each part is checked against its own object's caption
-    obj_brief = {r.uid: o.brief if o.status == "ok" else "" for r, o in zip(renders_list, objs)}
-    parsed = ask_many(backend, flat, obj_brief)
+    """Rows per object, for several objects at once: the objects' and all their parts' images go
+    to the backend together (so a GPU batch is filled across objects); object replies are checked
+    first so each part can be checked against its object's caption."""
+    per_object = [[object_request(r, config)] + part_requests(r, config, mark) for r in renders_list]
+    parsed = ask_many(backend, [q for qs in per_object for q in qs])
     out, k = [], 0
-    for renders, oreq, obj, reqs in zip(renders_list, obj_reqs, objs, part_reqs):
-        rows = [_row(renders.uid, -1, obj, backend, oreq.image_png)]
-        by_part = {q.part_id: (q, p) for q, p in zip(reqs, parsed[k : k + len(reqs)])}
+    for renders, reqs in zip(renders_list, per_object):
+        got = dict(zip((q.part_id for q in reqs), zip(reqs, parsed[k : k + len(reqs)])))
         k += len(reqs)
+        rows = [_row(renders.uid, -1, got[-1][1], backend, got[-1][0].image_png)]
         for part in renders.parts:
-            if part.part_id in by_part:
-                q, pc = by_part[part.part_id]
+            if part.part_id in got:
+                q, pc = got[part.part_id]
                 rows.append(_row(renders.uid, part.part_id, pc, backend, q.image_png))
             else:
                 rows.append(_row(renders.uid, part.part_id, ParsedCaption("", "", "", "not_visible", "seen in no view"), backend, b""))
