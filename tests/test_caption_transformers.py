@@ -50,7 +50,7 @@ def test_tiny_model_loads_through_the_auto_classes(tiny_model):
 
 
 def test_transformers_backend_batch_generate_parse_flag(tiny_model, truck_renders):
-    cfg = CaptionConfig(backend="transformers", model=tiny_model, batch_size=3, max_new_tokens=12, device="cpu")
+    cfg = CaptionConfig(backend="transformers", model=tiny_model, batch_size=4, max_new_tokens=6, device="cpu")
     backend = make_backend(cfg)
     backend.setup()
     rows = caption_object(truck_renders, backend, cfg)

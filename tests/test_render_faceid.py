@@ -95,3 +95,18 @@ def test_bad_inputs_raise_clear_errors():
         RayScene(np.zeros((3, 3)), np.array([[0, 1, 5]]))
     with pytest.raises(PartverseError, match="no faces"):
         RayScene(np.zeros((3, 3)), np.zeros((0, 3), dtype=np.int64))
+
+
+def test_fit_distance_frames_the_box_in_every_view():
+    from partverse.render.cameras import at_distance, fit_distance
+
+    lo, hi = np.array([-3.0, 0.0, -1.0]), np.array([3.0, 4.5, 1.5])
+    ring = orbit_views(6, 1.0, 25.0, 40.0, 64, tuple((lo + hi) / 2))
+    cams = at_distance(ring, fit_distance(ring, lo, hi, margin=1.0))
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    edge = 0.0
+    for cam in cams:
+        xy, depth = cam.project(corners)
+        assert (depth > 0).all() and (xy >= -1e-6).all() and (xy <= 64 + 1e-6).all()
+        edge = max(edge, float(np.max(np.minimum(xy, 64 - xy) < 1e-3)))
+    assert edge == 1.0  # tight: some corner touches the image border in some view

@@ -27,7 +27,7 @@ def truck():
 @pytest.fixture(scope="module")
 def truck_renders(truck):
     names = {i: p.name for i, p in enumerate(truck.artist_parts)}
-    return render_object("truck", truck, truck.face_artist_part, names, RenderConfig(resolution=64, views=6))
+    return render_object("truck", truck, truck.face_artist_part, names, RenderConfig(resolution=48, views=4))
 
 
 def test_visible_pixel_counts_and_best_view_match_brute_force(truck, truck_renders):
@@ -37,20 +37,20 @@ def test_visible_pixel_counts_and_best_view_match_brute_force(truck, truck_rende
     labels = truck.face_artist_part.astype(np.int64)
     ref_caster = trimesh.ray.ray_triangle.RayMeshIntersector(trimesh.Trimesh(truck.vertices, truck.faces, process=False))
     P = len(out.parts)
-    ref = np.zeros((6, P), dtype=np.int64)
-    for v, cam in enumerate(out.views[:6]):
+    ref = np.zeros((4, P), dtype=np.int64)
+    for v, cam in enumerate(out.views[:4]):
         o, d = cam.rays()
         hit = ref_caster.intersects_first(o, d)
         ref[v] = np.bincount(labels[hit[hit >= 0]], minlength=P)
-    ours = out.visible_pixels[:6]
+    ours = out.visible_pixels[:4]
     # equal but for pixels where a ray grazes a shared edge (float32 vs float64 ties)
     assert np.abs(ours - ref).sum() <= 0.01 * ref.sum() + 2
-    assert ref.sum() > 3000
-    ref_best = best_views(ref, out.object_pixels[:6])
+    assert ref.sum() > 1500
+    ref_best = best_views(ref, out.object_pixels[:4])
     for p, part in enumerate(out.parts):
         if ref[:, p].max() == 0:
             continue
-        assert part.best_view < 6
+        assert part.best_view < 4
         # same view, or one whose brute-force count is within the edge-graze tolerance of the max
         assert part.best_view == ref_best[p] or ref[part.best_view, p] >= 0.97 * ref[:, p].max()
         assert part.visible_pixels == ours[part.best_view, p] == ours[:, p].max()
@@ -58,8 +58,8 @@ def test_visible_pixel_counts_and_best_view_match_brute_force(truck, truck_rende
 
 def test_part_hidden_from_every_orbit_view_gets_a_fallback_view(truck_renders):
     under = next(p for p in truck_renders.parts if p.name == "underside")
-    assert truck_renders.visible_pixels[:6, under.part_id].max() == 0
-    assert under.best_view >= 6 and truck_renders.views[under.best_view].name.startswith("fallback-")
+    assert truck_renders.visible_pixels[:4, under.part_id].max() == 0
+    assert under.best_view >= 4 and truck_renders.views[under.best_view].name.startswith("fallback-")
     assert under.visible_pixels > 0 and under.box is not None
 
 

@@ -153,3 +153,29 @@ def fit_radius(bounds_min: np.ndarray, bounds_max: np.ndarray, fov_deg: float, m
     half_diag = 0.5 * float(np.linalg.norm(np.subtract(bounds_max, bounds_min)))
     half_diag = max(half_diag, 1e-6)
     return margin * half_diag / np.sin(np.radians(fov_deg) / 2.0)
+
+
+def fit_distance(cameras: list[Camera], bounds_min: np.ndarray, bounds_max: np.ndarray, margin: float = 1.08) -> float:
+    """The smallest distance from each camera's target, along its current direction, at which the
+    box's 8 corners are inside every camera's view (with `margin`); one distance for all, so
+    pixel counts stay comparable across views."""
+    lo, hi = np.asarray(bounds_min, dtype=np.float64), np.asarray(bounds_max, dtype=np.float64)
+    corners = np.array([[x, y, z] for x in (lo[0], hi[0]) for y in (lo[1], hi[1]) for z in (lo[2], hi[2])])
+    need = 1e-6
+    for cam in cameras:
+        rel = (corners - np.asarray(cam.target, dtype=np.float64)) @ cam.rotation()  # (8, 3) right, up, back
+        tan_y = np.tan(np.radians(cam.fov_deg) / 2.0)
+        tan_x = tan_y * cam.width / cam.height
+        d = rel[:, 2] + margin * np.maximum(np.abs(rel[:, 0]) / tan_x, np.abs(rel[:, 1]) / tan_y)
+        need = max(need, float(d.max()), float(rel[:, 2].max()) * 1.01 + 1e-6)
+    return need
+
+
+def at_distance(cameras: list[Camera], distance: float) -> list[Camera]:
+    """The same cameras moved along their directions to `distance` from their targets."""
+    out = []
+    for c in cameras:
+        t = np.asarray(c.target, dtype=np.float64)
+        d = np.asarray(c.position, dtype=np.float64) - t
+        out.append(Camera(tuple(t + distance * d / np.linalg.norm(d)), c.target, c.up, c.fov_deg, c.width, c.height, c.name))
+    return out

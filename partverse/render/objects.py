@@ -17,7 +17,7 @@ import numpy as np
 
 from partverse.errors import ConfigError, PartverseError
 from partverse.records import Mesh
-from partverse.render.cameras import Camera, fit_radius, icosahedron_views, orbit_views
+from partverse.render.cameras import Camera, at_distance, fit_distance, fit_radius, icosahedron_views, orbit_views
 from partverse.render.composite import HighlightStyle, compose
 from partverse.render.facts import part_facts
 from partverse.render.faceid import RayScene
@@ -54,8 +54,8 @@ class RenderConfig:
         if (layout or self.layout) == "icosahedron":
             radius = fit_radius(lo, hi, 60.0)
             return icosahedron_views(radius, 60.0, self.resolution, centre)
-        radius = fit_radius(lo, hi, self.fov_deg)
-        return orbit_views(self.views, radius, self.elevation_deg, self.fov_deg, self.resolution, centre)
+        ring = orbit_views(self.views, 1.0, self.elevation_deg, self.fov_deg, self.resolution, centre)
+        return at_distance(ring, fit_distance(ring, lo, hi))  # frame the box itself, not its sphere
 
 
 @dataclass(slots=True, eq=False)
@@ -123,9 +123,8 @@ def part_camera(view: Camera, lo: np.ndarray, hi: np.ndarray) -> Camera:
     """A camera looking at the box [lo, hi] from the direction of `view`, framing it."""
     centre = (lo + hi) / 2
     d = np.asarray(view.position) - np.asarray(view.target)
-    d = d / np.linalg.norm(d)
-    radius = fit_radius(lo, hi, view.fov_deg)
-    return Camera(tuple(centre + radius * d), tuple(centre), view.up, view.fov_deg, view.width, view.height, view.name + "-part")
+    cam = Camera(tuple(centre + d / np.linalg.norm(d)), tuple(centre), view.up, view.fov_deg, view.width, view.height, view.name + "-part")
+    return at_distance([cam], fit_distance([cam], lo, hi))[0]
 
 
 def _render_views(scene: RayScene, shader: Shader, cams: list[Camera], dense: np.ndarray, num_parts: int, config: RenderConfig):
