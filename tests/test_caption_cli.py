@@ -154,3 +154,8 @@ def test_stages_render_then_caption(tmp_path):
     assert CaptionStage(backend="transformers").resources.num_gpus == 1 and CaptionStage(backend="transformers").resources.actor
     with pytest.raises(Exception, match="cannot take a str"):
         list(stage.process("nope"))
+    from partverse.caption.run import part_requests
+
+    assert "red box" in part_requests(renders, stage.config())[0].prompt
+    (circled,) = list(RenderStage(views=2, resolution=32, mark="circle").process((prepared, ann)))
+    assert "circled in red" in part_requests(circled, stage.config())[0].prompt

@@ -21,8 +21,10 @@ def object_request(renders, config: CaptionConfig) -> CaptionRequest:
     return CaptionRequest(renders.uid, -1, "object", renders.object_image_png, object_prompt(name), dict(renders.facts))
 
 
-def part_requests(renders, config: CaptionConfig, mark: str = "box") -> list[CaptionRequest]:
-    """One request per visible part (parts seen in no view are flagged without asking)."""
+def part_requests(renders, config: CaptionConfig, mark: str | None = None) -> list[CaptionRequest]:
+    """One request per visible part (parts seen in no view are flagged without asking).
+    mark: how the composites mark the part; default: what the render step recorded, else "box"."""
+    mark = mark or renders.facts.get("mark", "box")
     obj_name = _clean(renders.facts.get("name", "")) if config.use_name_hint else ""
     out = []
     for p in renders.parts:
@@ -94,7 +96,7 @@ def _row(req_uid: str, part_id: int, parsed: ParsedCaption, backend: CaptionBack
     }
 
 
-def caption_objects(renders_list: list, backend: CaptionBackend, config: CaptionConfig, mark: str = "box") -> list[list[dict]]:
+def caption_objects(renders_list: list, backend: CaptionBackend, config: CaptionConfig, mark: str | None = None) -> list[list[dict]]:
     """Rows per object, for several objects at once: the objects' and all their parts' images go
     to the backend together (so a GPU batch is filled across objects); object replies are checked
     first so each part can be checked against its object's caption."""
@@ -115,7 +117,7 @@ def caption_objects(renders_list: list, backend: CaptionBackend, config: Caption
     return out
 
 
-def caption_object(renders, backend: CaptionBackend, config: CaptionConfig, mark: str = "box") -> list[dict]:
+def caption_object(renders, backend: CaptionBackend, config: CaptionConfig, mark: str | None = None) -> list[dict]:
     """Rows for the object (part_id -1) and each of its parts, in part order."""
     return caption_objects([renders], backend, config, mark)[0]
 

@@ -196,6 +196,7 @@ def render_object(uid: str, mesh: Mesh, face_labels: np.ndarray, part_names: dic
     facts["num_parts"] = int(len(part_ids))
     facts["part_names"] = [p.name for p in parts if p.name]
     facts["name"] = str(mesh.metadata.get("name", "")) or Path(mesh.source).stem
+    facts["mark"] = config.style.mark  # the caption prompt says how the part is marked
     plain = HighlightStyle(**{**asdict(config.style), "mark": "none", "layout": "object_only", "dim_rest": 0.0, "tint": 0.0})
     whole = png_bytes(compose(images[object_view], np.zeros(images[object_view].shape[:2], bool), None, plain))
     return ObjectRenders(uid, cams, pngs, obj_px, counts, parts, object_view, whole, facts)

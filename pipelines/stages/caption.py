@@ -32,7 +32,7 @@ class CaptionStage(Stage):
     concurrency: int = 8
     max_retries: int = 4
     timeout_s: float = 120.0
-    mark: str = "box"  # how the render stage marked parts; the prompt says so
+    mark: str | None = None  # how parts are marked in the composites; default: what the render stage recorded
     use_name_hint: bool = True
 
     def __post_init__(self) -> None:
