@@ -8,9 +8,9 @@ counts use (so a shaded pixel and its face id always agree).
     rgba = shader.shade(r, scene.normals(camera, r, smooth=True), camera)  # (H, W, 4) uint8
 
 Why the ray caster and not Blender for shaded views: it reuses the face-id render (one BVH, one
-ray cast per view; the visibility counts and the shaded image come from the same hits), it is
-several times faster than Cycles at the same resolution on CPU (see benchmarks/render_speed.py),
-and it needs no 800 MB bpy install. Base colour is what the VLM needs to name a part's colour
+ray cast per view; the visibility counts and the shaded image come from the same hits), it was
+~25x faster than Cycles (CPU, 16 samples) at 256 x 256 on a 30k-face textured asset
+(0.12-0.22 s vs 3-5.7 s per view, benchmarks/render_speed.py), and it needs no 800 MB bpy install. Base colour is what the VLM needs to name a part's colour
 and material; PBR effects (metal, roughness, normal maps) are not modelled.
 """
 from __future__ import annotations
