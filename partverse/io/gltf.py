@@ -24,9 +24,8 @@ _LOADABLE_MODES = {0, 1, 4, 5}  # modes trimesh turns into geometry (points, lin
 @register(".glb", ".gltf")
 def load_gltf(path: Path, kind: str = "gltf-primitive") -> Mesh:
     """Load a .glb / .gltf file as one Mesh with per-face artist parts and materials."""
-    import trimesh
-
     checked = check_gltf(path)
+    import trimesh  # after the checks: refusing a bad file stays cheap
     if _uses_draco(checked.header):
         from partverse.extras import require
 
