@@ -68,7 +68,7 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
 
     The mesh is normalized first unless `normalize` already ran on it. Every face goes to exactly
     one part. Samples: `num_samples` area-weighted points + face normals per part, seeded by
-    (seed, part label) so a re-run gives the same samples; zero-area parts get no samples."""
+    (seed, part label) so a re-run gives the same samples."""
     labels = np.asarray(face_labels).reshape(-1)
     if len(labels) != mesh.num_faces:
         raise ValueError(f"face_labels has {len(labels)} entries for a mesh of {mesh.num_faces} faces")
@@ -82,10 +82,7 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
     for label, faces in zip(uniq.tolist(), np.split(order, starts[1:])):
         name = _name(names, label)
         corners = mesh.vertices[mesh.faces[faces]].reshape(-1, 3)
-        try:
-            points, normals, _ = sample_surface(mesh.vertices, mesh.faces[faces], num_samples, seed=[seed, label])
-        except ValueError:
-            points, normals = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
+        points, normals, _ = sample_surface(mesh.vertices, mesh.faces[faces], num_samples, seed=[seed, label])
         parts.append(Part(
             uid=uid, part_id=int(label), name=name, face_indices=faces.astype(np.int64),
             bbox_min=corners.min(axis=0).astype(np.float32), bbox_max=corners.max(axis=0).astype(np.float32),

@@ -17,11 +17,13 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 
     """`n` points drawn uniformly by area over the triangles, the same for the same seed.
 
     vertices (V, 3), faces (F, 3) -> points (n, 3) float32, normals (n, 3) float32 (face normals),
-    face_index (n,) int64. Raises ValueError when the surface has zero area."""
+    face_index (n,) int64. A surface of zero area (only degenerate faces) is sampled with equal
+    weight per face, with zero normals. Raises ValueError when there are no faces."""
+    if len(faces) == 0:
+        raise ValueError("cannot sample a surface without faces")
     areas, normals = face_areas_normals(vertices, faces)
-    total = areas.sum()
-    if not total > 0:
-        raise ValueError(f"cannot sample a surface of zero area ({len(faces)} faces)")
+    if not areas.sum() > 0:
+        areas = np.ones(len(faces))
     rng = np.random.default_rng(seed)
     cumulative = np.cumsum(areas)
     face_index = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
