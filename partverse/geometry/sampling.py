@@ -57,8 +57,8 @@ def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n
     targets = before[:, None] + u * totals[:, None]
     pick = np.searchsorted(cumulative, targets, side="right")
     pick = np.clip(pick, starts[:, None], (starts + counts - 1)[:, None])
-    s = np.sqrt(r1)
-    bary = np.stack([1.0 - s, s * (1.0 - r2), s * r2], axis=-1)
+    s = np.sqrt(r1)[..., None]
+    r2 = r2[..., None]
     tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)[order[pick]]]
-    points = np.einsum("gnk,gnkd->gnd", bary, tri)
+    points = tri[:, :, 0] + s * (tri[:, :, 1] - tri[:, :, 0]) + (s * r2) * (tri[:, :, 2] - tri[:, :, 1])
     return points.astype(np.float32), normals[pick].astype(np.float32), order[pick].astype(np.int64)
