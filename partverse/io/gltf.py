@@ -27,9 +27,10 @@ def load_gltf(path: Path, kind: str = "gltf-primitive") -> Mesh:
     checked = check_gltf(path)
     import trimesh  # after the checks: refusing a bad file stays cheap
     if _uses_draco(checked.header):
-        from partverse.extras import require
-
-        require("DracoPy", "segment")
+        try:
+            import DracoPy  # noqa: F401  (a core dependency; trimesh's draco handler needs it)
+        except ImportError as exc:
+            raise MeshLoadError(path, "uses KHR_draco_mesh_compression but DracoPy is not installed (pip install DracoPy)") from exc
     try:
         if checked.glb is not None:
             scene = trimesh.load(io.BytesIO(checked.glb), file_type="glb", process=False, force="scene")
