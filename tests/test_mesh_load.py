@@ -145,3 +145,33 @@ def test_fbx_binary_loads_through_blender():
     # Blender drops 2 of the 2032 triangles (zero-area faces) on import
     assert 2020 <= mesh.num_faces <= 2032
     assert mesh.textured
+
+
+def test_ascii_fbx_is_read_without_blender():
+    """Blender's importer refuses ASCII FBX; partverse parses it (nodes, transforms, materials)."""
+    import re
+
+    path = shared("assets", "fbx_kenney_bed_bunk.fbx")
+    mesh = load(path)
+    text = path.read_text()
+    blocks = re.findall(r"PolygonVertexIndex: \*\d+ \{\s*a: ([^}]*)\}", text)
+    index = np.concatenate([np.array(b.replace("\n", "").split(","), dtype=np.int64) for b in blocks])
+    assert mesh.num_faces == len(index) - 2 * int((index < 0).sum())  # corners - 2 x polygons
+    assert [p.name for p in mesh.artist_parts] == ["bedBunk", "coverBottom", "coverTop", "pillowBottom", "pillowTop"]
+    assert mesh.artist_parts[3].node_path == "bedBunk/pillowBottom"
+    assert [m.name for m in mesh.materials] == ["wood", "carpetWhite", "carpet"]
+    assert set(np.unique(mesh.face_material)) == {0, 1, 2}
+    # the covers sit inside the bed frame once the node transforms are applied
+    frame = mesh.vertices[mesh.faces[mesh.face_artist_part == 0]].reshape(-1, 3)
+    cover = mesh.vertices[mesh.faces[mesh.face_artist_part == 1]].reshape(-1, 3)
+    assert (cover.min(0) >= frame.min(0) - 0.05).all() and (cover.max(0) <= frame.max(0) + 0.05).all()
+
+
+def test_truncated_ascii_fbx_is_refused(tmp_path):
+    from partverse.errors import MeshLoadError
+
+    text = shared("assets", "fbx_kenney_bed_bunk.fbx").read_text()
+    target = tmp_path / "cut.fbx"
+    target.write_text(text[: len(text) // 2])
+    with pytest.raises(MeshLoadError, match="cut.fbx: .*(truncated|declares)"):
+        load(target)
