@@ -175,3 +175,34 @@ def test_truncated_ascii_fbx_is_refused(tmp_path):
     target.write_text(text[: len(text) // 2])
     with pytest.raises(MeshLoadError, match="cut.fbx: .*(truncated|declares)"):
         load(target)
+
+
+def test_missing_texture_loads_with_warning(tmp_path):
+    import shutil
+
+    folder = tmp_path / "cabinet"
+    shutil.copytree(shared("assets", "polyhaven_painted_wooden_cabinet"), folder)
+    shutil.rmtree(folder / "textures")
+    mesh = load(folder / "painted_wooden_cabinet_1k.gltf")
+    assert mesh.num_faces == 2227 and not mesh.textured
+    assert any("missing external texture 'textures/painted_wooden_cabinet_diff_1k.jpg'" in w for w in mesh.warnings)
+
+
+def test_instances_and_mirroring_transforms_are_baked(tmp_path):
+    box = trimesh.creation.box()
+    scene = trimesh.Scene()
+    scene.add_geometry(box, geom_name="box", node_name="left", transform=trimesh.transformations.translation_matrix([-2, 0, 0]))
+    mirror = np.diag([-1.0, 1.0, 1.0, 1.0])
+    mirror[0, 3] = 2.0
+    scene.add_geometry(box, geom_name="box", node_name="right", transform=mirror)
+    target = tmp_path / "instances.glb"
+    target.write_bytes(trimesh.exchange.gltf.export_glb(scene))
+    mesh = load(target)
+    assert mesh.num_faces == 24 and sorted(p.name for p in mesh.artist_parts) == ["left", "right"]
+    assert np.isclose(mesh.vertices[:, 0].min(), -2.5) and np.isclose(mesh.vertices[:, 0].max(), 2.5)
+    # the mirrored instance keeps outward normals: its winding was reversed
+    tri = mesh.vertices[mesh.faces]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    centre = np.array([[-2, 0, 0] if p.name == "left" else [2, 0, 0] for p in mesh.artist_parts])[mesh.face_artist_part]
+    outward = np.einsum("ij,ij->i", normals, tri.mean(1) - centre)
+    assert (outward > 0).all()
