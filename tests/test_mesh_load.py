@@ -206,3 +206,13 @@ def test_instances_and_mirroring_transforms_are_baked(tmp_path):
     centre = np.array([[-2, 0, 0] if p.name == "left" else [2, 0, 0] for p in mesh.artist_parts])[mesh.face_artist_part]
     outward = np.einsum("ij,ij->i", normals, tri.mean(1) - centre)
     assert (outward > 0).all()
+
+
+def test_psb_off_files_keep_the_benchmark_face_order():
+    """Princeton benchmark .seg files give one label per face of the .off in file order."""
+    for off in sorted(shared("psb", "off").glob("*.off")):
+        mesh = load(off)
+        seg = next(shared("psb", "seg", off.stem).glob("*.seg"))
+        assert mesh.num_faces == len(seg.read_text().split()), off.name
+        reference = trimesh.load(str(off), process=False)
+        assert np.array_equal(mesh.faces, reference.faces), off.name

@@ -58,7 +58,7 @@ def check_off_header(path: Path, data: bytes) -> None:
     text = re.sub(rb"#[^\n]*", b"", data[:4096]).split()
     if not text or not text[0].endswith(b"OFF"):
         raise MeshLoadError(path, "not an OFF file: missing 'OFF' header")
-    counts = text[1:4] if text[0] == b"OFF" or len(text[0]) > 3 else text[1:4]
+    counts = text[1:4]
     if len(counts) < 2 or not all(c.isdigit() for c in counts[:2]):
         raise MeshLoadError(path, "OFF header has no vertex / face counts")
     nv, nf = int(counts[0]), int(counts[1])
