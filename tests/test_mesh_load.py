@@ -219,3 +219,12 @@ def test_psb_off_files_keep_the_benchmark_face_order():
     reference = trimesh.load(str(off), process=False)
     mesh = load(off)
     assert np.array_equal(mesh.faces, reference.faces) and np.allclose(mesh.vertices, reference.vertices)
+
+
+def test_point_primitives_are_skipped_with_a_warning(tmp_path):
+    scene = trimesh.Scene([trimesh.creation.box(), trimesh.PointCloud(np.random.default_rng(0).random((10, 3)))])
+    target = tmp_path / "mixed.glb"
+    target.write_bytes(trimesh.exchange.gltf.export_glb(scene))
+    mesh = load(target)
+    assert mesh.num_faces == 12 and len(mesh.artist_parts) == 1
+    assert any("mode 0 (points) has no triangles; skipped" in w for w in mesh.warnings)
