@@ -35,7 +35,6 @@ class RayConfig(BaseModel):
     address: str | None = None  # None: start Ray locally; "auto" or "ray://host:10001": join a cluster
     num_cpus: PositiveInt | None = None  # only when starting Ray locally
     object_store_memory: PositiveInt | None = None  # bytes, only when starting Ray locally
-    max_retries: int = Field(default=2, ge=0)  # task retries after a worker or node dies
 
 
 class BuildConfig(BaseModel):

@@ -2,7 +2,7 @@
 
 Rows carry only keys and status; records travel through the run directory (which must be on
 storage every node sees, like the content-addressed store). When Ray gives up on a task (a node
-died more often than `max_retries`), the incomplete objects are run again, then one by one; an
+died more often than Ray's task retries allow), the incomplete objects are run again, then one by one; an
 object whose own run still fails goes to quarantine naming the Ray error, so none is lost.
 """
 from __future__ import annotations
@@ -57,12 +57,14 @@ class RayExecutor:
         self.overrides = {sc.name: sc for sc in (stage_cfgs or [])}
         self._owns = False
         if not self.ray.is_initialized():
-            env = {"env_vars": {"PYTHONPATH": os.pathsep.join([_REPO, *filter(None, [os.environ.get("PYTHONPATH")])])}}
-            if cfg.address:
-                self.ray.init(address=cfg.address, runtime_env=env, log_to_driver=False)
-            else:
+            if cfg.address:  # the cluster's nodes must have partverse installed (or a runtime_env)
+                self.ray.init(address=cfg.address, log_to_driver=False)
+            else:  # local workers inherit this environment: make the repository importable there
+                paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                if _REPO not in paths:
+                    os.environ["PYTHONPATH"] = os.pathsep.join([_REPO, *filter(None, paths)])
                 self.ray.init(num_cpus=cfg.num_cpus, object_store_memory=cfg.object_store_memory,
-                              include_dashboard=False, runtime_env=env, log_to_driver=False)
+                              include_dashboard=False, log_to_driver=False)
             self._owns = True
         dctx = self.ray.data.DataContext.get_current()
         dctx.enable_progress_bars = progress
@@ -70,7 +72,7 @@ class RayExecutor:
 
     def _remote_args(self, stage: Stage) -> dict[str, Any]:
         res, sc = stage.resources, self.overrides.get(stage.name)
-        args = {"num_cpus": (sc and sc.num_cpus) or res.num_cpus, "max_retries": self.cfg.max_retries}
+        args: dict[str, Any] = {"num_cpus": (sc and sc.num_cpus) or res.num_cpus}
         gpus = sc.num_gpus if sc and sc.num_gpus is not None else res.num_gpus
         if gpus:
             args["num_gpus"] = gpus
@@ -109,8 +111,9 @@ class RayExecutor:
             sc = self.overrides.get(stage.name)
             if stage.resources.actor:
                 size = (sc and sc.concurrency) or 1
-                ds = ds.map(_StageActor, fn_constructor_args=(stage, index, ctx), concurrency=size,
-                            **{k: v for k, v in self._remote_args(stage).items() if k != "max_retries"})
+                ds = ds.map(_StageActor, fn_constructor_args=(stage, index, ctx),
+                            compute=self.ray.data.ActorPoolStrategy(size=size),
+                            **self._remote_args(stage))
             else:
                 def fn(row, stage=stage, index=index):
                     return object_stage(stage, index, row, ctx)
