@@ -76,3 +76,20 @@ def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
     return rank[inverse.reshape(-1)]
+
+
+def weld_vertices_radius(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """Like `weld_vertices`, but every pair of vertices closer than `tol` times the bounding-box
+    diagonal is joined (transitively), so the result does not depend on where rounding bins fall
+    (it is the same before and after scaling / translating the mesh). Returns (F, 3) int64."""
+    from scipy.spatial import cKDTree
+
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if len(vertices) == 0:
+        return faces
+    diagonal = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
+    pairs = cKDTree(vertices).query_pairs(tol * diagonal, output_type="ndarray")
+    graph = sp.coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(len(vertices),) * 2)
+    _, labels = connected_components(graph, directed=False)
+    return labels[faces]
