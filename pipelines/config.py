@@ -91,10 +91,14 @@ def make_stage(sc: StageConfig, where: str, index: int) -> Stage:
         cls = stage_class(sc.name)
     except ConfigError as exc:
         raise ConfigError(f"{where}: stages.{index}.name: {exc}") from None
+    allowed = ", ".join(getattr(cls, "__dataclass_fields__", {}))
+    unknown = sorted(set(sc.params) - set(getattr(cls, "__dataclass_fields__", {})))
+    if unknown:
+        raise ConfigError(f"{where}: stages.{index}.params: unknown parameter(s) {unknown} for stage {sc.name}; "
+                          f"allowed: {allowed or 'none'}")
     try:
         return TypeAdapter(cls).validate_python(sc.params)
     except ValidationError as exc:
-        allowed = ", ".join(getattr(cls, "__dataclass_fields__", {}))
         raise ConfigError(f"{_format(exc, where, ('stages', index, 'params'))}\n(parameters of {sc.name}: {allowed})") from None
     except ConfigError as exc:
         raise ConfigError(f"{where}: stages.{index}.params: {exc}") from None

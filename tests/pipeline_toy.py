@@ -19,12 +19,15 @@ class ToyRead(Stage):
     name = "toy_read"
     fail_on: str = ""  # substring of the source uri that raises
     sleep_on: str = ""  # substring of the source uri that sleeps 30 s (for time limits)
+    fail_while_exists: str = ""  # a file: every object fails while it exists (for retry)
 
     def process(self, asset) -> Iterator[dict]:
         if self.fail_on and self.fail_on in asset.source_uri:
             raise ValueError(f"{asset.source_uri}: toy failure")
         if self.sleep_on and self.sleep_on in asset.source_uri:
             time.sleep(30)
+        if self.fail_while_exists and Path(self.fail_while_exists).exists():
+            raise RuntimeError(f"{asset.source_uri}: {self.fail_while_exists} exists")
         data = Path(asset.path).read_bytes()
         yield {"uid": asset.uid, "size": len(data), "uri": asset.source_uri}
 
