@@ -25,10 +25,13 @@ def _license(record: SegmentedMesh) -> str | None:
     return str(value) if value else None
 
 
-def _samples(values: np.ndarray, num_samples: int) -> np.ndarray | None:
-    """(N, 3) samples flattened; None (a null) for a zero-area part, which has no surface to sample."""
-    flat = np.asarray(values, dtype=np.float32).reshape(-1)
-    return flat if flat.size == 3 * num_samples else None
+def _degenerate_samples(mesh, part, num_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples of a zero-area part (no surface to sample by area): its face corners drawn
+    uniformly (seeded), with zero normals meaning "undefined". Returns two (N, 3) float32."""
+    corners = mesh.vertices[mesh.faces[part.face_indices]].reshape(-1, 3)
+    rng = np.random.default_rng([seed, int(part.part_id)])
+    points = corners[rng.integers(0, len(corners), num_samples)].astype(np.float32)
+    return points, np.zeros_like(points)
 
 
 @dataclass
@@ -50,6 +53,9 @@ class ExportParts(Stage):
         mesh, asset, seg = record.prepared.mesh, record.prepared.asset, record.segmentation
         names = record.part_names or None
         parts = export_parts(mesh, seg.face_labels, names=names, num_samples=self.num_samples, seed=self.seed, uid=asset.uid)
+        for p in parts:
+            if len(p.points) != self.num_samples:
+                p.points, p.normals = _degenerate_samples(mesh, p, self.num_samples, self.seed)
         face_labels = np.full(mesh.num_faces, -1, dtype=np.int32)
         for p in parts:
             face_labels[p.face_indices] = p.part_id
@@ -70,8 +76,8 @@ class ExportParts(Stage):
                 "uid": asset.uid, "part_id": int(p.part_id), "name": p.name, "license": license,
                 "num_faces": int(len(p.face_indices)), "face_indices": np.asarray(p.face_indices, dtype=np.int32),
                 "bbox_min": np.asarray(p.bbox_min, dtype=np.float32), "bbox_max": np.asarray(p.bbox_max, dtype=np.float32),
-                "points": _samples(p.points, self.num_samples), "normals": _samples(p.normals, self.num_samples),
-                "glb": p.glb,
+                "points": np.asarray(p.points, dtype=np.float32).reshape(-1),
+                "normals": np.asarray(p.normals, dtype=np.float32).reshape(-1), "glb": p.glb,
             }
             for p in parts
         ]
