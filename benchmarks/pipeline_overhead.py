@@ -73,7 +73,8 @@ def timed_build(inputs: Path, run_dir: Path, executor: str, ex=None) -> tuple[in
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--assets", type=Path, default=REPO.parent / "shared" / "data" / "assets")
+    shared = Path(os.environ.get("PARTVERSE_SHARED_DATA", REPO.parent / "shared" / "data"))
+    ap.add_argument("--assets", type=Path, default=shared / "assets")
     ap.add_argument("--limit", type=int, default=0, help="only the first N mesh files (0: all)")
     ap.add_argument("--skip-ray", action="store_true")
     args = ap.parse_args()

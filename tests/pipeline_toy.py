@@ -11,7 +11,7 @@ from typing import Iterator
 
 from partverse.io.store import atomic_write_bytes
 from pipelines.registry import register_stage
-from pipelines.stage import SinkStage, Stage
+from pipelines.stage import Resources, SinkStage, Stage
 
 
 @dataclass
@@ -62,3 +62,21 @@ def register() -> None:
 
 
 register()
+
+
+@dataclass
+class ToyModel(Stage):
+    """Holds a "model" loaded in setup: runs as an actor pool on Ray."""
+
+    name = "toy_model"
+    resources = Resources(num_cpus=0.5, actor=True)
+    scale: int = 3
+
+    def setup(self) -> None:
+        self.weights = [self.scale] * 4  # what a real stage would load once per worker
+
+    def process(self, rec: dict) -> Iterator[dict]:
+        yield {**rec, "scaled": rec["size"] * self.weights[0]}
+
+
+register_stage(ToyModel.name, f"{__name__}:ToyModel")

@@ -87,6 +87,7 @@ def test_worker_node_removed_mid_stage_loses_no_object(tmp_path, cluster):
     cfg = parse_config({
         "run_dir": str(run_dir), "executor": "ray", "progress": False,
         "stages": [{"name": "ingest_local", "params": {"paths": [str(inputs)]}}, {"name": "toy_read"},
+                   {"name": "toy_model", "concurrency": 1},  # an actor pool, as model stages run
                    {"name": "toy_hash", "params": {"delay_s": 1.5}}, {"name": "toy_sink"}],
     })
     result = {}
@@ -105,3 +106,6 @@ def test_worker_node_removed_mid_stage_loses_no_object(tmp_path, cluster):
     assert all(q["message"] for q in s.quarantined)
     assert released | quarantined == {str(inputs / n) for n in names}
     assert not released & quarantined
+    rows = __import__("json").loads((run_dir / "toy_release.json").read_text())
+    assert all(r["scaled"] == 3 * r["size"] for r in rows)
+    print("after removing a node:", s.stages, [q["error_class"] for q in s.quarantined])

@@ -19,7 +19,7 @@ from partverse.extras import require
 from pipelines.config import RayConfig, StageConfig
 from pipelines.outputs import QuarantineTable, StageOutputs
 from pipelines.stage import Stage
-from pipelines.worker import RunContext, ingest, object_stage
+from pipelines.worker import RunContext, ensure_setup, ingest, object_stage
 
 _REPO = str(Path(__file__).resolve().parents[2])
 
@@ -41,7 +41,7 @@ class _StageActor:
 
     def __init__(self, stage: Stage, index: int, ctx: RunContext):
         self.stage, self.index, self.ctx = stage, index, ctx
-        stage.setup()
+        ensure_setup(stage)  # once per actor, before the first object
 
     def __call__(self, row: dict) -> dict:
         return object_stage(self.stage, self.index, _plain(row), self.ctx)
@@ -88,11 +88,7 @@ class RayExecutor:
         if not rows:
             return []
 
-        def fn(row, stage=stage, ctx=ctx):
-            stage.setup()
-            return ingest(stage, row, ctx)
-
-        ds = self._dataset(rows).map(_task(fn, stage.name), **self._remote_args(stage))
+        ds = self._dataset(rows).map(_task(lambda row: ingest(stage, row, ctx), stage.name), **self._remote_args(stage))
         try:
             return self._collect(ds)
         except Exception:  # noqa: BLE001 - Ray gave up on a task: ingest is idempotent, run the rows one by one
