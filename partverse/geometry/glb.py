@@ -119,16 +119,35 @@ class GlbBuilder:
         return len(self._json["textures"]) - 1
 
 
+_MAGIC = {"PNG": (b"\x89PNG", "image/png"), "JPEG": (b"\xff\xd8", "image/jpeg")}
+
+
+def original_bytes(image) -> tuple[str, bytes] | None:
+    """(mime, bytes) of the encoded file a lazily opened PIL image was read from, if it kept them
+    (trimesh opens textures from in-memory buffers): writing these keeps textures byte-identical."""
+    fp = getattr(image, "fp", None)
+    known = _MAGIC.get(getattr(image, "format", None) or "")
+    if known is None or not hasattr(fp, "getvalue"):
+        return None
+    data = fp.getvalue()
+    return (known[1], data) if data.startswith(known[0]) else None
+
+
 def encode_image(image, cache: dict) -> tuple[str, bytes]:
-    """(mime type, encoded bytes) of a PIL image, cached by object id in `cache`."""
+    """(mime type, encoded bytes) of a PIL image, cached by object id in `cache`: the original
+    file bytes when available, else PNG (JPEG sources re-encoded as JPEG, quality 95)."""
     key = id(image)
     if key not in cache:
-        buf = io.BytesIO()
-        if getattr(image, "format", None) == "JPEG" and image.mode in ("RGB", "L"):
-            image.save(buf, format="JPEG", quality=95)
-            cache[key] = ("image/jpeg", buf.getvalue(), image)  # keep the image alive so its id stays unique
+        found = original_bytes(image)
+        if found is not None:
+            cache[key] = (*found, image)  # keep the image alive so its id stays unique
         else:
-            image.save(buf, format="PNG", compress_level=1)
-            cache[key] = ("image/png", buf.getvalue(), image)
+            buf = io.BytesIO()
+            if getattr(image, "format", None) == "JPEG" and image.mode in ("RGB", "L"):
+                image.save(buf, format="JPEG", quality=95)
+                cache[key] = ("image/jpeg", buf.getvalue(), image)
+            else:
+                image.save(buf, format="PNG", compress_level=1)
+                cache[key] = ("image/png", buf.getvalue(), image)
     mime, data, _ = cache[key]
     return mime, data

@@ -12,7 +12,7 @@ import numpy as np
 
 from partverse.geometry.glb import GlbBuilder, Primitive
 from partverse.geometry.normalize import normalize
-from partverse.geometry.sampling import sample_surface
+from partverse.geometry.sampling import sample_groups
 from partverse.records import Mesh, Part
 
 
@@ -67,8 +67,8 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
     """One Part per distinct label of (F,) `face_labels`, in label order.
 
     The mesh is normalized first unless `normalize` already ran on it. Every face goes to exactly
-    one part. Samples: `num_samples` area-weighted points + face normals per part, seeded by
-    (seed, part label) so a re-run gives the same samples; zero-area parts get no samples."""
+    one part. Samples: `num_samples` area-weighted points + face normals per part, drawn for all
+    parts at once from `seed`, so a re-run with the same labels gives the same samples."""
     labels = np.asarray(face_labels).reshape(-1)
     if len(labels) != mesh.num_faces:
         raise ValueError(f"face_labels has {len(labels)} entries for a mesh of {mesh.num_faces} faces")
@@ -78,14 +78,12 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
     cache: dict = {}
     order = np.argsort(labels, kind="stable")
     uniq, starts = np.unique(labels[order], return_index=True)
+    all_points, all_normals, _ = sample_groups(mesh.vertices, mesh.faces, labels, num_samples, seed=seed)
     parts = []
-    for label, faces in zip(uniq.tolist(), np.split(order, starts[1:])):
+    for i, (label, faces) in enumerate(zip(uniq.tolist(), np.split(order, starts[1:]))):
         name = _name(names, label)
         corners = mesh.vertices[mesh.faces[faces]].reshape(-1, 3)
-        try:
-            points, normals, _ = sample_surface(mesh.vertices, mesh.faces[faces], num_samples, seed=[seed, label])
-        except ValueError:
-            points, normals = np.zeros((0, 3), np.float32), np.zeros((0, 3), np.float32)
+        points, normals = all_points[i], all_normals[i]
         parts.append(Part(
             uid=uid, part_id=int(label), name=name, face_indices=faces.astype(np.int64),
             bbox_min=corners.min(axis=0).astype(np.float32), bbox_max=corners.max(axis=0).astype(np.float32),

@@ -5,7 +5,8 @@ GLB with Blender's glTF exporter (no animations: rest pose; textures embedded); 
 loaded like any other glTF. Running bpy in its own process keeps Blender's global state, signal
 handlers and memory out of the caller, and a crash or hang inside Blender becomes a MeshLoadError.
 Artist parts: one per FBX node (object); a node's material primitives are merged into its part.
-Frame: Blender's glTF export frame (Y up, metres).
+Frame: Blender's glTF export frame (Y up, metres). ASCII FBX, which Blender's importer refuses,
+is read by `partverse.io.fbx_ascii` instead (file's own frame and units, no bpy needed).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from partverse.errors import MeshLoadError
 from partverse.io import register
+from partverse.io.validate import validate_mesh
 from partverse.records import Mesh
 
 FBX_TIMEOUT_S = float(os.environ.get("PARTVERSE_FBX_TIMEOUT", "180"))
@@ -64,6 +66,14 @@ def load_fbx(path: Path) -> Mesh:
 
     if path.stat().st_size == 0:
         raise MeshLoadError(path, "empty file (0 bytes)")
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    if not head.startswith(b"Kaydara FBX Binary"):
+        if b"FBX" not in head and b"FBXHeaderExtension" not in path.read_bytes()[:4096]:
+            raise MeshLoadError(path, f"not an FBX file: starts with {head[:16]!r}")
+        from partverse.io.fbx_ascii import read_ascii_fbx  # Blender cannot import ASCII FBX
+
+        return validate_mesh(read_ascii_fbx(path), path)
     with tempfile.TemporaryDirectory(prefix="partverse-fbx-") as tmp:
         glb = Path(tmp) / "converted.glb"
         fbx_to_glb(path, glb)

@@ -24,13 +24,13 @@ _LOADABLE_MODES = {0, 1, 4, 5}  # modes trimesh turns into geometry (points, lin
 @register(".glb", ".gltf")
 def load_gltf(path: Path, kind: str = "gltf-primitive") -> Mesh:
     """Load a .glb / .gltf file as one Mesh with per-face artist parts and materials."""
-    import trimesh
-
     checked = check_gltf(path)
+    import trimesh  # after the checks: refusing a bad file stays cheap
     if _uses_draco(checked.header):
-        from partverse.extras import require
-
-        require("DracoPy", "segment")
+        try:
+            import DracoPy  # noqa: F401  (a core dependency; trimesh's draco handler needs it)
+        except ImportError as exc:
+            raise MeshLoadError(path, "uses KHR_draco_mesh_compression but DracoPy is not installed (pip install DracoPy)") from exc
     try:
         if checked.glb is not None:
             scene = trimesh.load(io.BytesIO(checked.glb), file_type="glb", process=False, force="scene")

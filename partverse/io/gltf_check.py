@@ -62,8 +62,8 @@ def check_gltf(path: Path) -> GltfFile:
     _check_structure(path, header)
     gltf.buffers = _load_buffers(path, header, bin_chunk, gltf.warnings)
     _check_views_and_accessors(path, header, gltf.buffers)
-    _check_nodes(path, header)
     _check_meshes(path, header, gltf.buffers)
+    _check_nodes(path, header)
     _check_images(path, header, gltf.warnings)
     return gltf
 
@@ -87,7 +87,8 @@ def _read_glb(path: Path, data: bytes) -> tuple[dict, bytes | None]:
     if version != 2:
         raise MeshLoadError(path, f"unsupported GLB version {version} (only 2)")
     if length != len(data):
-        raise MeshLoadError(path, f"GLB header declares {length} bytes but the file has {len(data)}"
+        what = "truncated GLB" if length > len(data) else "GLB length mismatch"
+        raise MeshLoadError(path, f"{what}: header declares {length} bytes but the file has {len(data)}"
                             + _mangled_hint(data))
     chunks, offset = [], 12
     while offset < len(data):
@@ -163,10 +164,10 @@ def _check_materials(path: Path, header: dict) -> None:
                 continue
             if not isinstance(ref, dict):
                 raise MeshLoadError(path, f"{ref_where} must be an object")
-            _int(path, ref, "index", ref_where, limit=textures, required=True)
             for num in ("scale", "strength"):
                 if num in ref and not isinstance(ref[num], (int, float)):
                     raise MeshLoadError(path, f"{ref_where}.{num} must be a number, got {ref[num]!r}")
+            _int(path, ref, "index", ref_where, limit=textures, required=True)
             ext = ref.get("extensions", {})
             if not isinstance(ext, dict) or not all(isinstance(v, dict) for v in ext.values()):
                 raise MeshLoadError(path, f"{ref_where}.extensions must map names to objects")

@@ -8,6 +8,7 @@ MTL texture paths written with Windows separators (".\\tex.jpg") are resolved.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,18 +63,20 @@ def load_obj(path: Path) -> Mesh:
     if size > MAX_OBJ_BYTES:
         raise MeshLoadError(path, f"file of {size} bytes exceeds the {MAX_OBJ_BYTES}-byte limit")
     data = path.read_bytes()
-    warnings = _prescan(path, data)
+    notes = _prescan(path, data)
     groups = [g.strip().decode(errors="replace") for g in _GROUP.findall(data)]
     kwargs = dict(split_groups=True, split_objects=True, group_material=False) if groups else {}
     try:
-        scene = trimesh.load(str(path), file_type="obj", resolver=_resolver(path), process=False,
-                             maintain_order=True, force="scene", **kwargs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # trimesh's texture colour guess warns on NaN
+            scene = trimesh.load(str(path), file_type="obj", resolver=_resolver(path), process=False,
+                                 maintain_order=True, force="scene", **kwargs)
     except Exception as exc:
         raise MeshLoadError(path, f"OBJ could not be read: {type(exc).__name__}: {exc}") from exc
     kind = "obj-group" if groups else "obj-material"
     mesh = scene_to_mesh(scene, str(path), lambda sc, node, geom: ArtistPart(name=str(geom), kind=kind, node_path=str(node), mesh=str(geom)),
                          nodes=_file_order(scene, groups))
-    mesh.warnings.extend(warnings)
+    mesh.warnings.extend(notes)
     return validate_mesh(mesh, path)
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 import numpy as np
 
 from partverse.geometry.adjacency import (
-    connected_face_components,
+    edge_connected_components,
     face_adjacency,
     relabel_by_first_occurrence,
     weld_vertices_radius,
@@ -28,11 +28,9 @@ def artist_segmentation(mesh: Mesh, max_parts: int | None = None) -> np.ndarray:
     if max_parts is not None and (not isinstance(max_parts, int) or max_parts < 1):
         raise ValueError(f"max_parts = {max_parts!r}: must be a positive integer or None")
     welded = weld_vertices_radius(mesh.vertices, mesh.faces)
-    pairs, _ = face_adjacency(welded)
-    part = np.asarray(mesh.face_artist_part)
-    same_part = part[pairs[:, 0]] == part[pairs[:, 1]] if len(pairs) else np.zeros(0, bool)
-    labels = connected_face_components(mesh.num_faces, pairs, same_part)
+    labels = edge_connected_components(welded, mesh.face_artist_part)
     if max_parts is not None and labels.max(initial=-1) + 1 > max_parts:
+        pairs, _ = face_adjacency(welded)
         labels = merge_smallest(mesh, labels, pairs, max_parts)
     return labels.astype(np.int32)
 

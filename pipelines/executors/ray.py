@@ -36,6 +36,19 @@ def _task(fn: Callable[[dict], dict], name: str) -> Callable[[dict], dict]:
     return run
 
 
+def _groups(stages: list[Stage]) -> list[list[tuple[int, Stage]]]:
+    """Consecutive CPU task stages (same GPU need) grouped; each actor stage alone. Indices are 1-based."""
+    groups: list[list[tuple[int, Stage]]] = []
+    for index, stage in enumerate(stages, 1):
+        prev = groups[-1][-1][1] if groups else None
+        if prev is not None and not stage.resources.actor and not prev.resources.actor \
+                and stage.resources.num_gpus == prev.resources.num_gpus:
+            groups[-1].append((index, stage))
+        else:
+            groups.append([(index, stage)])
+    return groups
+
+
 class _StageActor:
     """Actor-pool worker for a model stage: `setup` once, then one object per call."""
 
@@ -102,19 +115,26 @@ class RayExecutor:
             return ingest(_Crashed(stage, exc), row, ctx)
 
     def _pipeline(self, stages: list[Stage], rows: list[dict], ctx: RunContext):
+        """One Ray Data map per run of consecutive task stages (records handed over in memory
+        inside the task), one actor-pool map per model stage."""
         ds = self._dataset(rows)
-        for index, stage in enumerate(stages, 1):
-            sc = self.overrides.get(stage.name)
-            if stage.resources.actor:
-                size = (sc and sc.concurrency) or 1
-                ds = ds.map(_StageActor, fn_constructor_args=(stage, index, ctx),
-                            compute=self.ray.data.ActorPoolStrategy(size=size),
-                            **self._remote_args(stage))
+        for group in _groups(stages):
+            first_index, first = group[0]
+            if first.resources.actor:
+                sc = self.overrides.get(first.name)
+                ds = ds.map(_StageActor, fn_constructor_args=(first, first_index, ctx),
+                            compute=self.ray.data.ActorPoolStrategy(size=(sc and sc.concurrency) or 1),
+                            **self._remote_args(first))
             else:
-                def fn(row, stage=stage, index=index):
-                    return object_stage(stage, index, row, ctx)
+                def fn(row, group=group):
+                    memo: dict = {}
+                    for index, stage in group:
+                        row = object_stage(stage, index, row, ctx, memo)
+                    return row
 
-                ds = ds.map(_task(fn, stage.name), **self._remote_args(stage))
+                args = self._remote_args(first)
+                args["num_cpus"] = max(self._remote_args(st)["num_cpus"] for _, st in group)
+                ds = ds.map(_task(fn, "+".join(st.name for _, st in group)), **args)
         return ds
 
     def map_objects(self, stages: list[Stage], rows: list[dict], ctx: RunContext, events=lambda *a, **k: None) -> list[dict]:
