@@ -35,6 +35,7 @@ class RayConfig(BaseModel):
     address: str | None = None  # None: start Ray locally; "auto" or "ray://host:10001": join a cluster
     num_cpus: PositiveInt | None = None  # only when starting Ray locally
     object_store_memory: PositiveInt | None = None  # bytes, only when starting Ray locally
+    max_retries: int = Field(default=3, ge=0)  # re-runs of a task (or actor restarts) after its worker or node died
 
 
 class BuildConfig(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,12 +21,15 @@ class ToyRead(Stage):
     fail_on: str = ""  # substring of the source uri that raises
     sleep_on: str = ""  # substring of the source uri that sleeps 30 s (for time limits)
     fail_while_exists: str = ""  # a file: every object fails while it exists (for retry)
+    crash_on: str = ""  # substring of the source uri that kills the worker process (Ray tests only)
 
     def process(self, asset) -> Iterator[dict]:
         if self.fail_on and self.fail_on in asset.source_uri:
             raise ValueError(f"{asset.source_uri}: toy failure")
         if self.sleep_on and self.sleep_on in asset.source_uri:
             time.sleep(30)
+        if self.crash_on and self.crash_on in asset.source_uri:
+            os._exit(17)  # a worker crash, as a segfault in a native library would cause
         if self.fail_while_exists and Path(self.fail_while_exists).exists():
             raise RuntimeError(f"{asset.source_uri}: {self.fail_while_exists} exists")
         data = Path(asset.path).read_bytes()

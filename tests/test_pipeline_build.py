@@ -22,8 +22,6 @@ from pipelines.run import run_build
 from tests.conftest import shared
 
 MESH_EXT = {".glb", ".gltf", ".obj", ".ply", ".off", ".stl", ".fbx"}
-# real assets the loader cannot read yet (issue 2's area): they must still end in quarantine with a reason
-KNOWN_LOADER_GAPS = {"fbx_kenney_bed_bunk.fbx": "ASCII FBX"}
 
 
 def _mesh_files(folder: Path) -> list[Path]:
@@ -49,9 +47,6 @@ def test_bad_inputs_quarantined_real_assets_released(tmp_path):
         assert q["message"] and len(q["message"]) < 500 and "Traceback" not in q["message"], q
         assert str(f) in q["message"] or f.name in q["message"], q  # the reason names the file
     for f in _mesh_files(assets):
-        if f.name in KNOWN_LOADER_GAPS:
-            assert KNOWN_LOADER_GAPS[f.name] in quarantined[str(f)]["message"]
-            continue
         assert str(f) in released, f"{f.name}: {quarantined.get(str(f))}"
     assert s.released_objects == len(released) and s.parts_out > s.released_objects
     assert s.objects_in == len(_mesh_files(assets)) + len(_mesh_files(bad))

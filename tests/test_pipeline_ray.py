@@ -109,3 +109,24 @@ def test_worker_node_removed_mid_stage_loses_no_object(tmp_path, cluster):
     rows = __import__("json").loads((run_dir / "toy_release.json").read_text())
     assert all(r["scaled"] == 3 * r["size"] for r in rows)
     print("after removing a node:", s.stages, [q["error_class"] for q in s.quarantined])
+
+
+def test_object_that_kills_its_worker_goes_to_quarantine(tmp_path, cluster):
+    from pipelines.executors.ray import RayExecutor
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    names = ["kenney_truck_green.glb", "quat_bed_bunk.glb", "o3dv_car.glb"]
+    for name in names:
+        shutil.copy(shared("assets", name), inputs / name)
+    run_dir = tmp_path / "run"
+    cfg = parse_config({
+        "run_dir": str(run_dir), "executor": "ray", "progress": False, "ray": {"max_retries": 1},
+        "stages": [{"name": "ingest_local", "params": {"paths": [str(inputs)]}},
+                   {"name": "toy_read", "params": {"crash_on": "bed_bunk"}}, {"name": "toy_sink"}],
+    })
+    s = run_build(cfg, executor=RayExecutor(cfg.ray, cfg.stages, progress=False))
+    assert s.released_objects == 2
+    [q] = s.quarantined
+    assert q["source_uri"].endswith("quat_bed_bunk.glb") and q["stage"] == "toy_read"
+    assert "Ray could not run this object" in q["message"]

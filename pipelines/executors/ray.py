@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -85,7 +86,11 @@ class RayExecutor:
 
     def _remote_args(self, stage: Stage) -> dict[str, Any]:
         res, sc = stage.resources, self.overrides.get(stage.name)
-        args: dict[str, Any] = {"num_cpus": (sc and sc.num_cpus) or res.num_cpus}
+        # bounded retries: Ray Data retries map tasks forever by default, so an object that kills
+        # its worker every time would hang the build instead of reaching quarantine
+        retries = {"max_restarts": self.cfg.max_retries, "max_task_retries": self.cfg.max_retries} if res.actor \
+            else {"max_retries": self.cfg.max_retries}
+        args: dict[str, Any] = {"num_cpus": (sc and sc.num_cpus) or res.num_cpus, **retries}
         gpus = sc.num_gpus if sc and sc.num_gpus is not None else res.num_gpus
         if gpus:
             args["num_gpus"] = gpus
@@ -97,11 +102,16 @@ class RayExecutor:
     def _collect(self, ds) -> list[dict]:
         return [_plain(r) for r in ds.take_all()]
 
+    def _map(self, ds, fn, **kwargs):
+        with warnings.catch_warnings():  # retries still go through ray_remote_args (deprecated)
+            warnings.simplefilter("ignore")
+            return ds.map(fn, **kwargs)
+
     def map_source(self, stage: Stage, rows: list[dict], ctx: RunContext) -> list[dict]:
         if not rows:
             return []
 
-        ds = self._dataset(rows).map(_task(lambda row: ingest(stage, row, ctx), stage.name), **self._remote_args(stage))
+        ds = self._map(self._dataset(rows), _task(lambda row: ingest(stage, row, ctx), stage.name), **self._remote_args(stage))
         try:
             return self._collect(ds)
         except Exception:  # noqa: BLE001 - Ray gave up on a task: ingest is idempotent, run the rows one by one
@@ -109,8 +119,8 @@ class RayExecutor:
 
     def _one_source(self, stage: Stage, row: dict, ctx: RunContext) -> dict:
         try:
-            return self._collect(self._dataset([row]).map(_task(lambda r: ingest(stage, r, ctx), stage.name),
-                                                          **self._remote_args(stage)))[0]
+            return self._collect(self._map(self._dataset([row]), _task(lambda r: ingest(stage, r, ctx), stage.name),
+                                           **self._remote_args(stage)))[0]
         except Exception as exc:  # noqa: BLE001
             return ingest(_Crashed(stage, exc), row, ctx)
 
@@ -122,7 +132,7 @@ class RayExecutor:
             first_index, first = group[0]
             if first.resources.actor:
                 sc = self.overrides.get(first.name)
-                ds = ds.map(_StageActor, fn_constructor_args=(first, first_index, ctx),
+                ds = self._map(ds, _StageActor, fn_constructor_args=(first, first_index, ctx),
                             compute=self.ray.data.ActorPoolStrategy(size=(sc and sc.concurrency) or 1),
                             **self._remote_args(first))
             else:
@@ -134,7 +144,7 @@ class RayExecutor:
 
                 args = self._remote_args(first)
                 args["num_cpus"] = max(self._remote_args(st)["num_cpus"] for _, st in group)
-                ds = ds.map(_task(fn, "+".join(st.name for _, st in group)), **args)
+                ds = self._map(ds, _task(fn, "+".join(st.name for _, st in group)), **args)
         return ds
 
     def map_objects(self, stages: list[Stage], rows: list[dict], ctx: RunContext, events=lambda *a, **k: None) -> list[dict]:
