@@ -8,7 +8,6 @@ object whose own run still fails goes to quarantine naming the Ray error, so non
 from __future__ import annotations
 
 import os
-import sys
 import traceback
 import warnings
 from pathlib import Path
