@@ -1,7 +1,8 @@
 """Per-object stage outputs and the quarantine table, both files in the run directory.
 
 - `RUN_DIR/outputs/<stage>/<key[:2]>/<key>.pkl`: one stage's output record for one object,
-  pickled, written atomically (temp file, fsync, rename). Its presence means "done".
+  pickled, written atomically (temp file, fsync, rename). Its presence means "done". A stage that
+  passes its input through unchanged gets a small alias file naming the upstream output instead.
 - `RUN_DIR/quarantine/<stage>/<key>.json`: one failure: uid, sha256, source, stage, error class,
   message, traceback, time. Its presence means "failed with these inputs"; `partverse quarantine
   retry` deletes entries so the next build runs them again.
@@ -22,6 +23,9 @@ from partverse.io.store import atomic_write_bytes
 from pipelines.stage import Stage
 
 
+_ALIAS = b"PVALIAS\0"
+
+
 def stage_key(stage: Stage, upstream: str, fingerprint: str = "") -> str:
     ident = {"stage": stage.name, "version": stage.version, "params": stage.params(), "up": upstream, "fp": fingerprint}
     return hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).hexdigest()
@@ -40,8 +44,16 @@ class StageOutputs:
     def save(self, stage: str, key: str, record: Any) -> None:
         atomic_write_bytes(self.path(stage, key), pickle.dumps(record, protocol=5))
 
+    def save_alias(self, stage: str, key: str, same_as_stage: str, same_as_key: str) -> None:
+        """Record that this output is the upstream output unchanged (a pass-through), without a copy."""
+        atomic_write_bytes(self.path(stage, key), _ALIAS + json.dumps([same_as_stage, same_as_key]).encode())
+
     def load(self, stage: str, key: str) -> Any:
         with open(self.path(stage, key), "rb") as f:
+            head = f.read(len(_ALIAS))
+            if head == _ALIAS:
+                return self.load(*json.loads(f.read()))
+            f.seek(0)
             return pickle.load(f)
 
     def remove_temp(self) -> int:

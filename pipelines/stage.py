@@ -49,6 +49,8 @@ class Stage:
         return ""
 
     def process(self, record: Any) -> Iterator[Any]:
+        """Yield exactly one record. Yielding the input object itself means "unchanged" (saved as
+        a pointer to the upstream output, so do not modify it then); raise `Rejected` to refuse."""
         raise NotImplementedError(f"stage {type(self).__name__} does not define process()")
 
 

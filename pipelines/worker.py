@@ -149,7 +149,10 @@ def _run(stage, key, up_name, upstream, row, ctx, outputs, quarantine, memo) -> 
         ensure_setup(stage)
         record = memo.pop(upstream) if memo and upstream in memo else outputs.load(up_name, upstream)
         result = call_with_limit(lambda: _one(stage, record), ctx.timeout(stage), f"{row['source_uri']}: {stage.name}")
-        outputs.save(stage.name, key, result)
+        if result is record:  # passed through unchanged: point at the upstream output, no copy
+            outputs.save_alias(stage.name, key, up_name, upstream)
+        else:
+            outputs.save(stage.name, key, result)
         if memo is not None:
             memo[key] = result
         return "ran"

@@ -50,7 +50,7 @@ class AnnotationStage(Stage):
         if ann.face_labels.shape != (num_faces,):
             record.prepared.mesh.warnings.append(
                 f"annotation {uid}.npz has {ann.face_labels.size} labels for {num_faces} faces: kept automatic labels")
-            yield record
+            yield SegmentedMesh(prepared=record.prepared, segmentation=record.segmentation, label_source="auto")
             return
         seg = Segmentation(uid=uid, face_labels=ann.face_labels.astype("int32"), method="human",
                            params={"author": ann.author, "revision": ann.revision, "status": ann.status,
