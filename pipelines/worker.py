@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import pickle
 import signal
 import threading
 import time
@@ -20,7 +21,6 @@ from typing import Any, Callable
 
 from partverse.errors import PartverseError
 from pipelines.outputs import QuarantineTable, StageOutputs
-from pipelines.records import SourceFile
 from pipelines.stage import Stage
 
 
@@ -93,27 +93,29 @@ def asset_key(asset) -> str:
     return hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def source_row(src: SourceFile) -> dict:
-    return {"src": json.dumps(asdict(src), sort_keys=True)}
+def source_row(src: Any) -> dict:
+    """A row for the source stage: any picklable input record (e.g. SourceFile), and its uri."""
+    return {"src": pickle.dumps(src, protocol=5), "uri": str(getattr(src, "source_uri", "") or src)}
 
 
 def ingest(stage: Stage, row: dict, ctx: RunContext) -> dict:
-    """Source stage on one input file -> {uid, sha256, source_uri, key, status, seconds}."""
-    src = SourceFile(**json.loads(row["src"]))
+    """Source stage on one input (row from `source_row`) -> {uid, sha256, source_uri, key, status, seconds}.
+    The stage yields one `partverse.records.Asset` already in the content-addressed store."""
+    src, uri = pickle.loads(row["src"]), row["uri"]
     quarantine, outputs = QuarantineTable(ctx.run_dir), StageOutputs(ctx.run_dir)
-    qkey = hashlib.sha256(f"{stage.name}\0{src.source_uri}".encode()).hexdigest()
+    qkey = hashlib.sha256(f"{stage.name}\0{uri}".encode()).hexdigest()
     t0 = time.perf_counter()
-    out = {"uid": "", "sha256": "", "source_uri": src.source_uri, "key": "", "status": "ok", "seconds": 0.0}
+    out = {"uid": "", "sha256": "", "source_uri": uri, "key": "", "status": "ok", "seconds": 0.0}
     try:
         ensure_setup(stage)
-        asset = call_with_limit(lambda: _one(stage, src), ctx.timeout(stage), f"{src.source_uri}: {stage.name}")
+        asset = call_with_limit(lambda: _one(stage, src), ctx.timeout(stage), f"{uri}: {stage.name}")
         key = asset_key(asset)
         if not outputs.has(stage.name, key):
             outputs.save(stage.name, key, asset)
         quarantine.remove(stage.name, qkey)
         out.update(uid=asset.uid, sha256=asset.sha256, key=key)
     except Exception as exc:  # noqa: BLE001 - any failure quarantines this input only
-        quarantine.add(stage.name, qkey, uid="", sha256="", source_uri=src.source_uri,
+        quarantine.add(stage.name, qkey, uid="", sha256="", source_uri=uri,
                        error_class=type(exc).__name__, message=str(exc), traceback=traceback.format_exc())
         out["status"] = "quarantined"
     out["seconds"] = time.perf_counter() - t0
