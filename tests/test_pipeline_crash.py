@@ -20,7 +20,7 @@ from partverse.data.reader import read_manifest, read_release_table
 from tests.conftest import shared
 
 REPO = Path(__file__).resolve().parents[1]
-ASSETS = ["kenney_truck_green.glb", "quat_bed_bunk.glb", "kaykit_chest_gold.glb", "o3dv_car.glb", "quat_boat_sail.glb"]
+ASSETS = ["kenney_truck_green.glb", "quat_bed_bunk.glb", "kaykit_chest_gold.glb", "o3dv_car.glb"]
 
 
 def _write_config(path: Path, run_dir: Path, inputs: Path) -> Path:

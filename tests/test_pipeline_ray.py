@@ -121,7 +121,7 @@ def test_object_that_kills_its_worker_goes_to_quarantine(tmp_path, cluster):
         shutil.copy(shared("assets", name), inputs / name)
     run_dir = tmp_path / "run"
     cfg = parse_config({
-        "run_dir": str(run_dir), "executor": "ray", "progress": False, "ray": {"max_retries": 1},
+        "run_dir": str(run_dir), "executor": "ray", "progress": False, "ray": {"max_retries": 0},
         "stages": [{"name": "ingest_local", "params": {"paths": [str(inputs)]}},
                    {"name": "toy_read", "params": {"crash_on": "bed_bunk"}}, {"name": "toy_sink"}],
     })
