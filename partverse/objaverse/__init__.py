@@ -1,0 +1,8 @@
+"""Objaverse 1.0 and Objaverse-XL ingestion: indexes, selection, robust downloads, git sources.
+
+Modules: `layout` (cache paths shared with the `objaverse` package, real URLs), `http`
+(retrying, rate-limited, atomic, resumable fetches), `validate` (content checks), `v1`
+(object paths, metadata shards, LVIS, GLBs), `xl` (annotation Parquet files, HTTP sources),
+`git_source` (GitHub repos at a pinned commit with LFS), `selection` (filters -> table),
+`batch` (download a selection; every object ends downloaded or failed with a reason).
+"""
