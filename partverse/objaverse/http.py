@@ -292,7 +292,7 @@ class Fetcher:
     def _copy_body(self, resp, out, hasher) -> int:
         deadline = time.monotonic() + self.policy.total_timeout_s
         got = 0
-        for chunk in resp.iter_raw(CHUNK):
+        for chunk in resp.iter_raw():  # no chunk_size: yields as bytes arrive, so the deadline is checked
             out.write(chunk)
             hasher.update(chunk)
             got += len(chunk)

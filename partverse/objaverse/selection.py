@@ -44,7 +44,7 @@ SELECTION_SCHEMA = pa.schema([
 class SelectionSpec:
     """What to select. `licenses=None` means the redistributable set (`licenses.REDISTRIBUTABLE`);
     `tags` and `lvis_categories` match any of the given values; `sample` draws that many rows
-    with `seed` after every other filter."""
+    with `seed` after every other filter. `sources`: "v1" and/or "xl-<source>"."""
 
     sources: list[str] = field(default_factory=lambda: ["v1"])
     licenses: list[str] | None = None
@@ -56,6 +56,8 @@ class SelectionSpec:
     uids_file: str | None = None
     sample: int | None = None
     seed: int = 0
+    v1_checksums: bool = True  # take 1.0 GLB sha256 from the XL Sketchfab annotations
+
 
     def __post_init__(self) -> None:
         bad = [s for s in self.sources if s not in SOURCES]
@@ -167,7 +169,7 @@ def _any_per_row(lists: pa.ChunkedArray, flat_hit: pa.Array) -> pa.Array:
 
 def select(spec: SelectionSpec, v1=None, xl=None) -> Selection:
     """Rows of every requested source, filtered. `v1` is an `ObjaverseV1`, `xl` an `XLAnnotations`."""
-    from partverse.objaverse.sources import v1_rows, xl_rows
+    from partverse.objaverse.sources import sketchfab_sha256, v1_rows, xl_rows
 
     count = _Counter()
     uids = set(read_uids_file(spec.uids_file)) if spec.uids_file else None
@@ -176,7 +178,8 @@ def select(spec: SelectionSpec, v1=None, xl=None) -> Selection:
         if source == "v1":
             if v1 is None:
                 raise ConfigError("select: source 'v1' requested but no Objaverse 1.0 client given")
-            parts.append(v1_rows(v1, spec, uids))
+            shas = sketchfab_sha256(xl) if spec.v1_checksums and xl is not None else None
+            parts.append(v1_rows(v1, spec, uids, shas))
         else:
             if xl is None:
                 raise ConfigError(f"select: source {source!r} requested but no XL client given")

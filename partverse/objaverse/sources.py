@@ -25,9 +25,10 @@ SKETCHFAB_URL = "https://sketchfab.com/3d-models/"
 XL_COLUMNS = ("fileIdentifier", "source", "license", "fileType", "sha256", "metadata")
 
 
-def v1_rows(v1, spec, uids: set[str] | None) -> pa.Table:
+def v1_rows(v1, spec, uids: set[str] | None, sha256_by_uid: dict[str, str] | None = None) -> pa.Table:
     """Objaverse 1.0 rows. Metadata shards are fetched only for candidate uids when the uid list
-    or LVIS filter narrows them (the whole dataset otherwise)."""
+    or LVIS filter narrows them (the whole dataset otherwise). `sha256_by_uid` (from the XL
+    Sketchfab annotations, which cover the 1.0 GLBs) lets downloads be checked byte for byte."""
     paths = v1.object_paths()
     lvis = v1.lvis()
     uid_lvis: dict[str, list[str]] = {}
@@ -49,7 +50,7 @@ def v1_rows(v1, spec, uids: set[str] | None) -> pa.Table:
         cols["source"].append("objaverse")
         cols["file_identifier"].append(SKETCHFAB_URL + u)
         cols["url"].append(paths[u])
-        cols["sha256"].append(None)
+        cols["sha256"].append(sha256_by_uid.get(u) if sha256_by_uid else None)
         cols["license_raw"].append(m.get("license"))
         cols["license"].append(normalize_license(m.get("license")))
         cols["file_type"].append("glb")
@@ -127,6 +128,13 @@ def xl_rows(xl: XLAnnotations, source: str) -> pa.Table:
         "metadata_json": meta,
     }
     return pa.table(cols, schema=SELECTION_SCHEMA)
+
+
+def sketchfab_sha256(xl: XLAnnotations) -> dict[str, str]:
+    """uid -> sha256 of the Objaverse 1.0 GLB, from the XL Sketchfab annotation file."""
+    t = xl.table("sketchfab")
+    return {i.rstrip("/").rsplit("/", 1)[-1]: s for i, s in
+            zip(t["fileIdentifier"].to_pylist(), t["sha256"].to_pylist()) if s}
 
 
 def _json_or_empty(text: str | None) -> dict:

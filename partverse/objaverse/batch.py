@@ -1,0 +1,146 @@
+"""Download a selection: bounded concurrency, every object ends "downloaded", "cached" or
+"failed" with a reason; one failure never stops the batch. GitHub rows are grouped per
+repository and commit and handled by `git_source`.
+
+Resume is the cache itself: a file under its final name is complete (atomic rename) and is
+re-verified (sha256 when known, structure check otherwise) instead of fetched again.
+"""
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import pyarrow as pa
+
+from partverse.objaverse.http import ContentError, DownloadError, Fetcher
+from partverse.objaverse.layout import CacheLayout
+from partverse.objaverse.sources import Target, http_target
+
+OUTCOME_SCHEMA = pa.schema([
+    ("uid", pa.string()), ("source", pa.string()), ("file_identifier", pa.string()),
+    ("status", pa.string()), ("path", pa.string()), ("sha256", pa.string()), ("size", pa.int64()),
+    ("reason", pa.string()), ("detail", pa.string()), ("attempts", pa.int32()),
+])
+
+
+@dataclass
+class Outcome:
+    uid: str
+    source: str
+    file_identifier: str
+    status: str  # "downloaded" | "cached" | "failed"
+    path: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    reason: str | None = None  # failed: short code, e.g. "sha256_mismatch", "http_404", "timeout"
+    detail: str | None = None
+    attempts: int = 0
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_cached(target: Target) -> str | None:
+    """sha256 of a cached file that passes its checks, else None (the file is then re-fetched;
+    the atomic rename of the new copy replaces it)."""
+    if not target.dest.exists():
+        return None
+    digest = file_sha256(target.dest)
+    if target.sha256 is not None and digest != target.sha256.lower():
+        return None
+    if target.validate is not None:
+        try:
+            target.validate(target.dest)
+        except ContentError:
+            return None
+    return digest
+
+
+def download_row(row: dict, layout: CacheLayout, fetcher: Fetcher, v1=None) -> Outcome:
+    """Fetch one HTTP-served selection row; never raises for a download problem."""
+    base = dict(uid=row["uid"], source=row["source"], file_identifier=row["file_identifier"])
+    try:
+        target = http_target(row, layout, v1)
+    except (KeyError, ValueError) as exc:
+        return Outcome(**base, status="failed", reason="not_in_index", detail=str(exc))
+    digest = verify_cached(target)
+    if digest is not None:
+        return Outcome(**base, status="cached", path=str(target.dest), sha256=digest,
+                       size=target.dest.stat().st_size)
+    try:
+        res = fetcher.fetch(target.url, target.dest, sha256=target.sha256, validate=target.validate)
+    except DownloadError as exc:
+        return Outcome(**base, status="failed", reason=exc.reason, detail=exc.detail, attempts=exc.attempts)
+    except OSError as exc:  # disk full, permissions: recorded, the batch goes on
+        return Outcome(**base, status="failed", reason="os_error", detail=f"{type(exc).__name__}: {exc}")
+    return Outcome(**base, status="downloaded", path=str(res.path), sha256=res.sha256, size=res.size,
+                   attempts=res.attempts)
+
+
+def download_selection(rows: Iterable[dict], layout: CacheLayout, fetcher: Fetcher, v1=None,
+                       workers: int = 8, git_options: dict | None = None) -> Iterator[Outcome]:
+    """Outcomes as they finish (HTTP rows on `workers` threads, at most 2*workers in flight),
+    then GitHub rows repository by repository."""
+    github: list[dict] = []
+    http_rows = _http_rows(rows, github)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="objaverse-dl") as pool:
+        pending = set()
+        for row in http_rows:
+            pending.add(pool.submit(download_row, row, layout, fetcher, v1))
+            if len(pending) >= 2 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+        for f in pending:
+            yield f.result()
+    if github:
+        from partverse.objaverse.git_source import download_github_rows
+
+        yield from download_github_rows(github, layout, **(git_options or {}))
+
+
+def _http_rows(rows: Iterable[dict], github: list[dict]) -> Iterator[dict]:
+    """HTTP-served rows, streamed; GitHub rows are set aside into `github`."""
+    for row in rows:
+        if row["source"] == "objaverse-xl/github":
+            github.append(row)
+        else:
+            yield row
+
+
+def summarize(outcomes: list[Outcome]) -> dict[str, int]:
+    """Counts by status and by failure reason ("failed:<reason>")."""
+    counts = Counter(o.status for o in outcomes)
+    counts.update(f"failed:{o.reason}" for o in outcomes if o.status == "failed")
+    return dict(sorted(counts.items()))
+
+
+def outcomes_table(outcomes: list[Outcome]) -> pa.Table:
+    cols = {name: [getattr(o, name) for o in outcomes] for name in OUTCOME_SCHEMA.names}
+    return pa.table(cols, schema=OUTCOME_SCHEMA)
+
+
+def cleanup_stale_partials(layout: CacheLayout, older_than_s: float = 7 * 86400) -> int:
+    """Remove partial files no one has touched for `older_than_s`; returns how many."""
+    import time
+
+    removed = 0
+    if layout.tmp.is_dir():
+        cutoff = time.time() - older_than_s
+        for p in layout.tmp.glob("*.part"):
+            if p.stat().st_mtime < cutoff:
+                p.unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+__all__ = ["Outcome", "download_row", "download_selection", "summarize", "outcomes_table",
+           "verify_cached", "file_sha256", "cleanup_stale_partials", "OUTCOME_SCHEMA"]
