@@ -1,0 +1,51 @@
+"""write_release: every object's rows -> `RUN_DIR/release/` (Parquet shards + manifest last).
+
+The shards are written by `partverse.data.writer.write_release` into `RUN_DIR/.release.partial/`,
+which then replaces `RUN_DIR/release/`; a crash at any point leaves either the previous complete
+release or none, never a half-written one, and the next build rewrites it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from pipelines.records import ObjectRows
+from pipelines.stage import Resources, SinkStage
+
+RELEASE_DIR = "release"
+_PARTIAL = ".release.partial"
+_OLD = ".release.old"
+
+
+@dataclass
+class WriteRelease(SinkStage):
+    name = "write_release"
+    version = "1"
+    resources = Resources(num_cpus=1)
+
+    release_version: str = "0.1.0"  # the release's semantic version
+
+    def is_current(self, run_dir: Path) -> bool:
+        return (run_dir / RELEASE_DIR / "manifest.json").is_file()
+
+    def write(self, records: Iterable[ObjectRows], run_dir: Path, *, source_run: str) -> dict[str, Any]:
+        from partverse.data.writer import write_release
+
+        partial, final, old = run_dir / _PARTIAL, run_dir / RELEASE_DIR, run_dir / _OLD
+        for stale in (partial, old):
+            shutil.rmtree(stale, ignore_errors=True)
+        objects, parts = [], []
+        for rec in records:
+            objects.append(rec.object_row)
+            parts.extend(rec.part_rows)
+        objects.sort(key=lambda r: r["uid"])
+        parts.sort(key=lambda r: (r["uid"], r["part_id"]))
+        write_release(partial, objects, parts, version=self.release_version, source_run=source_run)
+        if final.exists():
+            os.rename(final, old)
+        os.rename(partial, final)
+        shutil.rmtree(old, ignore_errors=True)
+        return {"objects": len(objects), "parts": len(parts)}
