@@ -17,6 +17,7 @@ app = typer.Typer(
 _COMMAND_MODULES = [
     "partverse.cli.mesh",
     "partverse.cli.build",
+    "partverse.cli.objaverse",
 ]
 
 
