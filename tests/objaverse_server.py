@@ -117,7 +117,7 @@ class FaultServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.files = files
         self.faults: dict[str, deque] = defaultdict(deque)
-        self.log: list[tuple[str, str | None, int]] = []  # (path, Range header, status)
+        self.log: list[tuple[str, str | None, int, float]] = []  # (path, Range, status, monotonic time)
         self.lock = threading.Lock()
         self.random_fault_rate = 0.0
         self.rng = random.Random(0)
@@ -127,6 +127,17 @@ class FaultServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def reset(self) -> None:
+        """Forget queued faults, the request log and throttling (between tests)."""
+        with self.lock:
+            self.faults.clear()
+            self.log.clear()
+            self.random_fault_rate, self.bytes_per_s = 0.0, None
+
+    def requests_to(self, path: str) -> list[tuple[str, str | None, int, float]]:
+        with self.lock:
+            return [r for r in self.log if r[0] == path]
 
     def inject(self, path: str, *faults: str) -> None:
         with self.lock:
@@ -169,13 +180,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault and fault.startswith("429"):
             status = 429
         with self.server.lock:
-            self.server.log.append((path, self.headers.get("Range"), status))
+            self.server.log.append((path, self.headers.get("Range"), status, time.monotonic()))
         if status != 200:
             self._status_only(status, fault)
             return
         if fault == "wrong":
-            body = hashlib.sha256(body).digest() * (len(body) // 32 + 1)
-            body = body[:len(body)]
+            body = (hashlib.sha256(body).digest() * (len(body) // 32 + 1))[:len(body)]
         elif fault == "truncated":
             body = body[: max(1, len(body) // 2)]
         self._send_body(body, fault)
@@ -210,6 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "reset":
                 self.wfile.write(payload[: len(payload) // 2])
                 self.wfile.flush()
+                time.sleep(0.2)  # let the client read the first half before the RST discards it
                 self._reset()
             elif fault == "slow":
                 for i in range(0, len(payload), 512):
@@ -238,3 +249,44 @@ def _range_start(header: str | None, size: int) -> int | None:
         return None
     first = header[6:].split("-", 1)[0]
     return int(first) if first.isdigit() else None
+
+
+SMALL_GLB_LIMIT = 600_000
+
+
+def small_glbs(assets_dir: Path) -> list[Path]:
+    """The real GLBs under 600 kB (keeps test traffic small)."""
+    return [p for p in sorted(assets_dir.glob("*.glb")) if p.stat().st_size < SMALL_GLB_LIMIT]
+
+
+def add_xl(mirror: Mirror, server_url: str, assets: list[Path], smithsonian: int = 3) -> dict:
+    """XL annotation Parquet files: sketchfab (every 1.0 uid, true sha256) and smithsonian
+    (`smithsonian` objects served by this mirror; the last one's annotation sha256 is wrong).
+    Returns {"smithsonian": [(fileIdentifier, true sha256, annotated sha256)]}."""
+    licenses = ["CC-BY 4.0", "CC0 1.0", "CC-BY-NC 4.0", "CC-BY-SA 4.0"]
+    sketch = [{"fileIdentifier": f"https://sketchfab.com/3d-models/{u}", "source": "sketchfab",
+               "license": licenses[i % len(licenses)], "fileType": "glb", "sha256": mirror.glb_sha[u],
+               "metadata": "{}"} for i, u in enumerate(mirror.uids)]
+    mirror.files["/xl/sketchfab/sketchfab.parquet"] = parquet_bytes(sketch)
+    rows, truth = [], []
+    for i in range(smithsonian):
+        data = assets[i % len(assets)].read_bytes()
+        path = f"/smithsonian/object_{i}.glb"
+        mirror.files[path] = data
+        true = hashlib.sha256(data).hexdigest()
+        annotated = true if i < smithsonian - 1 else "0" * 64
+        ident = server_url + path
+        rows.append({"fileIdentifier": ident, "source": "smithsonian", "license": "CC0 1.0",
+                     "fileType": "glb", "sha256": annotated, "metadata": json.dumps({"title": f"object {i}"})})
+        truth.append((ident, true, annotated))
+    mirror.files["/xl/smithsonian/smithsonian.parquet"] = parquet_bytes(rows)
+    return {"smithsonian": truth}
+
+
+def start_mirror(assets_dir: Path, n: int = 30, shards: int = 4) -> tuple[FaultServer, Mirror, dict]:
+    """A running server with Objaverse 1.0 (`n` objects) and XL sketchfab + smithsonian."""
+    assets = small_glbs(assets_dir)
+    mirror = build_v1(assets, n, shards)
+    server = FaultServer(mirror.files).start()
+    xl = add_xl(mirror, server.url, assets)
+    return server, mirror, xl

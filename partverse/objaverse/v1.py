@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterable
 
 from partverse.objaverse.http import ContentError, Fetcher
-from partverse.objaverse.layout import NUM_METADATA_SHARDS, CacheLayout, shard_id
+from partverse.objaverse.layout import CacheLayout
 from partverse.objaverse.validate import check_gzip_json, load_gzip_json
 
 OBJECT_PATHS = "object-paths.json.gz"
@@ -45,10 +45,11 @@ class ObjaverseV1:
         return self._json_gz(LVIS)
 
     def metadata_shards_for(self, uids: Iterable[str] | None) -> list[str]:
-        """Shard ids ("000-NNN") holding the metadata of `uids` (all 160 when None)."""
-        if uids is None:
-            return [shard_id(i) for i in range(NUM_METADATA_SHARDS)]
+        """Shard ids ("000-NNN") holding the metadata of `uids` (every shard named in
+        object-paths when None: 000-000 ... 000-159 on the real dataset)."""
         paths = self.object_paths()
+        if uids is None:
+            return sorted({p.split("/")[1] for p in paths.values()})
         return sorted({paths[u].split("/")[1] for u in uids if u in paths})
 
     def metadata(self, uids: Iterable[str] | None = None) -> dict[str, dict]:
