@@ -73,6 +73,10 @@ def fetch_commit(repo_url: str, commit: str, work: Path, timeout_s: float = 600.
         raise GitSourceError("checkout_failed", f"{repo_url}@{commit}: {res.stderr.strip()[-300:]}")
     if not _uses_lfs(work):
         return []
+    # without the filter in this repo's config, `git lfs pull` downloads but skips the checkout
+    res = _git(["lfs", "install", "--local", "--skip-smudge"], work, timeout_s)
+    if res.returncode != 0:
+        return [f"git lfs install failed: {res.stderr.strip()[-200:]}"]
     res = _git(["lfs", "pull"], work, timeout_s)
     return [] if res.returncode == 0 else (res.stderr.strip().splitlines() or ["git lfs pull failed"])
 
