@@ -273,7 +273,10 @@ class Fetcher:
                     self.limiter.pause(host, min(retry_after, self.policy.max_retry_after_s))
                 raise _Retry(f"http_{status}", resp.reason_phrase or "", retry_after)
             raise DownloadError(url, f"http_{status}", resp.reason_phrase or "", 1)
-        resumed = have if status == 206 and _range_start(resp.headers.get("Content-Range")) == have else 0
+        if status == 206 and _range_start(resp.headers.get("Content-Range")) != have:
+            raise _Retry("bad_range", f"asked for bytes {have}-, got {resp.headers.get('Content-Range')!r}",
+                         keep_partial=False)
+        resumed = have if status == 206 else 0
         hasher = hashlib.sha256()
         with os.fdopen(os.dup(fd), "r+b") as out:
             if resumed:

@@ -127,8 +127,10 @@ class _Counter:
 
 def apply_filters(table: pa.Table, spec: SelectionSpec, uids: set[str] | None, count: _Counter) -> pa.Table:
     """Vectorized filters over a SELECTION_SCHEMA table, counting rows after each."""
-    if uids is not None:
-        table = count("uid list", table.filter(pc.is_in(table["uid"], pa.array(sorted(uids), pa.string()))))
+    if uids is not None:  # a list may name 1.0 uids or XL fileIdentifiers
+        listed = pa.array(sorted(uids), pa.string())
+        keep = pc.or_(pc.is_in(table["uid"], listed), pc.is_in(table["file_identifier"], listed))
+        table = count("uid list", table.filter(keep))
     if spec.lvis_categories:
         wanted = pa.array(spec.lvis_categories, pa.string())
         hit = pc.is_in(pc.list_flatten(table["lvis_categories"]), wanted)

@@ -41,26 +41,36 @@ def v1_rows(v1, spec, uids: set[str] | None, sha256_by_uid: dict[str, str] | Non
     if spec.lvis_categories:
         candidates &= {u for c in spec.lvis_categories for u in lvis.get(c, ())}
     narrowed = uids is not None or bool(spec.lvis_categories)
-    meta = v1.metadata(candidates if narrowed else None)
-    order = sorted(candidates)
     cols: dict[str, list] = {name: [] for name in SELECTION_SCHEMA.names}
-    for u in order:
-        m = meta.get(u, {})
-        cols["uid"].append(u)
-        cols["source"].append("objaverse")
-        cols["file_identifier"].append(SKETCHFAB_URL + u)
-        cols["url"].append(paths[u])
-        cols["sha256"].append(sha256_by_uid.get(u) if sha256_by_uid else None)
-        cols["license_raw"].append(m.get("license"))
-        cols["license"].append(normalize_license(m.get("license")))
-        cols["file_type"].append("glb")
-        cols["face_count"].append(_int_or_none(m.get("faceCount")))
-        cols["vertex_count"].append(_int_or_none(m.get("vertexCount")))
-        cols["name"].append(m.get("name"))
-        cols["tags"].append([_tag_name(t) for t in m.get("tags") or []])
-        cols["lvis_categories"].append(sorted(uid_lvis.get(u, [])))
-        cols["metadata_json"].append(json.dumps(m, sort_keys=True) if m else None)
-    return pa.table(cols, schema=SELECTION_SCHEMA)
+    seen: set[str] = set()
+    for u, m in v1.iter_metadata(candidates if narrowed else None):
+        if u in candidates and u not in seen:
+            seen.add(u)
+            _append_v1(cols, u, m, paths[u], uid_lvis.get(u, []), sha256_by_uid)
+    for u in sorted(candidates - seen):  # in object-paths but absent from the metadata shards
+        _append_v1(cols, u, {}, paths[u], uid_lvis.get(u, []), sha256_by_uid)
+    return pa.table(cols, schema=SELECTION_SCHEMA).sort_by("uid")
+
+
+_HEAVY_KEYS = ("thumbnails",)  # image URL lists: most of the metadata's bytes, not needed downstream
+
+
+def _append_v1(cols: dict, u: str, m: dict, rel: str, lvis: list[str], shas: dict | None) -> None:
+    cols["uid"].append(u)
+    cols["source"].append("objaverse")
+    cols["file_identifier"].append(SKETCHFAB_URL + u)
+    cols["url"].append(rel)
+    cols["sha256"].append(shas.get(u) if shas else None)
+    cols["license_raw"].append(m.get("license"))
+    cols["license"].append(normalize_license(m.get("license")))
+    cols["file_type"].append("glb")
+    cols["face_count"].append(_int_or_none(m.get("faceCount")))
+    cols["vertex_count"].append(_int_or_none(m.get("vertexCount")))
+    cols["name"].append(m.get("name"))
+    cols["tags"].append([_tag_name(t) for t in m.get("tags") or []])
+    cols["lvis_categories"].append(sorted(lvis))
+    slim = {k: v for k, v in m.items() if k not in _HEAVY_KEYS}
+    cols["metadata_json"].append(json.dumps(slim, sort_keys=True) if m else None)
 
 
 def _tag_name(tag) -> str:

@@ -6,7 +6,7 @@ these in place) is fetched again and replaced atomically instead of being truste
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from partverse.objaverse.http import ContentError, Fetcher
 from partverse.objaverse.layout import CacheLayout
@@ -52,17 +52,20 @@ class ObjaverseV1:
             return sorted({p.split("/")[1] for p in paths.values()})
         return sorted({paths[u].split("/")[1] for u in uids if u in paths})
 
-    def metadata(self, uids: Iterable[str] | None = None) -> dict[str, dict]:
-        """uid -> Sketchfab metadata (name, tags, categories, license, faceCount, vertexCount, ...)."""
+    def iter_metadata(self, uids: Iterable[str] | None = None) -> Iterator[tuple[str, dict]]:
+        """(uid, Sketchfab metadata: name, tags, categories, license, faceCount, vertexCount, ...),
+        one shard in memory at a time (the whole dataset's metadata is several GB decoded)."""
         wanted = None if uids is None else set(uids)
-        out: dict[str, dict] = {}
         for shard in self.metadata_shards_for(wanted):
             data = self._json_gz(f"metadata/{shard}.json.gz")
-            if wanted is None:
-                out.update(data)
-            else:
-                out.update({u: m for u, m in data.items() if u in wanted})
-        return out
+            for uid, meta in data.items():
+                if wanted is None or uid in wanted:
+                    yield uid, meta
+            del data
+
+    def metadata(self, uids: Iterable[str] | None = None) -> dict[str, dict]:
+        """uid -> metadata for `uids` (every object when None; prefer `iter_metadata` at scale)."""
+        return dict(self.iter_metadata(uids))
 
     def glb_rel(self, uid: str) -> str:
         try:
