@@ -186,3 +186,55 @@ def test_policy_and_header_parsing():
     assert parse_retry_after("soon") is None
     err = DownloadError("http://x/a.glb", "sha256_mismatch", "expected a, got b", 4)
     assert str(err) == "http://x/a.glb: sha256_mismatch after 4 attempt(s) (expected a, got b)"
+
+
+def test_same_url_fetched_concurrently_by_many_threads(env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, m, _, layout, fetcher, _, _ = env
+    server.bytes_per_s = 2_000_000
+    url, dest = server.url + _glb(m, 0), layout.v1_file(m.object_paths[m.uids[0]])
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: fetcher.fetch(url, dest, sha256=m.glb_sha[m.uids[0]]), range(4)))
+    assert {r.sha256 for r in results} == {m.glb_sha[m.uids[0]]}
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == m.glb_sha[m.uids[0]]
+    assert not list(layout.tmp.glob("*.part"))
+
+
+def test_a_stale_partial_with_other_bytes_is_not_trusted(env):
+    server, m, _, layout, fetcher, _, _ = env
+    url = server.url + _glb(m, 3)
+    part = layout.tmp / (hashlib.sha1(url.encode()).hexdigest() + ".part")
+    part.write_bytes(b"glTF" + b"\0" * 5000)  # left by a run against content that has since changed
+    res = fetcher.fetch(url, layout.v1_file(m.object_paths[m.uids[3]]), sha256=m.glb_sha[m.uids[3]])
+    assert res.sha256 == m.glb_sha[m.uids[3]] and res.attempts == 2 and res.resumed_bytes == 0
+    assert [r[1] for r in server.requests_to(_glb(m, 3))] == ["bytes=5004-", None]
+
+
+def test_truncated_xl_annotations_in_cache_are_fetched_again(env):
+    server, m, _, layout, fetcher, _, xl = env
+    path = layout.xl_annotations_file("smithsonian")
+    path.parent.mkdir(parents=True)
+    full = m.files["/xl/smithsonian/smithsonian.parquet"]
+    path.write_bytes(full[: len(full) // 2])
+    assert xl.table("smithsonian").num_rows == 3
+    assert path.read_bytes() == full
+
+
+def test_files_fetched_by_the_objaverse_package_count_as_cached(env, monkeypatch):
+    import objaverse
+
+    server, m, _, layout, fetcher, v1, xl = env
+    real = urllib.request.urlretrieve
+    hf = "https://huggingface.co/datasets/allenai/objaverse/resolve/main"
+    monkeypatch.setattr(urllib.request, "urlretrieve",
+                        lambda url, filename=None, *a, **k: real(url.replace(hf, server.url + "/v1"), filename, *a, **k))
+    monkeypatch.setattr(objaverse, "_VERSIONED_PATH", str(layout.v1))
+    theirs = objaverse.load_objects(m.uids[:6])  # the package's own path, base URL swapped
+    assert len(theirs) == 6
+    server.reset()
+    rows = _select_all(v1, xl)
+    outcomes = {o.uid: o for o in download_selection(rows, layout, fetcher, v1, workers=4)}
+    assert all(outcomes[u].status == "cached" and outcomes[u].path == theirs[u] for u in m.uids[:6])
+    assert not [r for r in server.log if any(u in r[0] for u in m.uids[:6])]
+    assert summarize(list(outcomes.values())) == {"cached": 6, "downloaded": 24}

@@ -111,3 +111,16 @@ def test_config_file_and_param_errors(tmp_path):
         parse_config(bad)
     with pytest.raises(ConfigError, match="objaverse_download.selection"):
         parse_config({**select_only, "stages": [{"name": "objaverse_download", "params": {"selection": "nope.parquet"}}]})
+
+
+def test_stage_pickles_after_setup(mirror, tmp_path):
+    """Ray ships stages to workers: open HTTP clients must not be pickled."""
+    import pickle
+
+    from pipelines.stages.objaverse import ObjaverseSelect
+
+    server, _ = mirror
+    stage = ObjaverseSelect(**_params(server, tmp_path, lvis_categories=["chair"]))
+    stage.setup()
+    clone = pickle.loads(pickle.dumps(stage))
+    assert clone.params() == stage.params() and clone._clients is None
