@@ -127,3 +127,22 @@ def test_cli_select_prints_counts_and_downloads_no_object(clients, tmp_path):
                           "--source", "v9"], cwd=REPO, capture_output=True, text=True, timeout=60,
                          env={**os.environ, "PYTHONPATH": str(REPO)})
     assert bad.returncode == 2 and "sources: ['v9']" in bad.stderr
+
+
+def test_cli_download_reports_each_object(clients, tmp_path):
+    server, m, _, _ = clients
+    sel, report = tmp_path / "sel.parquet", tmp_path / "report.parquet"
+    common = ["--cache-dir", str(tmp_path / "c3"), "--base-url", server.url + "/v1", "--xl-base-url", server.url + "/xl"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    run = lambda *a: subprocess.run([sys.executable, "-m", "partverse", "objaverse", *a, *common], cwd=REPO,  # noqa: E731
+                                    env=env, capture_output=True, text=True, timeout=120)
+    assert run("select", "--out", str(sel), "--lvis", "house").returncode == 0
+    chosen = pq.read_table(sel).column("uid").to_pylist()
+    server.inject(f"/v1/{m.object_paths[chosen[0]]}", "404")
+    res = run("download", str(sel), "--report", str(report), "--attempts", "2")
+    assert res.returncode == 0, res.stderr
+    assert f"downloaded: {len(chosen) - 1}" in res.stdout and "failed:http_404: 1" in res.stdout
+    assert f"failed {chosen[0]} http_404" in res.stderr
+    rows = {r["uid"]: r for r in pq.read_table(report).to_pylist()}
+    assert rows[chosen[0]]["status"] == "failed" and rows[chosen[0]]["reason"] == "http_404"
+    assert all(rows[u]["status"] == "downloaded" and rows[u]["sha256"] == m.glb_sha[u] for u in chosen[1:])
