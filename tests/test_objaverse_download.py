@@ -238,3 +238,21 @@ def test_files_fetched_by_the_objaverse_package_count_as_cached(env, monkeypatch
     assert all(outcomes[u].status == "cached" and outcomes[u].path == theirs[u] for u in m.uids[:6])
     assert not [r for r in server.log if any(u in r[0] for u in m.uids[:6])]
     assert summarize(list(outcomes.values())) == {"cached": 6, "downloaded": 24}
+
+
+@pytest.mark.multiprocess
+def test_download_spread_over_processes_recovers_faults(env):
+    from partverse.objaverse.batch import download_selection_processes
+
+    server, m, _, layout, fetcher, v1, xl = env
+    rows = _select_all(v1, xl)
+    for i, fault in enumerate(["500", "reset", "wrong", "truncated"]):
+        server.inject(_glb(m, i), fault)
+    server.inject(_glb(m, 9), "404")
+    outcomes = {o.uid: o for o in download_selection_processes(rows, layout, fetcher.policy, processes=2, workers=4,
+                                                               durable=False)}
+    assert len(outcomes) == 30
+    assert (outcomes[m.uids[9]].status, outcomes[m.uids[9]].reason) == ("failed", "http_404")
+    for uid in set(m.uids) - {m.uids[9]}:
+        assert outcomes[uid].status == "downloaded"
+        assert hashlib.sha256(layout.v1_file(m.object_paths[uid]).read_bytes()).hexdigest() == m.glb_sha[uid]

@@ -81,7 +81,8 @@ def select_cmd(
 def download_cmd(
     selection: Path = typer.Argument(..., help="selection Parquet from `partverse objaverse select`"),
     report: Optional[Path] = typer.Option(None, "--report", help="write one row per object (status, reason) here"),
-    workers: int = typer.Option(8, "--workers", min=1, help="concurrent downloads"),
+    workers: int = typer.Option(8, "--workers", min=1, help="concurrent downloads (threads, in all processes)"),
+    processes: int = typer.Option(1, "--processes", min=1, help="download processes (past the GIL's limit)"),
     attempts: int = typer.Option(5, "--attempts", min=1),
     timeout: float = typer.Option(600.0, "--timeout", help="seconds per attempt for one file body"),
     rate: Optional[float] = typer.Option(None, "--rate-per-host", help="requests per second per host"),
@@ -93,7 +94,8 @@ def download_cmd(
     """Download every selected object into the cache; failures are listed with their reason."""
     import pyarrow.parquet as pq
 
-    from partverse.objaverse.batch import download_selection, outcomes_table, summarize
+    from partverse.objaverse.batch import (download_selection, download_selection_processes, outcomes_table,
+                                           summarize)
 
     if not selection.is_file():
         typer.echo(f"error: {selection}: no such selection file", err=True)
@@ -101,9 +103,14 @@ def download_cmd(
     rows = pq.read_table(selection).to_pylist()
     layout, fetcher, v1, _ = _clients(cache_dir, base_url, xl_base_url, attempts, timeout, rate, workers)
     outcomes = []
+    git_options = {"git_base_url": git_base_url}
     with fetcher:
-        for o in download_selection(rows, layout, fetcher, v1, workers=workers,
-                                    git_options={"git_base_url": git_base_url}):
+        if processes > 1:
+            stream = download_selection_processes(rows, layout, fetcher.policy, processes=processes, workers=workers,
+                                                  rate_per_host=rate, max_per_host=workers, git_options=git_options)
+        else:
+            stream = download_selection(rows, layout, fetcher, v1, workers=workers, git_options=git_options)
+        for o in stream:
             outcomes.append(o)
             if o.status == "failed":
                 typer.echo(f"failed {o.uid} {o.reason}: {o.detail}", err=True)
