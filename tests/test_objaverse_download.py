@@ -256,3 +256,18 @@ def test_download_spread_over_processes_recovers_faults(env):
     for uid in set(m.uids) - {m.uids[9]}:
         assert outcomes[uid].status == "downloaded"
         assert hashlib.sha256(layout.v1_file(m.object_paths[uid]).read_bytes()).hexdigest() == m.glb_sha[uid]
+
+
+def test_a_corrupted_cached_file_is_fetched_again_unless_the_cache_is_trusted(env):
+    server, m, _, layout, fetcher, v1, xl = env
+    rows = _select_all(v1, xl, lvis_categories=["table"])
+    list(download_selection(rows, layout, fetcher, v1, workers=4))
+    victim = layout.v1_file(rows[0]["url"])
+    data = bytearray(victim.read_bytes())
+    data[-10:] = b"\0" * 10  # bit rot after the GLB header: same size, same structure
+    victim.write_bytes(bytes(data))
+    trusted = {o.uid: o.status for o in download_selection(rows, layout, fetcher, v1, rehash_cached=False)}
+    assert set(trusted.values()) == {"cached"}
+    checked = {o.uid: o.status for o in download_selection(rows, layout, fetcher, v1)}
+    assert checked[rows[0]["uid"]] == "downloaded" and list(checked.values()).count("cached") == len(rows) - 1
+    assert hashlib.sha256(victim.read_bytes()).hexdigest() == rows[0]["sha256"]

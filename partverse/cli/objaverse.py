@@ -87,6 +87,7 @@ def download_cmd(
     timeout: float = typer.Option(600.0, "--timeout", help="seconds per attempt for one file body"),
     rate: Optional[float] = typer.Option(None, "--rate-per-host", help="requests per second per host"),
     git_base_url: str = typer.Option("https://github.com", "--git-base-url"),
+    trust_cache: bool = typer.Option(False, "--trust-cache", help="do not re-hash cached files (structure check only)"),
     cache_dir: Optional[Path] = _CACHE,
     base_url: Optional[str] = _BASE,
     xl_base_url: Optional[str] = _XL_BASE,
@@ -107,9 +108,11 @@ def download_cmd(
     with fetcher:
         if processes > 1:
             stream = download_selection_processes(rows, layout, fetcher.policy, processes=processes, workers=workers,
-                                                  rate_per_host=rate, max_per_host=workers, git_options=git_options)
+                                                  rate_per_host=rate, max_per_host=workers, git_options=git_options,
+                                                  rehash_cached=not trust_cache)
         else:
-            stream = download_selection(rows, layout, fetcher, v1, workers=workers, git_options=git_options)
+            stream = download_selection(rows, layout, fetcher, v1, workers=workers, git_options=git_options,
+                                        rehash_cached=not trust_cache)
         for o in stream:
             outcomes.append(o)
             if o.status == "failed":

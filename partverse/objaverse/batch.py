@@ -49,13 +49,13 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def verify_cached(target: Target) -> str | None:
-    """sha256 of a cached file that passes its checks, else None (the file is then re-fetched;
-    the atomic rename of the new copy replaces it)."""
+def verify_cached(target: Target, rehash: bool = True) -> str | None:
+    """sha256 of a cached file that passes its checks ("" when `rehash` is off: only the structure
+    check runs), else None: the file is then re-fetched and the new copy's rename replaces it."""
     if not target.dest.exists():
         return None
-    digest = file_sha256(target.dest)
-    if target.sha256 is not None and digest != target.sha256.lower():
+    digest = file_sha256(target.dest) if rehash else ""
+    if rehash and target.sha256 is not None and digest != target.sha256.lower():
         return None
     if target.validate is not None:
         try:
@@ -65,16 +65,17 @@ def verify_cached(target: Target) -> str | None:
     return digest
 
 
-def download_row(row: dict, layout: CacheLayout, fetcher: Fetcher, v1=None) -> Outcome:
-    """Fetch one HTTP-served selection row; never raises for a download problem."""
+def download_row(row: dict, layout: CacheLayout, fetcher: Fetcher, v1=None, rehash_cached: bool = True) -> Outcome:
+    """Fetch one HTTP-served selection row; never raises for a download problem. A cached file is
+    re-hashed against the known sha256 unless `rehash_cached` is off (then only structure-checked)."""
     base = dict(uid=row["uid"], source=row["source"], file_identifier=row["file_identifier"])
     try:
         target = http_target(row, layout, v1)
     except (KeyError, ValueError) as exc:
         return Outcome(**base, status="failed", reason="not_in_index", detail=str(exc))
-    digest = verify_cached(target)
+    digest = verify_cached(target, rehash_cached)
     if digest is not None:
-        return Outcome(**base, status="cached", path=str(target.dest), sha256=digest,
+        return Outcome(**base, status="cached", path=str(target.dest), sha256=digest or target.sha256,
                        size=target.dest.stat().st_size)
     try:
         res = fetcher.fetch(target.url, target.dest, sha256=target.sha256, validate=target.validate)
@@ -87,7 +88,8 @@ def download_row(row: dict, layout: CacheLayout, fetcher: Fetcher, v1=None) -> O
 
 
 def download_selection(rows: Iterable[dict], layout: CacheLayout, fetcher: Fetcher, v1=None,
-                       workers: int = 8, git_options: dict | None = None) -> Iterator[Outcome]:
+                       workers: int = 8, git_options: dict | None = None,
+                       rehash_cached: bool = True) -> Iterator[Outcome]:
     """Outcomes as they finish (HTTP rows on `workers` threads, at most 2*workers in flight),
     then GitHub rows repository by repository."""
     github: list[dict] = []
@@ -95,7 +97,7 @@ def download_selection(rows: Iterable[dict], layout: CacheLayout, fetcher: Fetch
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="objaverse-dl") as pool:
         pending = set()
         for row in http_rows:
-            pending.add(pool.submit(download_row, row, layout, fetcher, v1))
+            pending.add(pool.submit(download_row, row, layout, fetcher, v1, rehash_cached))
             if len(pending) >= 2 * workers:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 yield from (f.result() for f in done)
@@ -148,7 +150,8 @@ __all__ = ["Outcome", "download_row", "download_selection", "summarize", "outcom
 
 def download_selection_processes(rows: list[dict], layout: CacheLayout, policy, *, processes: int = 2,
                                  workers: int = 8, rate_per_host: float | None = None, max_per_host: int = 8,
-                                 durable: bool = True, git_options: dict | None = None) -> Iterator[Outcome]:
+                                 durable: bool = True, git_options: dict | None = None,
+                                 rehash_cached: bool = True) -> Iterator[Outcome]:
     """`download_selection` spread over `processes` spawned processes (threads alone are bound by
     the GIL past a few hundred objects per second). Each process gets every `processes`-th HTTP row
     and 1/`processes` of the threads (`workers` in all), of the per-host rate and of the per-host
@@ -164,7 +167,8 @@ def download_selection_processes(rows: list[dict], layout: CacheLayout, policy, 
     per_host = max(1, max_per_host // processes)
     workers = max(1, workers // processes)
     procs = [ctx.Process(target=_download_chunk, daemon=True,
-                         args=(i, http[i::processes], layout, policy, workers, rate, per_host, durable, queue))
+                         args=(i, http[i::processes], layout, policy, workers, rate, per_host, durable,
+                               rehash_cached, queue))
              for i in range(processes)]
     for p in procs:
         p.start()
@@ -204,7 +208,7 @@ def _collect(procs, queue, done: set) -> Iterator[Outcome]:
             yield outcome
 
 
-def _download_chunk(index, rows, layout, policy, workers, rate, per_host, durable, queue) -> None:
+def _download_chunk(index, rows, layout, policy, workers, rate, per_host, durable, rehash_cached, queue) -> None:
     """Worker process body: download `rows`, put (index, Outcome) on `queue`, then (index, None)."""
     from partverse.objaverse.http import HostLimiter
     from partverse.objaverse.v1 import ObjaverseV1
@@ -213,7 +217,8 @@ def _download_chunk(index, rows, layout, policy, workers, rate, per_host, durabl
         with Fetcher(layout.tmp, policy, HostLimiter(rate, 1, per_host), max_connections=workers,
                      durable=durable) as fetcher:
             v1 = ObjaverseV1(layout, fetcher)
-            for outcome in download_selection(rows, layout, fetcher, v1, workers=workers):
+            for outcome in download_selection(rows, layout, fetcher, v1, workers=workers,
+                                              rehash_cached=rehash_cached):
                 queue.put((index, outcome))
     finally:
         queue.put((index, None))
