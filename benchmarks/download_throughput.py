@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.objaverse_server import build_v1, small_glbs  # noqa: E402
+from tests.objaverse_server import FAULT_KINDS, build_v1, small_glbs  # noqa: E402
 
 _DEFAULT_SHARED = REPO.parent / "shared" / "data"
 if not _DEFAULT_SHARED.is_dir():  # worktrees live one level deeper than the main checkout
@@ -51,7 +51,7 @@ def _serve(n: int, conn) -> None:
         if msg is None:
             break
         server.reset()
-        server.random_fault_rate = msg
+        server.random_fault_rate, server.fault_kinds = msg
         server.rng.seed(1)
         conn.send("ok")
     server.stop()
@@ -156,7 +156,10 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2000)
     ap.add_argument("--fault-rate", type=float, default=0.05)
     ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--fault-kinds", default=",".join(FAULT_KINDS),
+                    help=f"comma-separated, from {','.join(FAULT_KINDS)} (429:1 pauses the whole host 1 s)")
     args = ap.parse_args()
+    kinds = tuple(k for k in args.fault_kinds.split(",") if k)
     mirror = build_v1(small_glbs(ASSETS), args.n, shards=160)
     total_mb = sum(len(mirror.files[f"/v1/{mirror.object_paths[u]}"]) for u in mirror.uids) / 1e6
     parent, child = mp.Pipe()
@@ -174,9 +177,9 @@ def main() -> None:
     }
     results = {}
     for rate in (0.0, args.fault_rate):
-        print(f"\n-- fault rate {rate:.0%} --")
+        print(f"\n-- fault rate {rate:.0%} {'(' + ','.join(kinds) + ')' if rate else ''} --")
         for name, fn in runners.items():
-            parent.send(rate)
+            parent.send((rate, kinds))
             parent.recv()
             cache = Path(tempfile.mkdtemp(prefix="dlbench-"))
             _seed_index(cache / "hf-objaverse-v1", url) if name.startswith(("objaverse", "bare")) else None

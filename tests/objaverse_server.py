@@ -120,6 +120,7 @@ class FaultServer(ThreadingHTTPServer):
         self.log: list[tuple[str, str | None, int, float]] = []  # (path, Range, status, monotonic time)
         self.lock = threading.Lock()
         self.random_fault_rate = 0.0
+        self.fault_kinds: tuple[str, ...] = FAULT_KINDS
         self.rng = random.Random(0)
         self.bytes_per_s: float | None = None  # throttle every body (kill -9 tests)
         self.slow_chunk_delay = 0.3
@@ -148,7 +149,7 @@ class FaultServer(ThreadingHTTPServer):
             if self.faults[path]:
                 return self.faults[path].popleft()
             if self.random_fault_rate and self.rng.random() < self.random_fault_rate:
-                return self.rng.choice(FAULT_KINDS)
+                return self.rng.choice(self.fault_kinds)
         return None
 
     def handle_error(self, request, client_address) -> None:  # resets and client hang-ups are expected
