@@ -2,7 +2,8 @@
 
 Modules: `layout` (cache paths shared with the `objaverse` package, real URLs), `http`
 (retrying, rate-limited, atomic, resumable fetches), `validate` (content checks), `v1`
-(object paths, metadata shards, LVIS, GLBs), `xl` (annotation Parquet files, HTTP sources),
-`git_source` (GitHub repos at a pinned commit with LFS), `selection` (filters -> table),
-`batch` (download a selection; every object ends downloaded or failed with a reason).
+(object paths, metadata shards, LVIS), `sources` (selection rows per source, XL annotation
+Parquet files, download targets), `licenses` (licence codes), `git_source` (GitHub repos at
+a pinned commit with LFS), `selection` (filters -> table with counts), `batch` (download a
+selection; every object ends downloaded, cached or failed with a reason).
 """
