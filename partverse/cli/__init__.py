@@ -13,12 +13,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-# one line per command module; each defines register(app)
-_COMMAND_MODULES = [
-    "partverse.cli.mesh",
-    "partverse.cli.build",
-    "partverse.cli.objaverse",
-]
 
 
 @app.command()
@@ -30,8 +24,14 @@ def version() -> None:
 
 
 def _register_all() -> None:
-    for name in _COMMAND_MODULES:
-        importlib.import_module(name).register(app)
+    # every module in this package that defines register(app) adds its commands;
+    # modules import their heavy dependencies inside the commands, so this stays fast
+    import pkgutil
+
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):
+            module.register(app)
 
 
 def main() -> None:
