@@ -35,7 +35,7 @@ class RayConfig(BaseModel):
     address: str | None = None  # None: start Ray locally; "auto" or "ray://host:10001": join a cluster
     num_cpus: PositiveInt | None = None  # only when starting Ray locally
     object_store_memory: PositiveInt | None = None  # bytes, only when starting Ray locally
-    max_retries: int = Field(default=2, ge=0)  # task retries after a worker or node dies
+    max_retries: int = Field(default=3, ge=0)  # re-runs of a task (or actor restarts) after its worker or node died
 
 
 class BuildConfig(BaseModel):
@@ -92,10 +92,14 @@ def make_stage(sc: StageConfig, where: str, index: int) -> Stage:
         cls = stage_class(sc.name)
     except ConfigError as exc:
         raise ConfigError(f"{where}: stages.{index}.name: {exc}") from None
+    allowed = ", ".join(getattr(cls, "__dataclass_fields__", {}))
+    unknown = sorted(set(sc.params) - set(getattr(cls, "__dataclass_fields__", {})))
+    if unknown:
+        raise ConfigError(f"{where}: stages.{index}.params: unknown parameter(s) {unknown} for stage {sc.name}; "
+                          f"allowed: {allowed or 'none'}")
     try:
         return TypeAdapter(cls).validate_python(sc.params)
     except ValidationError as exc:
-        allowed = ", ".join(getattr(cls, "__dataclass_fields__", {}))
         raise ConfigError(f"{_format(exc, where, ('stages', index, 'params'))}\n(parameters of {sc.name}: {allowed})") from None
     except ConfigError as exc:
         raise ConfigError(f"{where}: stages.{index}.params: {exc}") from None

@@ -20,7 +20,7 @@ from typing import Any
 
 from partverse.io.store import ContentStore, atomic_write_bytes
 from pipelines.config import BuildConfig, build_stages, dump_config
-from pipelines.outputs import StageOutputs, stage_key
+from pipelines.outputs import QuarantineTable, StageOutputs, stage_key
 from pipelines.stage import SinkStage, SourceStage, Stage
 from pipelines.worker import RunContext, source_row
 
@@ -141,8 +141,6 @@ def _count_source(summary: BuildSummary, name: str, ingested: list[dict], run_di
     failed = [r for r in ingested if r["status"] != "ok"]
     summary.stages[name] = {"ran": len(ingested) - len(failed), "cached": 0, "failed": len(failed),
                             "quarantined": 0, "seconds": round(sum(r["seconds"] for r in ingested), 3)}
-    from pipelines.outputs import QuarantineTable
-
     q = QuarantineTable(run_dir)
     for r in failed:
         key = hashlib.sha256(f"{name}\0{r['source_uri']}".encode()).hexdigest()
@@ -152,8 +150,6 @@ def _count_source(summary: BuildSummary, name: str, ingested: list[dict], run_di
 
 
 def _count_objects(summary: BuildSummary, stages: list[Stage], rows: list[dict]) -> None:
-    from pipelines.outputs import QuarantineTable
-
     q = QuarantineTable(summary.run_dir)
     for i, st in enumerate(stages, 1):
         outcomes = [r[f"o_{st.name}"] for r in rows]

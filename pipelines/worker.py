@@ -73,6 +73,14 @@ def call_with_limit(fn: Callable[[], Any], seconds: float | None, what: str) -> 
     return box["value"]
 
 
+def ensure_setup(stage: Stage) -> None:
+    """Call `stage.setup()` once per stage object in this process, before its first real record
+    (so a fully cached stage never loads its model)."""
+    if not getattr(stage, "_pv_ready", False):
+        stage.setup()
+        object.__setattr__(stage, "_pv_ready", True)
+
+
 def _one(stage: Stage, record: Any) -> Any:
     out = list(stage.process(record))
     if len(out) != 1:
@@ -97,6 +105,7 @@ def ingest(stage: Stage, row: dict, ctx: RunContext) -> dict:
     t0 = time.perf_counter()
     out = {"uid": "", "sha256": "", "source_uri": src.source_uri, "key": "", "status": "ok", "seconds": 0.0}
     try:
+        ensure_setup(stage)
         asset = call_with_limit(lambda: _one(stage, src), ctx.timeout(stage), f"{src.source_uri}: {stage.name}")
         key = asset_key(asset)
         if not outputs.has(stage.name, key):
@@ -111,8 +120,11 @@ def ingest(stage: Stage, row: dict, ctx: RunContext) -> dict:
     return out
 
 
-def object_stage(stage: Stage, index: int, row: dict, ctx: RunContext) -> dict:
-    """Per-object stage `index` (1-based in ctx.stage_names) on one object row."""
+def object_stage(stage: Stage, index: int, row: dict, ctx: RunContext, memo: dict | None = None) -> dict:
+    """Per-object stage `index` (1-based in ctx.stage_names) on one object row.
+
+    memo: optional in-process hand-off {key: record} from the previous stage, so an executor that
+    runs an object's stages back to back does not read back what it just wrote."""
     row = dict(row)
     if row["status"] != "ok":
         return row
@@ -124,7 +136,7 @@ def object_stage(stage: Stage, index: int, row: dict, ctx: RunContext) -> dict:
     elif quarantine.get(stage.name, key) is not None:
         outcome = "quarantined"
     else:
-        outcome = _run(stage, key, ctx.stage_names[index - 1], upstream, row, ctx, outputs, quarantine)
+        outcome = _run(stage, key, ctx.stage_names[index - 1], upstream, row, ctx, outputs, quarantine, memo)
     if outcome in ("failed", "quarantined"):
         row.update(status="quarantined", failed_stage=stage.name)
     row[f"o_{stage.name}"] = outcome
@@ -132,11 +144,14 @@ def object_stage(stage: Stage, index: int, row: dict, ctx: RunContext) -> dict:
     return row
 
 
-def _run(stage, key, up_name, upstream, row, ctx, outputs, quarantine) -> str:
+def _run(stage, key, up_name, upstream, row, ctx, outputs, quarantine, memo) -> str:
     try:
-        record = outputs.load(up_name, upstream)
+        ensure_setup(stage)
+        record = memo.pop(upstream) if memo and upstream in memo else outputs.load(up_name, upstream)
         result = call_with_limit(lambda: _one(stage, record), ctx.timeout(stage), f"{row['source_uri']}: {stage.name}")
         outputs.save(stage.name, key, result)
+        if memo is not None:
+            memo[key] = result
         return "ran"
     except Exception as exc:  # noqa: BLE001 - any failure quarantines this object only
         quarantine.add(stage.name, key, uid=row["uid"], sha256=row["sha256"], source_uri=row["source_uri"],

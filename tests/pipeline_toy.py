@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Iterator
 
 from partverse.io.store import atomic_write_bytes
 from pipelines.registry import register_stage
-from pipelines.stage import SinkStage, Stage
+from pipelines.stage import Resources, SinkStage, Stage
 
 
 @dataclass
@@ -19,12 +20,18 @@ class ToyRead(Stage):
     name = "toy_read"
     fail_on: str = ""  # substring of the source uri that raises
     sleep_on: str = ""  # substring of the source uri that sleeps 30 s (for time limits)
+    fail_while_exists: str = ""  # a file: every object fails while it exists (for retry)
+    crash_on: str = ""  # substring of the source uri that kills the worker process (Ray tests only)
 
     def process(self, asset) -> Iterator[dict]:
         if self.fail_on and self.fail_on in asset.source_uri:
             raise ValueError(f"{asset.source_uri}: toy failure")
         if self.sleep_on and self.sleep_on in asset.source_uri:
             time.sleep(30)
+        if self.crash_on and self.crash_on in asset.source_uri:
+            os._exit(17)  # a worker crash, as a segfault in a native library would cause
+        if self.fail_while_exists and Path(self.fail_while_exists).exists():
+            raise RuntimeError(f"{asset.source_uri}: {self.fail_while_exists} exists")
         data = Path(asset.path).read_bytes()
         yield {"uid": asset.uid, "size": len(data), "uri": asset.source_uri}
 
@@ -59,3 +66,21 @@ def register() -> None:
 
 
 register()
+
+
+@dataclass
+class ToyModel(Stage):
+    """Holds a "model" loaded in setup: runs as an actor pool on Ray."""
+
+    name = "toy_model"
+    resources = Resources(num_cpus=0.5, actor=True)
+    scale: int = 3
+
+    def setup(self) -> None:
+        self.weights = [self.scale] * 4  # what a real stage would load once per worker
+
+    def process(self, rec: dict) -> Iterator[dict]:
+        yield {**rec, "scaled": rec["size"] * self.weights[0]}
+
+
+register_stage(ToyModel.name, f"{__name__}:ToyModel")

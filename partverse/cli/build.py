@@ -38,7 +38,11 @@ def build(
             cfg = default_config([str(p) for p in input], str(out))
         else:
             raise ConfigError("give --config FILE.yaml, or --input DIR --out DIR")
-        overrides = {"run_dir": str(out)} if (out and config) else {}
+        overrides: dict = {"run_dir": str(out)} if (out and config) else {}
+        if input and config:  # --input with --config replaces the first (source) stage's paths
+            stages = cfg.model_dump(mode="json")["stages"]
+            stages[0]["params"]["paths"] = [str(p) for p in input]
+            overrides["stages"] = stages
         if executor:
             overrides["executor"] = executor
         if ray_address:

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from partverse.errors import PartverseError
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"  # 1.1: parts.renders
 NUM_SAMPLES = 4096  # surface samples per part (points + normals)
 
 _vec3 = pa.list_(pa.float32(), 3)
@@ -64,6 +64,7 @@ def parts_schema(num_samples: int = NUM_SAMPLES) -> pa.Schema:
             ("points", pa.list_(pa.float32(), 3 * num_samples)),  # (N, 3) row-major
             ("normals", pa.list_(pa.float32(), 3 * num_samples)),
             ("glb", pa.binary()),
+            ("renders", pa.list_(pa.struct([("view", pa.string()), ("png", pa.binary())]))),
         ],
         metadata={**_meta("parts"), b"partverse.num_samples": str(num_samples).encode()},
     )

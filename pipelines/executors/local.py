@@ -1,4 +1,8 @@
-"""The local executor: runs each stage over all objects in this process, one stage after another."""
+"""The local executor: runs the stages in this process, each object through all its stages in turn.
+
+Running an object's stages back to back lets a stage hand its record straight to the next one
+(each output is still saved, for resume); one progress bar per stage advances as objects pass it.
+"""
 from __future__ import annotations
 
 import sys
@@ -9,23 +13,22 @@ from pipelines.worker import RunContext, ingest, object_stage
 
 
 @contextmanager
-def stage_progress(enabled: bool, name: str, total: int):
-    """A progress bar for one stage on stderr (rich); yields an `advance()` callable."""
+def stage_progress(enabled: bool, names: list[str], total: int):
+    """Progress bars on stderr (rich), one per stage; yields `advance(stage_name)`."""
     if not enabled or total == 0:
-        yield lambda: None
+        yield lambda name: None
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    console = Console(file=sys.stderr)
-    columns = (TextColumn(f"{name:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task(name, total=total)
-        yield lambda: progress.advance(task)
+    columns = (TextColumn("{task.description:<14}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=Console(file=sys.stderr), transient=False) as progress:
+        tasks = {name: progress.add_task(name, total=total) for name in names}
+        yield lambda name: progress.advance(tasks[name])
 
 
 class LocalExecutor:
-    """In-process; no Ray needed. Stages run breadth-first so each has its own progress bar."""
+    """In-process; no Ray needed."""
 
     name = "local"
 
@@ -33,28 +36,29 @@ class LocalExecutor:
         self.progress = progress
 
     def map_source(self, stage: Stage, rows: list[dict], ctx: RunContext) -> list[dict]:
-        stage.setup()
         out = []
-        with stage_progress(self.progress, stage.name, len(rows)) as advance:
+        with stage_progress(self.progress, [stage.name], len(rows)) as advance:
             for row in rows:
                 out.append(ingest(stage, row, ctx))
-                advance()
+                advance(stage.name)
         return out
 
     def map_objects(self, stages: list[Stage], rows: list[dict], ctx: RunContext, events=lambda *a, **k: None) -> list[dict]:
-        for index, stage in enumerate(stages, 1):
-            events("stage_start", stage=stage.name)
-            todo = [r for r in rows if r["status"] == "ok"]
-            if todo:
-                stage.setup()
-            with stage_progress(self.progress, stage.name, len(todo)) as advance:
-                done = {}
-                for row in todo:
-                    done[row["uid"]] = object_stage(stage, index, row, ctx)
-                    advance()
-            rows = [done.get(r["uid"], r) for r in rows]
+        started: set[str] = set()
+        out = []
+        with stage_progress(self.progress, [s.name for s in stages], len(rows)) as advance:
+            for row in rows:
+                memo: dict = {}
+                for index, stage in enumerate(stages, 1):
+                    if stage.name not in started:
+                        started.add(stage.name)
+                        events("stage_start", stage=stage.name)
+                    row = object_stage(stage, index, row, ctx, memo)
+                    advance(stage.name)
+                out.append(row)
+        for stage in stages:
             events("stage_end", stage=stage.name)
-        return rows
+        return out
 
     def close(self) -> None:
         pass

@@ -2,7 +2,7 @@
 
 Rows carry only keys and status; records travel through the run directory (which must be on
 storage every node sees, like the content-addressed store). When Ray gives up on a task (a node
-died more often than `max_retries`), the incomplete objects are run again, then one by one; an
+died more often than Ray's task retries allow), the incomplete objects are run again, then one by one; an
 object whose own run still fails goes to quarantine naming the Ray error, so none is lost.
 """
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 from typing import Any, Callable
 
@@ -19,7 +20,7 @@ from partverse.extras import require
 from pipelines.config import RayConfig, StageConfig
 from pipelines.outputs import QuarantineTable, StageOutputs
 from pipelines.stage import Stage
-from pipelines.worker import RunContext, ingest, object_stage
+from pipelines.worker import RunContext, ensure_setup, ingest, object_stage
 
 _REPO = str(Path(__file__).resolve().parents[2])
 
@@ -36,12 +37,25 @@ def _task(fn: Callable[[dict], dict], name: str) -> Callable[[dict], dict]:
     return run
 
 
+def _groups(stages: list[Stage]) -> list[list[tuple[int, Stage]]]:
+    """Consecutive CPU task stages (same GPU need) grouped; each actor stage alone. Indices are 1-based."""
+    groups: list[list[tuple[int, Stage]]] = []
+    for index, stage in enumerate(stages, 1):
+        prev = groups[-1][-1][1] if groups else None
+        if prev is not None and not stage.resources.actor and not prev.resources.actor \
+                and stage.resources.num_gpus == prev.resources.num_gpus:
+            groups[-1].append((index, stage))
+        else:
+            groups.append([(index, stage)])
+    return groups
+
+
 class _StageActor:
     """Actor-pool worker for a model stage: `setup` once, then one object per call."""
 
     def __init__(self, stage: Stage, index: int, ctx: RunContext):
         self.stage, self.index, self.ctx = stage, index, ctx
-        stage.setup()
+        ensure_setup(stage)  # once per actor, before the first object
 
     def __call__(self, row: dict) -> dict:
         return object_stage(self.stage, self.index, _plain(row), self.ctx)
@@ -57,12 +71,14 @@ class RayExecutor:
         self.overrides = {sc.name: sc for sc in (stage_cfgs or [])}
         self._owns = False
         if not self.ray.is_initialized():
-            env = {"env_vars": {"PYTHONPATH": os.pathsep.join([_REPO, *filter(None, [os.environ.get("PYTHONPATH")])])}}
-            if cfg.address:
-                self.ray.init(address=cfg.address, runtime_env=env, log_to_driver=False)
-            else:
+            if cfg.address:  # the cluster's nodes must have partverse installed (or a runtime_env)
+                self.ray.init(address=cfg.address, log_to_driver=False)
+            else:  # local workers inherit this environment: make the repository importable there
+                paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+                if _REPO not in paths:
+                    os.environ["PYTHONPATH"] = os.pathsep.join([_REPO, *filter(None, paths)])
                 self.ray.init(num_cpus=cfg.num_cpus, object_store_memory=cfg.object_store_memory,
-                              include_dashboard=False, runtime_env=env, log_to_driver=False)
+                              include_dashboard=False, log_to_driver=False)
             self._owns = True
         dctx = self.ray.data.DataContext.get_current()
         dctx.enable_progress_bars = progress
@@ -70,7 +86,11 @@ class RayExecutor:
 
     def _remote_args(self, stage: Stage) -> dict[str, Any]:
         res, sc = stage.resources, self.overrides.get(stage.name)
-        args = {"num_cpus": (sc and sc.num_cpus) or res.num_cpus, "max_retries": self.cfg.max_retries}
+        # bounded retries: Ray Data retries map tasks forever by default, so an object that kills
+        # its worker every time would hang the build instead of reaching quarantine
+        retries = {"max_restarts": self.cfg.max_retries, "max_task_retries": self.cfg.max_retries} if res.actor \
+            else {"max_retries": self.cfg.max_retries}
+        args: dict[str, Any] = {"num_cpus": (sc and sc.num_cpus) or res.num_cpus, **retries}
         gpus = sc.num_gpus if sc and sc.num_gpus is not None else res.num_gpus
         if gpus:
             args["num_gpus"] = gpus
@@ -82,15 +102,16 @@ class RayExecutor:
     def _collect(self, ds) -> list[dict]:
         return [_plain(r) for r in ds.take_all()]
 
+    def _map(self, ds, fn, **kwargs):
+        with warnings.catch_warnings():  # retries still go through ray_remote_args (deprecated)
+            warnings.simplefilter("ignore")
+            return ds.map(fn, **kwargs)
+
     def map_source(self, stage: Stage, rows: list[dict], ctx: RunContext) -> list[dict]:
         if not rows:
             return []
 
-        def fn(row, stage=stage, ctx=ctx):
-            stage.setup()
-            return ingest(stage, row, ctx)
-
-        ds = self._dataset(rows).map(_task(fn, stage.name), **self._remote_args(stage))
+        ds = self._map(self._dataset(rows), _task(lambda row: ingest(stage, row, ctx), stage.name), **self._remote_args(stage))
         try:
             return self._collect(ds)
         except Exception:  # noqa: BLE001 - Ray gave up on a task: ingest is idempotent, run the rows one by one
@@ -98,24 +119,32 @@ class RayExecutor:
 
     def _one_source(self, stage: Stage, row: dict, ctx: RunContext) -> dict:
         try:
-            return self._collect(self._dataset([row]).map(_task(lambda r: ingest(stage, r, ctx), stage.name),
-                                                          **self._remote_args(stage)))[0]
+            return self._collect(self._map(self._dataset([row]), _task(lambda r: ingest(stage, r, ctx), stage.name),
+                                           **self._remote_args(stage)))[0]
         except Exception as exc:  # noqa: BLE001
             return ingest(_Crashed(stage, exc), row, ctx)
 
     def _pipeline(self, stages: list[Stage], rows: list[dict], ctx: RunContext):
+        """One Ray Data map per run of consecutive task stages (records handed over in memory
+        inside the task), one actor-pool map per model stage."""
         ds = self._dataset(rows)
-        for index, stage in enumerate(stages, 1):
-            sc = self.overrides.get(stage.name)
-            if stage.resources.actor:
-                size = (sc and sc.concurrency) or 1
-                ds = ds.map(_StageActor, fn_constructor_args=(stage, index, ctx), concurrency=size,
-                            **{k: v for k, v in self._remote_args(stage).items() if k != "max_retries"})
+        for group in _groups(stages):
+            first_index, first = group[0]
+            if first.resources.actor:
+                sc = self.overrides.get(first.name)
+                ds = self._map(ds, _StageActor, fn_constructor_args=(first, first_index, ctx),
+                            compute=self.ray.data.ActorPoolStrategy(size=(sc and sc.concurrency) or 1),
+                            **self._remote_args(first))
             else:
-                def fn(row, stage=stage, index=index):
-                    return object_stage(stage, index, row, ctx)
+                def fn(row, group=group):
+                    memo: dict = {}
+                    for index, stage in group:
+                        row = object_stage(stage, index, row, ctx, memo)
+                    return row
 
-                ds = ds.map(_task(fn, stage.name), **self._remote_args(stage))
+                args = self._remote_args(first)
+                args["num_cpus"] = max(self._remote_args(st)["num_cpus"] for _, st in group)
+                ds = self._map(ds, _task(fn, "+".join(st.name for _, st in group)), **args)
         return ds
 
     def map_objects(self, stages: list[Stage], rows: list[dict], ctx: RunContext, events=lambda *a, **k: None) -> list[dict]:

@@ -25,6 +25,15 @@ def _license(record: SegmentedMesh) -> str | None:
     return str(value) if value else None
 
 
+def _degenerate_samples(mesh, part, num_samples: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Samples of a zero-area part (no surface to sample by area): its face corners drawn
+    uniformly (seeded), with zero normals meaning "undefined". Returns two (N, 3) float32."""
+    corners = mesh.vertices[mesh.faces[part.face_indices]].reshape(-1, 3)
+    rng = np.random.default_rng([seed, int(part.part_id)])
+    points = corners[rng.integers(0, len(corners), num_samples)].astype(np.float32)
+    return points, np.zeros_like(points)
+
+
 @dataclass
 class ExportParts(Stage):
     name = "export_parts"
@@ -43,7 +52,10 @@ class ExportParts(Stage):
 
         mesh, asset, seg = record.prepared.mesh, record.prepared.asset, record.segmentation
         names = record.part_names or None
-        parts = export_parts(mesh, seg.face_labels, names=names, num_samples=self.num_samples, seed=self.seed)
+        parts = export_parts(mesh, seg.face_labels, names=names, num_samples=self.num_samples, seed=self.seed, uid=asset.uid)
+        for p in parts:
+            if len(p.points) != self.num_samples:
+                p.points, p.normals = _degenerate_samples(mesh, p, self.num_samples, self.seed)
         face_labels = np.full(mesh.num_faces, -1, dtype=np.int32)
         for p in parts:
             face_labels[p.face_indices] = p.part_id

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from partverse.errors import ConfigError
 from pipelines.records import ObjectRows
 from pipelines.stage import Resources, SinkStage
 
@@ -27,6 +28,18 @@ class WriteRelease(SinkStage):
     resources = Resources(num_cpus=1)
 
     release_version: str = "0.1.0"  # the release's semantic version
+    rows_per_shard: int = 2048  # target parts rows per shard
+    row_group_rows: int = 64  # rows per Parquet row group (the unit a streaming reader fetches)
+
+    def __post_init__(self):
+        from partverse.data.manifest import ReleaseError, check_version
+
+        try:
+            check_version(self.release_version)
+        except ReleaseError as exc:
+            raise ConfigError(f"release_version: {exc}") from None
+        if self.rows_per_shard < 1 or self.row_group_rows < 1:
+            raise ConfigError(f"rows_per_shard/row_group_rows: must be >= 1, got {self.rows_per_shard}/{self.row_group_rows}")
 
     def is_current(self, run_dir: Path) -> bool:
         return (run_dir / RELEASE_DIR / "manifest.json").is_file()
@@ -43,7 +56,8 @@ class WriteRelease(SinkStage):
             parts.extend(rec.part_rows)
         objects.sort(key=lambda r: r["uid"])
         parts.sort(key=lambda r: (r["uid"], r["part_id"]))
-        write_release(partial, objects, parts, version=self.release_version, source_run=source_run)
+        write_release(partial, objects, parts, version=self.release_version, source_run=source_run,
+                      rows_per_shard=self.rows_per_shard, row_group_rows=self.row_group_rows)
         if final.exists():
             os.rename(final, old)
         os.rename(partial, final)
