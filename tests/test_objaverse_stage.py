@@ -124,3 +124,28 @@ def test_stage_pickles_after_setup(mirror, tmp_path):
     stage.setup()
     clone = pickle.loads(pickle.dumps(stage))
     assert clone.params() == stage.params() and clone._clients is None
+
+
+@pytest.mark.slow
+def test_lvis_sample_config_builds_a_release_with_licences(mirror, tmp_path):
+    """pipelines/configs/objaverse_lvis_sample.yaml, pointed at the local mirror: select ->
+    download -> prepare -> segment -> annotation -> export_parts -> write_release."""
+    import pyarrow as pa
+
+    server, m = mirror
+    server.reset()
+    data = yaml.safe_load((REPO / "pipelines/configs/objaverse_lvis_sample.yaml").read_text())
+    data["run_dir"] = str(tmp_path / "run")
+    data["progress"] = False
+    data["stages"][0]["params"].update(_params(server, tmp_path))
+    summary = run_build(parse_config(data))
+    expected = sorted(u for c in ("chair", "table") for u in m.lvis[c]
+                      if m.metadata[u]["license"] in ("by", "by-sa", "cc0"))
+    assert summary.objects_in == len(expected) and summary.quarantined == []
+    shards = sorted((tmp_path / "run" / "release").rglob("objects*.parquet"))
+    assert shards, "the release should hold an objects table"
+    table = pa.concat_tables([pq.read_table(p, columns=["uid", "license", "source", "source_uri"]) for p in shards])
+    rows = {r["source_uri"].rsplit("/", 1)[1]: r for r in table.to_pylist()}
+    assert sorted(rows) == expected
+    for uid, r in rows.items():
+        assert r["license"] == m.metadata[uid]["license"] and r["source"] == "objaverse"
