@@ -271,3 +271,25 @@ def test_a_corrupted_cached_file_is_fetched_again_unless_the_cache_is_trusted(en
     checked = {o.uid: o.status for o in download_selection(rows, layout, fetcher, v1)}
     assert checked[rows[0]["uid"]] == "downloaded" and list(checked.values()).count("cached") == len(rows) - 1
     assert hashlib.sha256(victim.read_bytes()).hexdigest() == rows[0]["sha256"]
+
+
+def test_xl_thingiverse_files_by_file_id(env, tmp_path):
+    from tests.objaverse_server import parquet_bytes
+
+    server, m, _, layout, fetcher, v1, _ = env
+    stl = b"solid cube\nendsolid cube\n"
+    server.files["/download:1111"] = stl
+    server.files["/xl/thingiverse/thingiverse.parquet"] = parquet_bytes([
+        {"fileIdentifier": f"https://www.thingiverse.com/thing:{t}/files?fileId={f}", "source": "thingiverse",
+         "license": "Creative Commons - Attribution", "fileType": "stl", "sha256": hashlib.sha256(stl).hexdigest(),
+         "metadata": "{}"} for t, f in ((10, 1111), (11, 2222))])
+    layout = CacheLayout.create(layout.root, layout.v1_base_url, layout.xl_base_url, thingiverse_url=server.url)
+    try:
+        rows = select(SelectionSpec(sources=["xl-thingiverse"]), xl=XLAnnotations(layout, fetcher)).table.to_pylist()
+        out = {o.file_identifier.rsplit("=", 1)[1]: o for o in download_selection(rows, layout, fetcher)}
+    finally:
+        for path in ("/download:1111", "/xl/thingiverse/thingiverse.parquet"):
+            server.files.pop(path)
+    assert out["1111"].status == "downloaded" and open(out["1111"].path, "rb").read() == stl
+    assert out["1111"].path.endswith(".stl") and "/thingiverse/objects/" in out["1111"].path
+    assert (out["2222"].status, out["2222"].reason) == ("failed", "http_404")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 V1_BASE_URL = "https://huggingface.co/datasets/allenai/objaverse/resolve/main"
 XL_BASE_URL = "https://huggingface.co/datasets/allenai/objaverse-xl/resolve/main"
+THINGIVERSE_URL = "https://www.thingiverse.com"
 V1_DIR = "hf-objaverse-v1"
 NUM_METADATA_SHARDS = 160
 XL_SOURCES = ("github", "sketchfab", "smithsonian", "thingiverse")
@@ -39,12 +40,14 @@ class CacheLayout:
     root: Path
     v1_base_url: str = V1_BASE_URL
     xl_base_url: str = XL_BASE_URL
+    thingiverse_url: str = THINGIVERSE_URL
 
     @classmethod
     def create(cls, root: str | os.PathLike | None = None, v1_base_url: str | None = None,
-               xl_base_url: str | None = None) -> "CacheLayout":
+               xl_base_url: str | None = None, thingiverse_url: str | None = None) -> "CacheLayout":
         return cls(Path(root).expanduser() if root else default_cache_root(),
-                   (v1_base_url or V1_BASE_URL).rstrip("/"), (xl_base_url or XL_BASE_URL).rstrip("/"))
+                   (v1_base_url or V1_BASE_URL).rstrip("/"), (xl_base_url or XL_BASE_URL).rstrip("/"),
+                   (thingiverse_url or THINGIVERSE_URL).rstrip("/"))
 
     @property
     def v1(self) -> Path:
@@ -72,6 +75,11 @@ class CacheLayout:
         the name the `objaverse` package gives Smithsonian objects."""
         uid = str(uuid.uuid5(uuid.NAMESPACE_DNS, file_identifier))
         return self.root / source / "objects" / f"{uid}.{file_type.lower().lstrip('.')}"
+
+    def thingiverse_url_for(self, file_identifier: str) -> str:
+        """Thingiverse serves a file by its id: fileIdentifier "...thing:<thing>/files?fileId=<id>"
+        -> "<thingiverse>/download:<id>" (as the `objaverse` package does)."""
+        return f"{self.thingiverse_url}/download:{file_identifier.split('fileId=')[-1]}"
 
     def github_checkout(self, org: str, repo: str, commit: str) -> Path:
         return self.root / "github" / "repos" / org / repo / commit

@@ -182,8 +182,7 @@ def http_target(row: dict, layout: CacheLayout, v1=None) -> Target:
         return Target(row["url"], layout.xl_object_file("smithsonian", row["file_identifier"],
                                                         row["file_type"]), row["sha256"], check)
     if xl_source == "thingiverse":
-        file_id = row["file_identifier"].split("fileId=")[-1]
-        return Target(f"https://www.thingiverse.com/download:{file_id}",
+        return Target(layout.thingiverse_url_for(row["file_identifier"]),
                       layout.xl_object_file("thingiverse", row["file_identifier"], row["file_type"]),
                       row["sha256"], check)
     raise ValueError(f"{row['file_identifier']}: source {source!r} is not served over HTTP")

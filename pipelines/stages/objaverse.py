@@ -35,6 +35,7 @@ class _ObjaverseSource(SourceStage):
     v1_base_url: str | None = None  # default: the Hugging Face dataset allenai/objaverse
     xl_base_url: str | None = None  # default: allenai/objaverse-xl
     git_base_url: str = "https://github.com"
+    thingiverse_url: str | None = None  # default: https://www.thingiverse.com
     attempts: int = 5
     connect_timeout_s: float = 10.0
     read_timeout_s: float = 30.0
@@ -63,7 +64,7 @@ class _ObjaverseSource(SourceStage):
             from partverse.objaverse.sources import XLAnnotations
             from partverse.objaverse.v1 import ObjaverseV1
 
-            layout = CacheLayout.create(self.cache_dir, self.v1_base_url, self.xl_base_url)
+            layout = CacheLayout.create(self.cache_dir, self.v1_base_url, self.xl_base_url, self.thingiverse_url)
             policy = RetryPolicy(self.attempts, self.connect_timeout_s, self.read_timeout_s,
                                  self.total_timeout_s, self.backoff_base_s, self.max_backoff_s)
             fetcher = Fetcher(layout.tmp, policy, HostLimiter(self.rate_per_host, 1, self.max_per_host),
