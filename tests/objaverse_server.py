@@ -4,7 +4,7 @@
 Layout served (paths as on huggingface.co/datasets/allenai/objaverse[-xl]/resolve/main):
   /v1/object-paths.json.gz, /v1/metadata/000-NNN.json.gz, /v1/lvis-annotations.json.gz,
   /v1/glbs/000-NNN/<uid>.glb, /xl/<source>/<source>.parquet, /smithsonian/<name>.glb
-Faults (queued per path, consumed one per request): "500", "404", "429:<seconds>",
+Faults (queued per path, consumed one per request): "500", "404", "302" (redirect to itself), "429:<seconds>",
 "reset" (connection reset mid-body), "slow" (body slower than any sane timeout),
 "wrong" (other bytes: sha256 mismatch), "truncated" (short body, honest Content-Length:
 a truncated gzip / GLB), "stall_then_ok" handled by the client as a timeout.
@@ -176,7 +176,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.server.files.get(path)
         fault = self.server.next_fault(path) if body is not None else None
         status = 200 if body is not None else 404
-        if fault in ("500", "404"):
+        if fault in ("500", "404", "302"):
             status = int(fault)
         elif fault and fault.startswith("429"):
             status = 429
@@ -193,6 +193,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _status_only(self, status: int, fault: str | None) -> None:
         self.send_response(status)
+        if status == 302:  # to the same path: the next request takes the next queued fault
+            self.send_header("Location", self.path)
         if status == 429:
             self.send_header("Retry-After", fault.split(":", 1)[1] if ":" in fault else "1")
         self.send_header("Content-Length", "0")

@@ -293,3 +293,16 @@ def test_xl_thingiverse_files_by_file_id(env, tmp_path):
     assert out["1111"].status == "downloaded" and open(out["1111"].path, "rb").read() == stl
     assert out["1111"].path.endswith(".stl") and "/thingiverse/objects/" in out["1111"].path
     assert (out["2222"].status, out["2222"].reason) == ("failed", "http_404")
+
+
+def test_redirects_are_followed_and_loops_fail_with_a_reason(env):
+    server, m, _, layout, fetcher, v1, xl = env
+    server.inject(_glb(m, 0), "302", "302")
+    server.inject(_glb(m, 1), *["302"] * 30)
+    rows = _select_all(v1, xl, lvis_categories=["chair"])
+    assert {m.uids[0]} <= {r["uid"] for r in rows}
+    rows += [r for r in _select_all(v1, xl) if r["uid"] == m.uids[1]]
+    out = {o.uid: o for o in download_selection(rows, layout, fetcher, v1, workers=4)}
+    assert out[m.uids[0]].status == "downloaded" and out[m.uids[0]].sha256 == m.glb_sha[m.uids[0]]
+    assert (out[m.uids[1]].status, out[m.uids[1]].reason) == ("failed", "too_many_redirects")
+    assert summarize(list(out.values()))["downloaded"] == len(rows) - 1

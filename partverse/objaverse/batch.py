@@ -83,6 +83,8 @@ def download_row(row: dict, layout: CacheLayout, fetcher: Fetcher, v1=None, reha
         return Outcome(**base, status="failed", reason=exc.reason, detail=exc.detail, attempts=exc.attempts)
     except OSError as exc:  # disk full, permissions: recorded, the batch goes on
         return Outcome(**base, status="failed", reason="os_error", detail=f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one object never stops the batch; the reason is kept
+        return Outcome(**base, status="failed", reason="unexpected_error", detail=f"{type(exc).__name__}: {exc}")
     return Outcome(**base, status="downloaded", path=str(res.path), sha256=res.sha256, size=res.size,
                    attempts=res.attempts)
 

@@ -259,6 +259,8 @@ class Fetcher:
                 return self._read_body(url, resp, fd, have, host)
         except httpx.TimeoutException as exc:
             raise _Retry("timeout", f"{type(exc).__name__}: {exc}") from exc
+        except httpx.TooManyRedirects as exc:
+            raise DownloadError(url, "too_many_redirects", str(exc), 1) from exc
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise _Retry("connection_error", f"{type(exc).__name__}: {exc}") from exc
 
