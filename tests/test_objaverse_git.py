@@ -117,3 +117,38 @@ def test_github_sources_pinned_commit_lfs_and_recorded_failures(repos, tmp_path)
     checkout = layout.github_checkout("org", "repoA", a1)
     assert checkout.is_dir() and not (checkout / ".git").exists()
     assert not list(layout.tmp.glob("git-*"))
+
+
+def test_github_obj_with_material_and_texture_reaches_the_store_with_sidecars(tmp_path, monkeypatch):
+    from partverse.io.store import ContentStore
+    from pipelines.config import parse_config
+    from pipelines.registry import STAGES, register_stage
+    from pipelines.run import run_build
+
+    if "objaverse_select" not in STAGES:
+        register_stage("objaverse_select", "pipelines.stages.objaverse:ObjaverseSelect")
+    cfg = tmp_path / "gitconfig"
+    cfg.write_text("[user]\n\tname = partverse test\n\temail = test@example.invalid\n")
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(cfg))
+    remote = tmp_path / "remote"
+    obj = b"mtllib box.mtl\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nusemtl skin\nf 1/1 2/1 3/1\n"
+    mtl = b"newmtl skin\nmap_Kd tex/skin.jpg\n"
+    texture = next(shared("assets").rglob("*.jpg")).read_bytes()  # a real texture
+    (commit,) = make_repo(remote, tmp_path / "w", "props", [{"box/box.obj": obj, "box/box.mtl": mtl,
+                                                            "box/tex/skin.jpg": texture}])
+    rows = [row("org/props", commit, "box/box.obj", sha(obj), license="CC-BY 4.0")]
+    server = FaultServer({"/xl/github/github.parquet": parquet_bytes(rows)}).start()
+    try:
+        build = parse_config({"run_dir": str(tmp_path / "run"), "progress": False, "stages": [
+            {"name": "objaverse_select", "params": {
+                "sources": ["xl-github"], "cache_dir": str(tmp_path / "cache"), "xl_base_url": server.url + "/xl",
+                "v1_base_url": server.url + "/v1", "git_base_url": remote.as_uri(), "v1_checksums": False}}]})
+        summary = run_build(build)
+    finally:
+        server.stop()
+    assert summary.objects_in == 1 and summary.quarantined == []
+    store = ContentStore(build.resolved().store_dir)
+    (entry,) = [p for p in store.root.glob("*/*/entry.json")]
+    folder = entry.parent
+    assert (folder / "box.obj").read_bytes() == obj and (folder / "box.mtl").read_bytes() == mtl
+    assert (folder / "tex" / "skin.jpg").read_bytes() == texture

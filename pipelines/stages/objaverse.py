@@ -98,6 +98,7 @@ class _ObjaverseSource(SourceStage):
         from partverse.io.store import ContentStore
         from partverse.objaverse.batch import download_row
         from partverse.objaverse.http import DownloadError
+        from pipelines.stages.ingest_local import find_sidecars
 
         if self.store_dir is None:
             raise ConfigError(f"{self.name}.store_dir: not set (the build fills it from the config's store_dir)")
@@ -111,13 +112,15 @@ class _ObjaverseSource(SourceStage):
             outcome = download_row(row, layout, fetcher, v1)
         if outcome.status == "failed":
             raise DownloadError(row["file_identifier"], outcome.reason, outcome.detail or "", outcome.attempts)
-        entry = ContentStore(self.store_dir).put_file(Path(outcome.path))
-        if row.get("sha256") and entry.sha256 != row["sha256"]:
+        main = Path(outcome.path)  # a .gltf / .obj from a GitHub checkout keeps its buffers, .mtl, textures
+        sidecars = {rel: Path(p) for rel, p in find_sidecars(main).items()}
+        entry = ContentStore(self.store_dir).put_file(main, sidecars)
+        if row.get("sha256") and not sidecars and entry.sha256 != row["sha256"]:
             raise DownloadError(row["file_identifier"], "sha256_mismatch",
                                 f"store holds {entry.sha256}, annotation says {row['sha256']}", 0)
         yield Asset(uid=row["uid"], source=row["source"], source_uri=row["file_identifier"],
                     sha256=entry.sha256, license=row["license"], path=str(entry.path),
-                    metadata=_asset_metadata(row, outcome))
+                    metadata={**_asset_metadata(row, outcome), "sidecars": sorted(sidecars)})
 
 
 def _jsonable(row: dict) -> dict:
