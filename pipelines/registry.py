@@ -18,6 +18,8 @@ STAGES: dict[str, str] = {
     "write_release": "pipelines.stages.write_release:WriteRelease",
     "render": "pipelines.stages.render:RenderStage",
     "caption": "pipelines.stages.caption:CaptionStage",
+    "objaverse_select": "pipelines.stages.objaverse:ObjaverseSelect",
+    "objaverse_download": "pipelines.stages.objaverse:ObjaverseDownload",
 }
 
 
