@@ -43,6 +43,11 @@ class WriterError(mf.ReleaseError):
 # ---------------------------------------------------------------- rows -> Arrow
 
 
+class _RowError(Exception):
+    def __init__(self, index: int, reason: str):
+        self.index, self.reason = index, reason
+
+
 def rows_to_table(table: str, rows: Iterable[dict[str, Any]], num_samples: int | None = None) -> pa.Table:
     """Convert row dicts of one release table to an Arrow table with the release schema.
 
@@ -88,8 +93,9 @@ def _column(table: str, field: pa.Field, values: list, rows: list[dict]) -> pa.A
         if pa.types.is_string(t):
             values = [None if v is None else str(v) for v in values]
         return pa.array(values, type=t)
-    except WriterError:
-        raise
+    except _RowError as exc:
+        row = rows[exc.index]
+        raise WriterError(f"{table}.{field.name} (uid={row.get('uid')!r}, part_id={row.get('part_id')!r}): {exc.reason}") from None
     except (pa.ArrowException, ValueError, TypeError) as exc:
         bad = _first_bad(field, values, rows)
         raise WriterError(f"{table}.{field.name}{bad}: cannot store as {t}: {exc}") from exc
@@ -114,7 +120,7 @@ def _fixed_list(values: list, t: pa.FixedSizeListType) -> pa.Array:
             continue
         a = np.asarray(v, dtype=dtype).reshape(-1)
         if a.size != size:
-            raise WriterError(f"row {i}: {a.size} values, the column holds exactly {size}")
+            raise _RowError(i, f"{a.size} values, the column holds exactly {size}")
         flat[i] = a
     mask = None if valid.all() else pa.array(~valid)
     return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), size, mask=mask)
