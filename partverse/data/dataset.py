@@ -68,17 +68,18 @@ def _build() -> dict[str, type]:
             self.epoch = 0
             self._positions: dict[int, int] = {}  # consumer -> samples yielded this epoch
             self._consumers: int | None = None
+            self._next_worker = 0  # DataLoader worker 0 takes this stream, so batches keep their round-robin order
             self._tag = False
 
         def set_epoch(self, epoch: int) -> None:
-            self.epoch, self._positions, self._consumers = int(epoch), {}, None
+            self.epoch, self._positions, self._consumers, self._next_worker = int(epoch), {}, None, 0
 
         def __len__(self) -> int:
             return len(self.stream)
 
         def _consumer(self) -> tuple[int, int]:
             info = get_worker_info()
-            w, nw = (info.id, info.num_workers) if info else (0, 1)
+            w, nw = ((info.id + self._next_worker) % info.num_workers, info.num_workers) if info else (0, 1)
             consumers = self.world_size * nw
             if self._positions and self._consumers not in (None, consumers):
                 raise mf.ReleaseError(
@@ -103,7 +104,8 @@ def _build() -> dict[str, type]:
 
         def state_dict(self) -> dict[str, Any]:
             return {"release": self.stream.loc.version, "seed": self.stream.seed, "mode": self.stream.mode,
-                    "epoch": self.epoch, "consumers": self._consumers, "positions": {str(c): n for c, n in self._positions.items()}}
+                    "epoch": self.epoch, "consumers": self._consumers, "next_worker": self._next_worker,
+                    "positions": {str(c): n for c, n in self._positions.items()}}
 
         def load_state_dict(self, state: dict[str, Any]) -> None:
             for key, mine in (("release", self.stream.loc.version), ("seed", self.stream.seed), ("mode", self.stream.mode)):
@@ -112,6 +114,7 @@ def _build() -> dict[str, type]:
             self.epoch = int(state["epoch"])
             self._positions = {int(c): int(n) for c, n in state["positions"].items()}
             self._consumers = state.get("consumers")
+            self._next_worker = int(state.get("next_worker", 0))
 
     class PartDataLoader(DataLoader):
         """A DataLoader over a PartDataset whose `state_dict()` resumes exactly, with any num_workers.
@@ -141,7 +144,10 @@ def _build() -> dict[str, type]:
             positions = self._state["positions"]
             for consumer, k in zip(pos[:, 0].tolist(), pos[:, 1].tolist()):
                 positions[str(consumer)] = max(positions.get(str(consumer), 0), k)
-            self._state["consumers"] = self.dataset.world_size * max(1, self.num_workers)
+            workers = max(1, self.num_workers)
+            self._state["consumers"] = self.dataset.world_size * workers
+            # in-order DataLoader: the next batch comes from the worker after this one
+            self._state["next_worker"] = (int(pos[-1, 0]) - self.dataset.rank * workers + 1) % workers
 
         def state_dict(self) -> dict[str, Any]:
             return {**self._state, "positions": dict(self._state["positions"])}
