@@ -70,6 +70,7 @@ class PartStream:
         if self.caption_columns and len(self.caption_files) != len(self.files):
             raise mf.ReleaseError(f"{self.loc.uri}: caption columns asked but the release has no aligned captions table")
         self.units = self._plan()
+        self._caption_cache: dict[int, dict] = {}
 
     # ------------------------------------------------------------ plan
 
@@ -166,9 +167,12 @@ class PartStream:
         return cols
 
     def _captions(self, shard: int, uids: list[str], part_ids: np.ndarray) -> dict[str, list]:
-        table = read_table(self.caption_files[shard], ["uid", "part_id", "brief", "detailed"], self.loc.filesystem)
-        lookup = {(u, p): (b, d) for u, p, b, d in zip(*(table.column(c).to_pylist() for c in ("uid", "part_id", "brief", "detailed")))}
-        found = [lookup.get((u, int(p)), (None, None)) for u, p in zip(uids, part_ids)]
+        if shard not in self._caption_cache:  # captions are small: keep each shard's lookup
+            table = read_table(self.caption_files[shard], ["uid", "part_id", "brief", "detailed"], self.loc.filesystem)
+            cols = (table.column(c).to_pylist() for c in ("uid", "part_id", "brief", "detailed"))
+            self._caption_cache[shard] = {(u, p): (b, d) for u, p, b, d in zip(*cols)}
+        lookup = self._caption_cache[shard]
+        found = [lookup.get((u, p), (None, None)) for u, p in zip(uids, part_ids.tolist())]
         return {c: [f[0 if CAPTION_COLUMNS[c] == "brief" else 1] for f in found] for c in self.caption_columns}
 
     def _sample(self, cols: dict[str, Any], unit: Unit, item: int) -> dict[str, Any]:
