@@ -84,3 +84,16 @@ def test_part_dataset_streams_from_s3_without_downloading(tmp_path, bucket):
     assert got == [(s["uid"], int(s["part_id"]), s["caption"], s["points"].sum().item()) for s in local]
     assert len(got) == len(remote) and set(tmp_path.rglob("*")) == before
     assert set(next(iter(remote))) == {"uid", "part_id", "points", "bbox_max", "caption"}
+
+
+@pytest.mark.multiprocess
+def test_dataloader_workers_stream_from_s3(tmp_path, bucket):
+    from partverse.data import PartDataLoader, PartDataset
+
+    m = write_run(tmp_path / "run")
+    create_release(tmp_path / "run", "1.0.0", bucket, log=quiet)
+    ds = PartDataset(bucket, version="1.0.0", columns=["bbox_min", "caption"], seed=1)
+    keys = []
+    for batch in PartDataLoader(ds, batch_size=4, num_workers=2):
+        keys += list(zip(batch["uid"], batch["part_id"].tolist()))
+    assert len(keys) == len(set(keys)) == m["stats"]["parts"]

@@ -158,7 +158,8 @@ class PartStream:
 
     def _load(self, unit: Unit, files: dict) -> dict[str, Any]:
         if unit.shard not in files:
-            files.clear()  # keep one open file: units of a consumer rarely share shards
+            if len(files) >= 8:  # a few open shards: footers are re-read only after eviction
+                files.pop(next(iter(files)))
             files[unit.shard] = open_parquet(self.files[unit.shard], self.loc.filesystem)
         table = files[unit.shard].read_row_groups(unit.row_groups, columns=self.columns)
         cols = {name: _to_numpy(table.column(name), name) for name in self.columns}
