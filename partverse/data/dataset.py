@@ -62,8 +62,9 @@ def _build() -> dict[str, type]:
         """
 
         def __init__(self, uri_or_dir, version=None, columns=None, *, mode="part", shuffle=True, seed=0,
-                     buffer_size=256, rank=None, world_size=None):
-            self.stream = PartStream(uri_or_dir, version, columns, mode=mode, shuffle=shuffle, seed=seed, buffer_size=buffer_size)
+                     buffer_size=256, rank=None, world_size=None, verify_pages=True):
+            self.stream = PartStream(uri_or_dir, version, columns, mode=mode, shuffle=shuffle, seed=seed,
+                                     buffer_size=buffer_size, verify_pages=verify_pages)
             self.rank, self.world_size = _dist(rank, world_size)
             self.epoch = 0
             self._positions: dict[int, int] = {}  # consumer -> samples yielded this epoch

@@ -50,19 +50,22 @@ class PartStream:
 
     columns: parts columns to read (default points, normals, bbox_min, bbox_max) plus caption columns
     `caption` / `brief` / `detailed` (joined from the captions shard that covers the same objects);
-    `uid` and `part_id` are always included. Arrays: points / normals (N, 3) float32 per part, bbox_* (3,).
+    `uid` and `part_id` are always included. Parquet page CRCs are checked unless verify_pages=False.
+    Arrays: points / normals (N, 3) float32 per part, bbox_* (3,).
     In object mode a sample holds one object: arrays stacked over its parts ((P, N, 3)), lists for strings.
     """
 
     def __init__(
         self, uri: str | Path, version: str | None = None, columns: Sequence[str] | None = None, *,
         mode: str = "part", shuffle: bool = True, seed: int = 0, buffer_size: int = 256,
+        verify_pages: bool = True,
     ):
         if mode not in MODES:
             raise mf.ReleaseError(f"mode={mode!r}: allowed {MODES}")
         if buffer_size < 1:
             raise mf.ReleaseError(f"buffer_size={buffer_size}: must be >= 1")
         self.loc: ReleaseLocation = locate(uri, version)
+        self.verify_pages = verify_pages  # Parquet page CRCs: integrity of streamed reads without a full sha256
         self.mode, self.shuffle, self.seed, self.buffer_size = mode, shuffle, int(seed), int(buffer_size)
         self.columns, self.caption_columns = self._split_columns(columns)
         self.files = self.loc.table_paths("parts")
@@ -160,7 +163,7 @@ class PartStream:
         if unit.shard not in files:
             if len(files) >= 8:  # a few open shards: footers are re-read only after eviction
                 files.pop(next(iter(files)))
-            files[unit.shard] = open_parquet(self.files[unit.shard], self.loc.filesystem)
+            files[unit.shard] = open_parquet(self.files[unit.shard], self.loc.filesystem, self.verify_pages)
         table = files[unit.shard].read_row_groups(unit.row_groups, columns=self.columns)
         cols = {name: _to_numpy(table.column(name), name) for name in self.columns}
         if self.caption_columns:
