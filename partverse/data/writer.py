@@ -26,10 +26,11 @@ from typing import Any, Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from partverse.data import manifest as mf
-from partverse.data.schema import NUM_SAMPLES, SCHEMA_VERSION, TABLES, objects_schema, parts_schema, captions_schema
+from partverse.data.schema import NUM_SAMPLES, SCHEMA_VERSION, TABLES, parts_schema
 
 DEFAULT_ROWS_PER_SHARD = 2048  # target parts rows per shard (~200 MB of samples at 4096 points)
 UNCOMPRESSED = ("points", "normals")
@@ -259,7 +260,7 @@ def release_stats(tables: dict[str, pa.Table]) -> dict[str, Any]:
     per_object = Counter(v or 0 for v in objects.column("num_parts").to_pylist())
     label_source = Counter(v or "unknown" for v in objects.column("label_source").to_pylist())
     sources = Counter(v or "unknown" for v in objects.column("source").to_pylist())
-    faces = pa.compute.sum(objects.column("num_faces")).as_py() or 0
+    faces = pc.sum(objects.column("num_faces")).as_py() or 0
     return {
         "objects": objects.num_rows,
         "parts": parts.num_rows,
