@@ -151,7 +151,7 @@ def _kill_when(proc: subprocess.Popen, condition, timeout: float = 60) -> None:
 @pytest.mark.multiprocess
 def test_kill_9_during_create_and_pull_leaves_no_half_release(tmp_path):
     write_run(tmp_path / "run", rows_per_shard=8)
-    repo, rate = tmp_path / "repo", "400000"
+    repo, rate = tmp_path / "repo", "200000"
     create = subprocess.Popen([sys.executable, "-m", "partverse", "release", "create", "--run", str(tmp_path / "run"),
                                "--version", "1.0.0", "--out", str(repo), "--max-bytes-per-second", rate], cwd=REPO,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -168,8 +168,10 @@ def test_kill_9_during_create_and_pull_leaves_no_half_release(tmp_path):
     _kill_when(puller, lambda: any(p.name.endswith(".part") and p.stat().st_size > 0 for p in dest.glob(".*.part"))
                and len(list(dest.glob("*.parquet"))) >= 2)
     assert not (dest / "manifest.json").exists()
-    partial = [p for p in dest.glob(".*.part")]
-    assert partial
-    result = pull("1.0.0", repo, dest, log=quiet)
+    partial = [p.name for p in dest.glob(".*.part") if p.stat().st_size]
+    log: list[str] = []
+    result = pull("1.0.0", repo, dest, log=log.append)
     assert sorted(result["files"]) == sorted(m["files"]) and verify(dest)["ok"]
+    if partial:  # the kill can land between two files; when it lands inside one, that one resumes
+        assert any(line.endswith(": resumed") for line in log), log
     assert not list(dest.glob(".*.part"))
