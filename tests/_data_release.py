@@ -41,3 +41,33 @@ def _rows(num_samples: int, names: tuple[str, ...]):
 def asset_rows(num_samples: int = 256, names: tuple[str, ...] = ASSETS):
     """(objects, parts, captions) row dicts, deep-copied so tests may edit them."""
     return copy.deepcopy(_rows(num_samples, tuple(names)))
+
+
+def write_run(run_dir, rows=None, *, version="0.1.0", rows_per_shard=16, row_group_rows=4, **kw):
+    """Write RUN_DIR/release/ the way the pipeline's release stage does; return its manifest."""
+    from partverse.data.writer import write_release
+
+    objects, parts, captions = rows if rows is not None else asset_rows()
+    return write_release(run_dir / "release", objects, parts, captions, version=version, source_run=str(run_dir),
+                         rows_per_shard=rows_per_shard, row_group_rows=row_group_rows, **kw)
+
+
+def moto_server():
+    """Start moto's S3 server on 127.0.0.1 (random port); returns (server, endpoint URL)."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def s3_environ(endpoint: str) -> dict[str, str]:
+    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+def make_bucket(name: str) -> None:
+    from partverse.data.storage import s3_filesystem
+
+    s3_filesystem().create_dir(name)

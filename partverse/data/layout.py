@@ -44,7 +44,7 @@ def export_partverse_layout(release: str | Path, out: str | Path, version: str |
     out = Path(out)
     captions: dict[str, dict[str, list[str]]] = {}
     count = 0
-    for shard, names in enumerate(zip(*(mf.table_files(loc.manifest, t) for t in ("objects", "parts")))):
+    for names in zip(*(mf.table_files(loc.manifest, t) for t in ("objects", "parts"))):
         objects = read_table(loc.file_path(names[0]), filesystem=loc.filesystem).to_pylist()
         parts = read_table(loc.file_path(names[1]), ["uid", "part_id", "name", "bbox_min", "bbox_max", "glb", "license"],
                            loc.filesystem).to_pylist()

@@ -12,8 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from pyarrow import fs as pafs
-
 from partverse.data import manifest as mf
 from partverse.data.location import ReleaseLocation, locate
 from partverse.data.reader import open_parquet
@@ -113,6 +111,3 @@ def verify(uri: str | Path, version: str | None = None, log=None) -> dict[str, A
         raise mf.IntegrityError(f"{uri}: release {loc.version} failed verification:\n  " + "\n  ".join(problems))
     return {"version": loc.version, "files": len(names), "ok": True}
 
-
-def _is_local(loc: ReleaseLocation) -> bool:
-    return isinstance(loc.filesystem, pafs.LocalFileSystem)

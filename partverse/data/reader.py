@@ -21,12 +21,13 @@ def read_manifest(release: str | Path) -> dict[str, Any]:
     return mf.loads(storage.read_bytes(filesystem, path), str(release))
 
 
-def open_parquet(path: str | Path, filesystem=None) -> pq.ParquetFile:
-    """A ParquetFile whose schema version has been checked; page CRCs are verified on read."""
+def open_parquet(path: str | Path, filesystem=None, verify_pages: bool = True) -> pq.ParquetFile:
+    """A ParquetFile whose schema version has been checked; page CRCs are verified on read unless
+    `verify_pages` is False (for files whose sha256 was already checked)."""
     if filesystem is None:
         filesystem, path = storage.resolve(path)
     source = filesystem.open_input_file(str(path))
-    pf = pq.ParquetFile(source, page_checksum_verification=True)
+    pf = pq.ParquetFile(source, page_checksum_verification=verify_pages)
     check_schema_version(pf.schema_arrow, str(path))
     return pf
 

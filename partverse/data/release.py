@@ -9,7 +9,6 @@ the dataset card, then `ROOT/<version>/manifest.json` LAST. Without that manifes
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -143,11 +142,3 @@ def _write_manifest(filesystem, vdir: str, manifest: dict, out_uri) -> None:
         raise mf.ReleaseExistsError(f"{out_uri}: release {manifest['version']} already exists; versions are immutable")
     storage.write_bytes(filesystem, path, mf.dumps(manifest))
 
-
-def copy_release_dir(src: Path, dst: Path) -> None:
-    """Copy a release directory (shards, card, then manifest last)."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for p in sorted(src.iterdir()):
-        if p.name != mf.MANIFEST_NAME and p.is_file() and not p.name.startswith("."):
-            shutil.copy2(p, dst / p.name)
-    shutil.copy2(src / mf.MANIFEST_NAME, dst / mf.MANIFEST_NAME)

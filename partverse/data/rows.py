@@ -7,7 +7,6 @@ so the same input gives the same rows.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from pathlib import Path
 from typing import Any

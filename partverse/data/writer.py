@@ -26,12 +26,14 @@ from typing import Any, Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from partverse.data import manifest as mf
-from partverse.data.schema import NUM_SAMPLES, SCHEMA_VERSION, TABLES, objects_schema, parts_schema, captions_schema
+from partverse.data.schema import NUM_SAMPLES, SCHEMA_VERSION, TABLES, parts_schema
 
 DEFAULT_ROWS_PER_SHARD = 2048  # target parts rows per shard (~200 MB of samples at 4096 points)
+UNCOMPRESSED = ("points", "normals")
 DEFAULT_ROW_GROUP_ROWS = 64  # rows per row group: the unit a streaming reader fetches
 _HASH_SPACE = float(2**64)
 
@@ -41,6 +43,11 @@ class WriterError(mf.ReleaseError):
 
 
 # ---------------------------------------------------------------- rows -> Arrow
+
+
+class _RowError(Exception):
+    def __init__(self, index: int, reason: str):
+        self.index, self.reason = index, reason
 
 
 def rows_to_table(table: str, rows: Iterable[dict[str, Any]], num_samples: int | None = None) -> pa.Table:
@@ -88,8 +95,9 @@ def _column(table: str, field: pa.Field, values: list, rows: list[dict]) -> pa.A
         if pa.types.is_string(t):
             values = [None if v is None else str(v) for v in values]
         return pa.array(values, type=t)
-    except WriterError:
-        raise
+    except _RowError as exc:
+        row = rows[exc.index]
+        raise WriterError(f"{table}.{field.name} (uid={row.get('uid')!r}, part_id={row.get('part_id')!r}): {exc.reason}") from None
     except (pa.ArrowException, ValueError, TypeError) as exc:
         bad = _first_bad(field, values, rows)
         raise WriterError(f"{table}.{field.name}{bad}: cannot store as {t}: {exc}") from exc
@@ -114,10 +122,10 @@ def _fixed_list(values: list, t: pa.FixedSizeListType) -> pa.Array:
             continue
         a = np.asarray(v, dtype=dtype).reshape(-1)
         if a.size != size:
-            raise WriterError(f"row {i}: {a.size} values, the column holds exactly {size}")
+            raise _RowError(i, f"{a.size} values, the column holds exactly {size}")
         flat[i] = a
     mask = None if valid.all() else pa.array(~valid)
-    return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), size, mask=mask)
+    return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), type=t, mask=mask)
 
 
 def _int_list(values: list, t: pa.ListType) -> pa.Array:
@@ -182,13 +190,28 @@ def _uid_slices(table: pa.Table, first: str, last: str) -> pa.Table:
 # ---------------------------------------------------------------- files
 
 
+def _leaf_paths(schema: pa.Schema) -> list[tuple[str, str]]:
+    """(top-level column, Parquet leaf path) pairs, e.g. ("points", "points.list.element")."""
+    buf = pa.BufferOutputStream()
+    pq.write_table(schema.empty_table(), buf)
+    pschema = pq.ParquetFile(pa.BufferReader(buf.getvalue())).schema
+    return [(pschema.column(i).path.split(".")[0], pschema.column(i).path) for i in range(len(pschema))]
+
+
 def write_parquet(table: pa.Table, path: Path, row_group_rows: int) -> None:
-    """Deterministic Parquet file (same table -> same bytes): zstd, page CRCs, no timestamps."""
+    """Deterministic Parquet file (same table -> same bytes): zstd, page CRCs, no timestamps.
+
+    Surface samples are stored plain and uncompressed: they barely compress (~8%) and dictionary
+    or zstd decoding would halve read speed. Strings get dictionaries.
+    """
+    leaves = _leaf_paths(table.schema)
+    types = {f.name: f.type for f in table.schema}
     pq.write_table(
         table,
         path,
         row_group_size=max(1, row_group_rows),
-        compression="zstd",
+        compression={leaf: "none" if col in UNCOMPRESSED else "zstd" for col, leaf in leaves},
+        use_dictionary=[leaf for col, leaf in leaves if pa.types.is_string(types[col])],
         write_statistics=["uid", "part_id"] if "part_id" in table.column_names else ["uid"],
         write_page_checksum=True,
         store_schema=True,
@@ -237,7 +260,7 @@ def release_stats(tables: dict[str, pa.Table]) -> dict[str, Any]:
     per_object = Counter(v or 0 for v in objects.column("num_parts").to_pylist())
     label_source = Counter(v or "unknown" for v in objects.column("label_source").to_pylist())
     sources = Counter(v or "unknown" for v in objects.column("source").to_pylist())
-    faces = pa.compute.sum(objects.column("num_faces")).as_py() or 0
+    faces = pc.sum(objects.column("num_faces")).as_py() or 0
     return {
         "objects": objects.num_rows,
         "parts": parts.num_rows,
