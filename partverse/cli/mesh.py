@@ -1,4 +1,4 @@
-"""`partverse inspect`: load and validate one mesh file."""
+"""`partverse inspect | segment | parts`: load and validate a mesh, over-segment it, export its parts."""
 from __future__ import annotations
 
 import json
@@ -7,25 +7,35 @@ from pathlib import Path
 
 import typer
 
-from partverse.errors import MeshLoadError
+from partverse.errors import ConfigError, MeshLoadError
 
 
 def register(app: typer.Typer) -> None:
     app.command()(inspect)
+    app.command()(segment)
+    app.command()(parts)
+
+
+def _load_or_exit(path: Path):
+    from partverse.io import load
+
+    try:
+        return load(path)
+    except MeshLoadError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
 
 
 def inspect(
     path: Path = typer.Argument(..., help="mesh file (GLB, glTF, OBJ, PLY, OFF, STL, FBX)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
-    """Load and validate a mesh; print faces, vertices, artist parts, materials, warnings."""
-    from partverse.io import load
-
-    try:
-        mesh = load(path)
-    except MeshLoadError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2)
+    """Load and validate a mesh; print faces, vertices, artist parts, materials, textures, warnings.
+    Exit code 2 with one line 'PATH: reason' on stderr when the file is refused."""
+    mesh = _load_or_exit(path)
+    textures = sorted({slot for m in mesh.materials for slot, img in (
+        ("base_color", m.base_color_texture), ("metallic_roughness", m.metallic_roughness_texture),
+        ("normal", m.normal_texture), ("emissive", m.emissive_texture)) if img is not None})
     info = {
         "path": str(path),
         "faces": mesh.num_faces,
@@ -33,6 +43,7 @@ def inspect(
         "artist_parts": [p.name for p in mesh.artist_parts],
         "materials": [m.name for m in mesh.materials],
         "textured": mesh.textured,
+        "textures": textures,
         "warnings": list(mesh.warnings),
     }
     if as_json:
@@ -41,3 +52,64 @@ def inspect(
         return
     for key, value in info.items():
         typer.echo(f"{key}: {value}")
+
+
+def segment(
+    path: Path = typer.Argument(..., help="mesh file"),
+    method: str = typer.Option("artist", "--method", help="segmentation method (see partverse.segment.METHODS)"),
+    out: Path = typer.Option(..., "--out", help="output .npy: one int32 label per face, in load order"),
+    max_parts: int = typer.Option(None, "--max-parts", help="artist: merge smallest segments until at most this many remain"),
+) -> None:
+    """Over-segment a mesh and write one int32 label per face (face order of `partverse inspect`)."""
+    import numpy as np
+
+    from partverse.segment import segment as run
+
+    mesh = _load_or_exit(path)
+    params = {"max_parts": max_parts} if max_parts is not None else {}
+    try:
+        labels = run(mesh, method, **params)
+    except ConfigError as exc:
+        typer.echo(f"{path}: {exc}", err=True)
+        raise typer.Exit(2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp.npy")
+    np.save(tmp, labels)
+    tmp.replace(out)
+    typer.echo(f"{out}: {len(labels)} faces, {int(labels.max()) + 1} segments")
+
+
+def parts(
+    path: Path = typer.Argument(..., help="mesh file"),
+    labels: Path = typer.Option(..., "--labels", help=".npy of per-face int labels"),
+    out: Path = typer.Option(..., "--out", help="output directory for <part>.glb and parts.json"),
+    num_samples: int = typer.Option(4096, "--samples", help="surface samples per part"),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Write one textured GLB per label and parts.json (names, face counts, boxes in the normalized frame)."""
+    import numpy as np
+
+    from partverse.geometry.normalize import normalize
+    from partverse.geometry.parts import export_parts, mesh_to_glb
+
+    mesh = normalize(_load_or_exit(path))
+    face_labels = np.load(labels)
+    if face_labels.shape != (mesh.num_faces,):
+        typer.echo(f"{labels}: {face_labels.shape[0] if face_labels.ndim else 0} labels for {mesh.num_faces} faces of {path}", err=True)
+        raise typer.Exit(2)
+    exported = export_parts(mesh, face_labels, num_samples=num_samples, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for part in exported:
+        (out / f"{part.name}.glb").write_bytes(part.glb)
+        entries.append({"part_id": part.part_id, "name": part.name, "file": f"{part.name}.glb",
+                        "faces": int(len(part.face_indices)), "bbox_min": part.bbox_min.tolist(),
+                        "bbox_max": part.bbox_max.tolist()})
+    (out / "normalized.glb").write_bytes(mesh_to_glb(mesh))
+    manifest = {"source": str(path), "uid": exported[0].uid if exported else path.stem,
+                "frame": "normalized [-0.5, 0.5]^3", "transform_to_file_frame": mesh.transform.tolist(),
+                "parts": entries}
+    tmp = out / "parts.json.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.replace(out / "parts.json")
+    typer.echo(f"{out}: {len(exported)} parts")

@@ -76,3 +76,52 @@ def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
     return rank[inverse.reshape(-1)]
+
+
+def weld_vertices_radius(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    """Like `weld_vertices`, but every pair of vertices closer than `tol` times the bounding-box
+    diagonal is joined (transitively), so the result does not depend on where rounding bins fall
+    (it is the same before and after scaling / translating the mesh). Returns (F, 3) int64."""
+    from scipy.spatial import cKDTree
+
+    vertices = np.asarray(vertices, dtype=np.float64)
+    faces = np.asarray(faces, dtype=np.int64)
+    if len(vertices) == 0:
+        return faces
+    diagonal = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
+    # exact duplicates first (cheap), then join distinct positions closer than the tolerance
+    rows = np.ascontiguousarray(vertices + 0.0).view(np.dtype((np.void, 24))).reshape(-1)  # + 0.0: -0 == 0
+    _, first, exact = np.unique(rows, return_index=True, return_inverse=True)
+    unique = vertices[first]
+    pairs = cKDTree(unique, balanced_tree=False, compact_nodes=False).query_pairs(tol * diagonal, output_type="ndarray")
+    graph = sp.coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(len(unique),) * 2)
+    _, labels = connected_components(graph, directed=False)
+    labels = labels[exact.reshape(-1)]
+    return labels[faces]
+
+
+def edge_connected_components(faces: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """(F,) int64 component per face, faces joined when they share an edge and (if (F,) `groups`
+    is given) the same group; numbered 0..C-1 by first face. Faster than building face pairs:
+    faces are linked through shared edge keys in one bipartite face-edge graph."""
+    faces = np.asarray(faces, dtype=np.int64)
+    num_faces = len(faces)
+    if num_faces == 0:
+        return np.zeros(0, np.int64)
+    edges, owner = face_edges(faces)
+    keys = [edges[:, 0], edges[:, 1]]
+    if groups is not None:
+        keys.insert(0, np.asarray(groups, np.int64)[owner])
+    sizes = [int(k.max()) + 1 for k in keys]
+    if np.prod([float(s) for s in sizes]) < 2.0**62:
+        packed = keys[0]
+        for k, s in zip(keys[1:], sizes[1:]):
+            packed = packed * s + k
+        _, edge_id = np.unique(packed, return_inverse=True)
+    else:
+        _, edge_id = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
+    edge_id = edge_id.reshape(-1)
+    n = num_faces + int(edge_id.max()) + 1
+    graph = sp.coo_matrix((np.ones(len(owner), np.int8), (owner, num_faces + edge_id)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return relabel_by_first_occurrence(labels[:num_faces])
