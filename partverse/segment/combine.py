@@ -58,3 +58,21 @@ def auto_segmentation(
     _, hierarchy = geometric_hierarchy(mesh.vertices, mesh.faces, config, face_group=group, face_evidence=evidence)
     labels = cut_hierarchy(hierarchy, config)
     return relabel_by_first_occurrence(_reduce_to(mesh, labels, num_parts)).astype(np.int32)
+
+
+def samesh_segmentation(mesh: Mesh, sam2: str | None = None, granularity: float = 1.0, num_parts: int | None = None,
+                        seed: int = 0, **sam2_options) -> np.ndarray:
+    """(F,) int32 labels from SAM-2 masks lifted to faces alone (the Samesh method), reduced to
+    `num_parts` by the geometric hierarchy restricted to SAM-2 segment borders when given."""
+    from partverse.errors import ConfigError
+    from partverse.segment.samesh import samesh_labels
+
+    if sam2 is None:
+        raise ConfigError("method 'samesh' needs a SAM-2 model: pass sam2=PATH_OR_HUB_ID (CLI: --sam2)")
+    labels = samesh_labels(mesh, sam2, seed=seed, **sam2_options)
+    if num_parts is None:
+        return labels.astype(np.int32)
+    config = GeometricConfig(granularity=granularity, num_parts=num_parts, seed=seed)
+    # superfaces = SAM-2 segments: merge them by the same normalized association
+    _, hierarchy = geometric_hierarchy(mesh.vertices, mesh.faces, config, face_evidence=labels, regions=labels)
+    return relabel_by_first_occurrence(_reduce_to(mesh, cut_hierarchy(hierarchy, config), num_parts)).astype(np.int32)

@@ -87,11 +87,13 @@ def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int,
 
 def geometric_hierarchy(vertices: np.ndarray, faces: np.ndarray, config: GeometricConfig = GeometricConfig(),
                         face_group: np.ndarray | None = None,
-                        face_evidence: np.ndarray | None = None) -> tuple[FaceGraph, MergeHierarchy]:
+                        face_evidence: np.ndarray | None = None,
+                        regions: np.ndarray | None = None) -> tuple[FaceGraph, MergeHierarchy]:
     """Dual graph and merge hierarchy of (V, 3) vertices / (F, 3) faces. With `face_group` (F,)
     int, links between different groups are never merged across (e.g. artist parts). With
     `face_evidence` (F,) int (e.g. lifted SAM-2 labels, -1 = none), a link between two different
-    non-negative labels counts as a full-strength crease."""
+    non-negative labels counts as a full-strength crease. `regions` (F,) int 0..R-1 replaces the
+    superfaces as the hierarchy's starting regions."""
     graph = build_face_graph(vertices, faces, config.convex_weight)
     strength = crease_strength(graph, config.crease_scale)
     if face_evidence is not None:
@@ -101,7 +103,10 @@ def geometric_hierarchy(vertices: np.ndarray, faces: np.ndarray, config: Geometr
     if face_group is not None:
         group = np.asarray(face_group)
         blocked = group[graph.pairs[:, 0]] != group[graph.pairs[:, 1]]
-    region = superfaces(graph, config.crease_penalty * strength, config.faces_per_superface, config.seed, blocked)
+    if regions is None:
+        region = superfaces(graph, config.crease_penalty * strength, config.faces_per_superface, config.seed, blocked)
+    else:
+        region = relabel_by_first_occurrence(np.asarray(regions))
     weight = graph.length * (1.0 - strength)
     return graph, build_hierarchy(region, graph.pairs, weight, graph.areas, blocked)
 
