@@ -18,6 +18,7 @@ _COMMAND_MODULES = [
     "partverse.cli.mesh",
     "partverse.cli.segment",
     "partverse.cli.evaluate",
+    "partverse.cli.caption",
 ]
 
 

@@ -1,0 +1,1 @@
+"""Renders: cameras, embree face-id / normal / shaded renders, best views, highlight composites."""
