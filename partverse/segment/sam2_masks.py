@@ -80,30 +80,36 @@ class Sam2MaskGenerator:
 
         points = self._grid_points(foreground)
         kept = []
+        size = [[int(foreground.shape[0]), int(foreground.shape[1])]]
         for start in range(0, len(points), self.config.points_per_batch):  # batches of prompts
             batch = points[start : start + self.config.points_per_batch]
-            inputs = self.processor(images=[image], input_points=[[[p.tolist()] for p in batch]],
+            inputs = self.processor(original_sizes=size, input_points=[[[p.tolist()] for p in batch]],
                                     input_labels=[[[1] for _ in batch]], return_tensors="pt")
             with torch.no_grad():
                 result = self.model(image_embeddings=embeddings, input_points=inputs["input_points"].to(self.device),
                                     input_labels=inputs["input_labels"].to(self.device), multimask_output=True)
-            logits = self.processor.post_process_masks(result.pred_masks.cpu(), inputs["original_sizes"], binarize=False)[0]
-            kept.append(self._select(logits, result.iou_scores.cpu()[0]))
+            low_res, score = _best_of_three(result.pred_masks.cpu()[0], result.iou_scores.cpu()[0])
+            logits = self.processor.post_process_masks(low_res[None, :, None], inputs["original_sizes"], binarize=False)[0][:, 0]
+            kept.append(self._select(logits, score))
         masks = np.concatenate(kept) if kept else np.zeros((0,) + foreground.shape, bool)
         return paint_masks(masks & foreground[None], self.config.min_mask_pixels)
 
-    def _select(self, logits, iou) -> np.ndarray:
-        """(P, H, W) bool: each prompt's best mask that passes the IoU and stability thresholds."""
-        import torch
-
-        best = iou.argmax(dim=1)
-        chosen = logits[torch.arange(len(best)), best]  # (P, H, W) logits
-        score = iou[torch.arange(len(best)), best]
-        high = (chosen > self.config.stability_offset).flatten(1).sum(1)
-        low = (chosen > -self.config.stability_offset).flatten(1).sum(1)
+    def _select(self, logits, score) -> np.ndarray:
+        """(P, H, W) bool: the prompts' masks that pass the predicted-IoU and stability thresholds."""
+        high = (logits > self.config.stability_offset).flatten(1).sum(1)
+        low = (logits > -self.config.stability_offset).flatten(1).sum(1)
         stability = high.float() / low.clamp(min=1).float()
         keep = (score >= self.config.pred_iou_thresh) & (stability >= self.config.stability_thresh)
-        return (chosen[keep] > 0).numpy()
+        return (logits[keep] > 0).numpy()
+
+
+def _best_of_three(pred_masks, iou_scores):
+    """Per prompt, SAM-2's best mask by predicted IoU: (P, h, w) low-res logits and (P,) scores."""
+    import torch
+
+    best = iou_scores.argmax(dim=1)
+    index = torch.arange(len(best))
+    return pred_masks[index, best], iou_scores[index, best]
 
 
 def paint_masks(masks: np.ndarray, min_pixels: int = 0) -> np.ndarray:
