@@ -76,7 +76,7 @@ def build_hierarchy(
     return _greedy_merge(neighbours, area, region, n)
 
 
-def _affinity(a: int, b: int, entry: list, area: np.ndarray, scale: float) -> float:
+def _affinity(a: int, b: int, entry: list, area: list, scale: float) -> float:
     """Normalized association of two regions: shared link weight over each region's area,
     made scale-free by sqrt(total area). High = weakly separated, merge early."""
     return entry[0] * (1.0 / area[a] + 1.0 / area[b]) * scale
@@ -84,6 +84,7 @@ def _affinity(a: int, b: int, entry: list, area: np.ndarray, scale: float) -> fl
 
 def _greedy_merge(neighbours, area, region, n) -> MergeHierarchy:
     scale = float(np.sqrt(area.sum()))
+    area = area.tolist()  # python floats: faster than numpy scalars in this loop
     heap = [(-_affinity(a, b, e, area, scale), a, b) for a in range(n) for b, e in neighbours[a].items() if a < b]
     heapq.heapify(heap)
     alive = np.ones(n, dtype=bool)
