@@ -137,8 +137,14 @@ def test_asset_extras_licence_is_kept():
 
 @pytest.mark.blender
 def test_fbx_binary_loads_through_blender():
-    pytest.importorskip("bpy")
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("bpy") is None:
+        pytest.skip("bpy is not installed")
+    imported_before = "bpy" in sys.modules
     mesh = load(shared("assets", "fbx_jeep1.fbx"))
+    assert imported_before or "bpy" not in sys.modules  # Blender ran in its own process
     names = {p.name for p in mesh.artist_parts}
     assert {"main", "frw", "rrw", "flw", "rlw", "lsteer", "rsteer"} == names
     assert all(p.kind == "fbx-node" for p in mesh.artist_parts)
@@ -206,3 +212,25 @@ def test_instances_and_mirroring_transforms_are_baked(tmp_path):
     centre = np.array([[-2, 0, 0] if p.name == "left" else [2, 0, 0] for p in mesh.artist_parts])[mesh.face_artist_part]
     outward = np.einsum("ij,ij->i", normals, tri.mean(1) - centre)
     assert (outward > 0).all()
+
+
+def test_psb_off_files_keep_the_benchmark_face_order():
+    """Princeton benchmark .seg files give one label per face of the .off in file order; the fast
+    all-triangle OFF reader agrees with trimesh's reader."""
+    for off in sorted(shared("psb", "off").glob("*.off")):
+        mesh = load(off)
+        seg = next(shared("psb", "seg", off.stem).glob("*.seg"))
+        assert mesh.num_faces == len(seg.read_text().split()), off.name
+    off = shared("psb", "off", "21.off")
+    reference = trimesh.load(str(off), process=False)
+    mesh = load(off)
+    assert np.array_equal(mesh.faces, reference.faces) and np.allclose(mesh.vertices, reference.vertices)
+
+
+def test_point_primitives_are_skipped_with_a_warning(tmp_path):
+    scene = trimesh.Scene([trimesh.creation.box(), trimesh.PointCloud(np.random.default_rng(0).random((10, 3)))])
+    target = tmp_path / "mixed.glb"
+    target.write_bytes(trimesh.exchange.gltf.export_glb(scene))
+    mesh = load(target)
+    assert mesh.num_faces == 12 and len(mesh.artist_parts) == 1
+    assert any("mode 0 (points) has no triangles; skipped" in w for w in mesh.warnings)

@@ -195,9 +195,12 @@ def test_cli_segment_and_parts(tmp_path):
         assert run(command, "--help").exit_code == 0
 
 
-def test_group_sampling_stays_in_each_group():
+@pytest.mark.parametrize("chunk", [1 << 20, 600])  # one step for all groups, or one group per step
+def test_group_sampling_stays_in_each_group(monkeypatch, chunk):
+    from partverse.geometry import sampling
     from partverse.geometry.sampling import sample_groups
 
+    monkeypatch.setattr(sampling, "CHUNK_SAMPLES", chunk)
     v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 5], [3, 0, 5], [0, 3, 5], [9, 9, 9]], float)
     f = np.array([[0, 1, 2], [3, 4, 5], [6, 6, 6]])
     points, normals, face = sample_groups(v, f, np.array([1, 4, 2]), 500, seed=1)

@@ -63,3 +63,10 @@ def check_filters(stats: dict, config: FilterConfig = FilterConfig()) -> str | N
     if config.require_texture and not stats["textured"]:
         return "no texture (require_texture is set)"
     return None
+
+
+def reject_reason(mesh, config: FilterConfig = FilterConfig()) -> str | None:
+    """`check_filters(mesh_stats(mesh), config)`: why `mesh` is rejected, or None if it passes."""
+    from partverse.geometry.stats import mesh_stats
+
+    return check_filters(mesh_stats(mesh), config)

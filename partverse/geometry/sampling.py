@@ -36,8 +36,12 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 
     return points.astype(np.float32), normals[face_index].astype(np.float32), face_index.astype(np.int64)
 
 
+CHUNK_SAMPLES = 1 << 20  # samples drawn per step: bounds memory for objects with many parts
+
+
 def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`n` area-weighted samples for every group of faces at once (no loop over groups).
+    """`n` area-weighted samples for every group of faces, vectorized over groups (in chunks of
+    about CHUNK_SAMPLES samples to bound memory).
 
     groups: (F,) int labels. Returns points (G, n, 3) float32, normals (G, n, 3) float32 and
     face_index (G, n) int64, groups in sorted label order. Same seed, same samples. A group of
@@ -52,13 +56,27 @@ def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n
     cumulative = np.cumsum(areas)
     before = np.concatenate([[0.0], cumulative])[starts]
     totals = np.add.reduceat(areas, starts)
+    # per-face corner a and edges (b - a), (c - b) in float32: three small gathers per sample
+    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)[order]]
+    a = tri[:, 0].astype(np.float32)
+    ab = (tri[:, 1] - tri[:, 0]).astype(np.float32)
+    bc = (tri[:, 2] - tri[:, 1]).astype(np.float32)
+    normals = normals.astype(np.float32)
     rng = np.random.default_rng(seed)
-    u, r1, r2 = rng.random((3, len(starts), n))
-    targets = before[:, None] + u * totals[:, None]
-    pick = np.searchsorted(cumulative, targets, side="right")
-    pick = np.clip(pick, starts[:, None], (starts + counts - 1)[:, None])
-    s = np.sqrt(r1)[..., None]
-    r2 = r2[..., None]
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)[order[pick]]]
-    points = tri[:, :, 0] + s * (tri[:, :, 1] - tri[:, :, 0]) + (s * r2) * (tri[:, :, 2] - tri[:, :, 1])
-    return points.astype(np.float32), normals[pick].astype(np.float32), order[pick].astype(np.int64)
+    g = len(starts)
+    points, out_normals, face_index = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32), np.empty((g, n), np.int64)
+    step = max(1, CHUNK_SAMPLES // max(n, 1))
+    for lo in range(0, g, step):  # chunks of groups, not faces
+        hi = min(g, lo + step)
+        # sorted uniforms make the targets globally sorted, which makes searchsorted several times
+        # faster; a random permutation (shared by the groups) then restores i.i.d. order per group
+        u = np.sort(rng.random((hi - lo, n)), axis=1)
+        pick = np.searchsorted(cumulative, (before[lo:hi, None] + u * totals[lo:hi, None]).reshape(-1), side="right")
+        pick = np.clip(pick.reshape(hi - lo, n), starts[lo:hi, None], (starts + counts - 1)[lo:hi, None])
+        pick = pick[:, rng.permutation(n)]
+        r1, r2 = rng.random((2, hi - lo, n, 1), dtype=np.float32)
+        s = np.sqrt(r1)
+        points[lo:hi] = a[pick] + s * ab[pick] + (s * r2) * bc[pick]
+        out_normals[lo:hi] = normals[pick]
+        face_index[lo:hi] = order[pick]
+    return points, out_normals, face_index

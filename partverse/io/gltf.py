@@ -42,12 +42,20 @@ def load_gltf(path: Path, kind: str = "gltf-primitive") -> Mesh:
         raise MeshLoadError(path, f"glTF could not be read: {type(exc).__name__}: {exc}") from exc
     origin = _geometry_origin(checked.header, list(scene.geometry))
     mesh = scene_to_mesh(scene, str(path), lambda sc, node, geom: _part(sc, node, geom, origin, kind))
-    mesh.warnings.extend(checked.warnings)
+    mesh.warnings.extend(checked.warnings + _skipped_primitives(checked.header))
     asset = checked.header.get("asset", {})
     if isinstance(asset.get("extras"), dict):
         mesh.metadata["asset_extras"] = asset["extras"]
     mesh.metadata["generator"] = str(asset.get("generator", ""))
     return validate_mesh(mesh, path)
+
+
+def _skipped_primitives(header: dict) -> list[str]:
+    """Warnings for primitives that are not triangles (points, lines, fans): they carry no faces."""
+    names = {0: "points", 1: "lines", 2: "line loop", 3: "line strip", 6: "triangle fan"}
+    return [f"meshes[{m}].primitives[{k}]: mode {p.get('mode')} ({names.get(p.get('mode'), 'unknown')}) has no triangles; skipped"
+            for m, mesh in enumerate(header.get("meshes", [])) for k, p in enumerate(mesh.get("primitives", []))
+            if p.get("mode", 4) not in (4, 5)]
 
 
 def _uses_draco(header: dict) -> bool:

@@ -301,7 +301,7 @@ def _check_meshes(path: Path, header: dict, buffers: list[bytes]) -> None:
             attrs = prim.get("attributes")
             if not isinstance(attrs, dict) or "POSITION" not in attrs:
                 raise MeshLoadError(path, f"{where} has no POSITION attribute")
-            for name, a in attrs.items():
+            for name in attrs:
                 _int(path, attrs, name, f"{where}.attributes", limit=len(accessors), required=True)
             idx = _int(path, prim, "indices", where, limit=len(accessors))
             _int(path, prim, "material", where, limit=len(header.get("materials", [])))

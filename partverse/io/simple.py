@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+
 from partverse.errors import MeshLoadError
 from partverse.io import register
 from partverse.io.scene import scene_to_mesh
@@ -58,7 +60,7 @@ def check_off_header(path: Path, data: bytes) -> None:
     text = re.sub(rb"#[^\n]*", b"", data[:4096]).split()
     if not text or not text[0].endswith(b"OFF"):
         raise MeshLoadError(path, "not an OFF file: missing 'OFF' header")
-    counts = text[1:4] if text[0] == b"OFF" or len(text[0]) > 3 else text[1:4]
+    counts = text[1:4]
     if len(counts) < 2 or not all(c.isdigit() for c in counts[:2]):
         raise MeshLoadError(path, "OFF header has no vertex / face counts")
     nv, nf = int(counts[0]), int(counts[1])
@@ -66,6 +68,25 @@ def check_off_header(path: Path, data: bytes) -> None:
         raise MeshLoadError(path, "OFF declares no faces")
     if nv * 6 + nf * 8 > len(data):  # "x y z\n" >= 6 bytes, "3 a b c\n" >= 8 bytes
         raise MeshLoadError(path, f"OFF header declares {nv} vertices and {nf} faces, more than {len(data)} bytes can hold")
+
+
+def read_triangle_off(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """Fast path for a plain all-triangle OFF file: (V, 3) float64 vertices and (F, 3) int64
+    faces parsed in one numpy call, or None when the file needs the general reader."""
+    text = re.sub(rb"#[^\n]*", b"", data)
+    if not text.lstrip().startswith(b"OFF"):
+        return None
+    numbers = np.array(text.lstrip()[3:].split(), dtype=np.float64) if len(text) < MAX_BYTES else None
+    if numbers is None or len(numbers) < 3:
+        return None
+    nv, nf = int(numbers[0]), int(numbers[1])
+    body = numbers[3:]
+    if len(body) != nv * 3 + nf * 4:
+        return None
+    faces = body[nv * 3:].reshape(nf, 4)
+    if not (faces[:, 0] == 3).all():
+        return None
+    return body[:nv * 3].reshape(nv, 3), faces[:, 1:].astype(np.int64)
 
 
 @register(".ply", ".off", ".stl")
@@ -84,8 +105,12 @@ def load_single(path: Path) -> Mesh:
         check_ply_header(path, data)
     elif suffix == ".off":
         check_off_header(path, data)
+    fast = read_triangle_off(data) if suffix == ".off" else None
     try:
-        scene = trimesh.load(str(path), process=False, maintain_order=True, force="scene")
+        if fast is not None:
+            scene = trimesh.Scene(trimesh.Trimesh(vertices=fast[0], faces=fast[1], process=False))
+        else:
+            scene = trimesh.load(str(path), process=False, maintain_order=True, force="scene")
     except Exception as exc:
         raise MeshLoadError(path, f"{suffix[1:].upper()} could not be read: {type(exc).__name__}: {exc}") from exc
     stem = path.stem
