@@ -42,7 +42,7 @@ def test_errors_name_the_problem(tmp_path):
     asset = shared("assets", "kenney_truck_green.glb")
     result = runner.invoke(app, ["segment", str(asset), "--method", "samesh", "--out", str(tmp_path / "x.npy")])
     assert result.exit_code == 2 and "needs a SAM-2 model" in result.output
-    result = runner.invoke(app, ["segment", str(asset), "--granularity", "0", "--out", str(tmp_path / "x.npy")])
+    result = runner.invoke(app, ["segment", str(asset), "--method", "geometric", "--granularity", "0", "--out", str(tmp_path / "x.npy")])
     assert result.exit_code == 2 and "granularity = 0" in result.output
     bad = tmp_path / "bad.seg"
     bad.write_text("0\n1\n")

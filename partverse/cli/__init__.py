@@ -16,7 +16,6 @@ app = typer.Typer(
 # one line per command module; each defines register(app)
 _COMMAND_MODULES = [
     "partverse.cli.mesh",
-    "partverse.cli.segment",
     "partverse.cli.evaluate",
     "partverse.cli.caption",
 ]
