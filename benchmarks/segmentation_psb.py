@@ -24,7 +24,8 @@ from partverse.segment.facegraph import face_geometry  # noqa: E402
 from partverse.segment.psb import list_models, read_seg  # noqa: E402
 
 COLUMNS = ["model", "faces", "humans", "median", "hum_RI", "hum_ASA", "over_n", "ratio", "over_ASA", "over_UE",
-           "over_miss", "k_RI", "k_ASA", "k_mIoU", "sec"]
+           "over_miss", "k_RI", "k_ASA", "k_mIoU", "AP50", "R@10", "sec"]
+PROPOSAL_LEVELS = (0.25, 0.5, 1.0, 2.0)
 
 
 def evaluate(model, method: str, granularity: float) -> dict:
@@ -38,11 +39,15 @@ def evaluate(model, method: str, granularity: float) -> dict:
     seconds = time.perf_counter() - t
     at_k = segment(mesh, method, num_parts=median)
     o, k = metrics.mean_scores(over, gts, areas), metrics.mean_scores(at_k, gts, areas)
+    levels = [segment(mesh, method, granularity=g) for g in PROPOSAL_LEVELS] + [at_k]
+    proposals = metrics.ranked_proposals(levels, areas)
+    ap = np.mean([metrics.average_precision(proposals, g, 0.5, areas) for g in gts])
+    recall = np.mean([metrics.recall_at_k(proposals, g, 10, 0.5, areas) for g in gts])
     return {"model": model.model_id, "faces": mesh.num_faces, "humans": len(gts), "median": median,
             "hum_RI": human["rand_index_error"], "hum_ASA": human["asa"], "over_n": o["num_pred"],
             "ratio": o["num_pred"] / median, "over_ASA": o["asa"], "over_UE": o["undersegmentation_error"],
             "over_miss": o["missing_rate"], "k_RI": k["rand_index_error"], "k_ASA": k["asa"], "k_mIoU": k["miou"],
-            "sec": seconds}
+            "AP50": float(ap), "R@10": float(recall), "sec": seconds}
 
 
 def _fmt(value) -> str:

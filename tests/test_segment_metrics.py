@@ -78,3 +78,12 @@ def test_seg_and_npy_readers_name_the_file(tmp_path):
     np.save(tmp_path / "z.npy", np.zeros((2, 2)))
     with pytest.raises(SegFileError, match="z.npy: expected a 1-D integer array"):
         read_labels(tmp_path / "z.npy")
+
+
+def test_ranked_proposals_put_stable_segments_first_and_drop_duplicates():
+    coarse = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    fine = np.array([0, 0, 1, 1, 2, 2, 2, 2])  # segment {4..7} is in both levels
+    proposals = metrics.ranked_proposals([coarse, fine, fine])
+    assert proposals[0].tolist() == [False] * 4 + [True] * 4
+    assert len(proposals) == 4  # {4..7} once; {0..3}; {0,1}; {2,3}
+    assert metrics.average_precision(proposals, coarse) == pytest.approx((1 + 2 / 2) / 2)

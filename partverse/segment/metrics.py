@@ -173,3 +173,26 @@ def recall_at_k(proposals: np.ndarray, gt: np.ndarray, k: int, tau: float = 0.5,
     """Fraction of ground-truth segments matched with IoU > tau by one of the first k proposals."""
     iou = _proposal_iou(proposals[:k], gt, weights)
     return float((iou.max(axis=0) > tau).mean()) if len(iou) else 0.0
+
+
+def ranked_proposals(levels: list[np.ndarray], weights=None) -> np.ndarray:
+    """(N, F) bool part proposals from several labellings (e.g. one hierarchy cut at several
+    granularities), ranked as PartGen ranks its own: score = how many proposals overlap it with
+    IoU > 1/2, best first, then duplicates (IoU > 1/2 with a kept one) removed down the list."""
+    masks = []
+    for labels in levels:
+        _, inverse = np.unique(np.asarray(labels), return_inverse=True)
+        masks.append(np.eye(inverse.max() + 1, dtype=bool)[inverse.reshape(-1)].T)
+    stacked = np.concatenate(masks)
+    w = np.ones(stacked.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    as_float = sp.csr_matrix(stacked.astype(np.float64))
+    inter = np.asarray((as_float.multiply(w[None, :]) @ as_float.T).todense())
+    size = np.diag(inter)
+    iou = inter / (size[:, None] + size[None, :] - inter)
+    score = (iou > 0.5).sum(axis=1)
+    order = np.lexsort((-size, -score))
+    kept: list[int] = []
+    for i in order:  # loop over proposals (tens), not faces
+        if not kept or iou[i, kept].max() <= 0.5:
+            kept.append(int(i))
+    return stacked[kept]
