@@ -62,7 +62,6 @@ def sam2_ratio(mesh, resolution: int) -> None:
     sys.path.insert(0, str(REPO / "tests"))
     from test_segment_sam2 import tiny_sam2
 
-    from partverse.segment.combine import auto_segmentation
     from partverse.segment.lift import LiftConfig, lift_masks
     from partverse.segment.sam2_masks import MaskConfig, Sam2MaskGenerator
     from partverse.segment.samesh import mesh_graph, render_views
@@ -85,7 +84,6 @@ def sam2_ratio(mesh, resolution: int) -> None:
     merge_s = time.perf_counter() - t
     print(f"\nSAM-2 (tiny, CPU, 12 views at {resolution}px, {mesh.num_faces} faces): forward {forward:.2f}s, "
           f"lift+smooth {lift_s:.3f}s, merge with geometry {merge_s:.3f}s, ratio {(lift_s + merge_s) / forward:.3f} (target <= 0.2)")
-    del auto_segmentation
 
 
 def scaling(mesh) -> None:
