@@ -59,17 +59,27 @@ def segment(
     method: str = typer.Option("artist", "--method", help="segmentation method (see partverse.segment.METHODS)"),
     out: Path = typer.Option(..., "--out", help="output .npy: one int32 label per face, in load order"),
     max_parts: int = typer.Option(None, "--max-parts", help="artist: merge smallest segments until at most this many remain"),
+    granularity: float = typer.Option(1.0, "--granularity", help="geometric / samesh / auto: > 0, higher gives more segments (each refining the coarser)"),
+    num_parts: int = typer.Option(None, "--num-parts", help="target number of segments (artist: same as --max-parts)"),
+    sam2: str = typer.Option(None, "--sam2", help="SAM-2 model (local path or hub id): needed by samesh, used by auto when given"),
+    seed: int = typer.Option(0, "--seed", help="geometric / samesh / auto: random seed (deterministic given it)"),
 ) -> None:
-    """Over-segment a mesh and write one int32 label per face (face order of `partverse inspect`)."""
+    """Over-segment a mesh and write one int32 label per face (face order of `partverse inspect`).
+
+    Methods: artist (the artist's parts split into connected pieces), geometric (creases, no
+    weights), samesh (SAM-2 masks on 12 views lifted to faces; needs --sam2), auto (artist pieces
+    refined by geometry, plus SAM-2 when --sam2 is given; never merges across artist pieces unless
+    --num-parts asks for fewer segments than there are pieces)."""
     import numpy as np
 
+    from partverse.errors import PartverseError
     from partverse.segment import segment as run
 
     mesh = _load_or_exit(path)
-    params = {"max_parts": max_parts} if max_parts is not None else {}
+    params = _segment_params(method, max_parts, granularity, num_parts, sam2, seed)
     try:
         labels = run(mesh, method, **params)
-    except ConfigError as exc:
+    except PartverseError as exc:
         typer.echo(f"{path}: {exc}", err=True)
         raise typer.Exit(2)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -77,6 +87,16 @@ def segment(
     np.save(tmp, labels)
     tmp.replace(out)
     typer.echo(f"{out}: {len(labels)} faces, {int(labels.max()) + 1} segments")
+
+
+def _segment_params(method, max_parts, granularity, num_parts, sam2, seed) -> dict:
+    if method == "artist":
+        limit = max_parts if max_parts is not None else num_parts
+        return {"max_parts": limit} if limit is not None else {}
+    params = {"granularity": granularity, "num_parts": num_parts, "seed": seed}
+    if sam2 is not None or method == "samesh":
+        params["sam2"] = sam2
+    return params
 
 
 def parts(

@@ -26,3 +26,15 @@ def segment(mesh: Mesh, method: str = "artist", **params) -> np.ndarray:
     except TypeError as exc:
         raise ConfigError(f"segmentation method {method!r}: bad parameters {sorted(params)}: {exc}") from exc
     return np.asarray(labels, dtype=np.int32)
+
+
+def _register_builtin_methods() -> None:
+    # issue 4: geometry, SAM-2 lifting (Samesh) and their combination with the artist prior
+    from partverse.segment.combine import auto_segmentation, geometric_segmentation, samesh_segmentation
+
+    METHODS.setdefault("geometric", geometric_segmentation)
+    METHODS.setdefault("auto", auto_segmentation)
+    METHODS.setdefault("samesh", samesh_segmentation)
+
+
+_register_builtin_methods()

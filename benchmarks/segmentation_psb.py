@@ -1,0 +1,75 @@
+"""Segmentation quality on the Princeton Segmentation Benchmark, against every human segmentation.
+
+    python benchmarks/segmentation_psb.py [--psb ../shared/data/psb] [--granularity 1.0] [--method auto]
+
+Per model: the human reference (each human against the others), the over-segmentation at the
+given granularity (ASA, segment count / human median, ...), and the segmentation at the human
+median count (Rand-index error, ...). All scores area-weighted and averaged over the humans.
+Targets: ASA >= 0.95 with <= 3x the human median count; RI error <= 0.15 at the median count.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from partverse.io import load  # noqa: E402
+from partverse.segment import metrics, segment  # noqa: E402
+from partverse.segment.facegraph import face_geometry  # noqa: E402
+from partverse.segment.psb import list_models, read_seg  # noqa: E402
+
+COLUMNS = ["model", "faces", "humans", "median", "hum_RI", "hum_ASA", "over_n", "ratio", "over_ASA", "over_UE",
+           "over_miss", "k_RI", "k_ASA", "k_mIoU", "AP50", "R@10", "sec"]
+PROPOSAL_LEVELS = (0.25, 0.5, 1.0, 2.0)
+
+
+def evaluate(model, method: str, granularity: float) -> dict:
+    mesh = load(model.mesh_path)
+    gts = [read_seg(p, mesh.num_faces) for p in model.seg_paths]
+    areas = face_geometry(mesh.vertices, mesh.faces)[0]
+    median = int(np.median([len(np.unique(g)) for g in gts]))
+    human = metrics.human_consistency(gts, areas)
+    t = time.perf_counter()
+    over = segment(mesh, method, granularity=granularity)
+    seconds = time.perf_counter() - t
+    at_k = segment(mesh, method, num_parts=median)
+    o, k = metrics.mean_scores(over, gts, areas), metrics.mean_scores(at_k, gts, areas)
+    levels = [segment(mesh, method, granularity=g) for g in PROPOSAL_LEVELS] + [at_k]
+    proposals = metrics.ranked_proposals(levels, areas)
+    ap = np.mean([metrics.average_precision(proposals, g, 0.5, areas) for g in gts])
+    recall = np.mean([metrics.recall_at_k(proposals, g, 10, 0.5, areas) for g in gts])
+    return {"model": model.model_id, "faces": mesh.num_faces, "humans": len(gts), "median": median,
+            "hum_RI": human["rand_index_error"], "hum_ASA": human["asa"], "over_n": o["num_pred"],
+            "ratio": o["num_pred"] / median, "over_ASA": o["asa"], "over_UE": o["undersegmentation_error"],
+            "over_miss": o["missing_rate"], "k_RI": k["rand_index_error"], "k_ASA": k["asa"], "k_mIoU": k["miou"],
+            "AP50": float(ap), "R@10": float(recall), "sec": seconds}
+
+
+def _fmt(value) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--psb", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "psb"))
+    parser.add_argument("--method", default="auto")
+    parser.add_argument("--granularity", type=float, default=1.0)
+    args = parser.parse_args()
+    rows = [evaluate(m, args.method, args.granularity) for m in list_models(args.psb)]
+    print("\t".join(COLUMNS))
+    for row in rows:
+        print("\t".join(_fmt(row[c]) for c in COLUMNS), flush=True)
+    means = {c: float(np.mean([r[c] for r in rows])) for c in COLUMNS[1:]}
+    print("\t".join(["mean"] + [_fmt(means[c]) for c in COLUMNS[1:]]))
+    print(f"\n{args.method} @ granularity {args.granularity}: ASA {means['over_ASA']:.3f} (target >= 0.95) at "
+          f"{means['ratio']:.2f}x the human median count (target <= 3); at the median count RI error "
+          f"{means['k_RI']:.3f} (target <= 0.15); humans: RI {means['hum_RI']:.3f}, ASA {means['hum_ASA']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

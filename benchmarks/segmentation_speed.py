@@ -1,0 +1,123 @@
+"""Speed of the segmentation engine, as ratios against baselines measured in the same run.
+
+    python benchmarks/segmentation_speed.py [--data ../shared/data] [--sam2-resolution 256]
+
+1. Geometric segmentation time / `trimesh.load` time of the same file, for every shared asset and
+   PSB model (target <= 3x).
+2. SAM-2 path on CPU with a tiny randomly initialised Sam2Model built from a config here:
+   lifting + merging + smoothing time / SAM-2 forward time (image encoder + mask decoder) for the
+   same 12 views (target <= 0.2).
+3. Scaling: one mesh subdivided to 4x and 16x faces; time per face relative to the original
+   (target: grows no faster than faces x log faces).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from partverse.io import load  # noqa: E402
+from partverse.segment import segment  # noqa: E402
+
+
+def best_of(fn, repeat: int = 3) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def geometric_vs_load(paths: list[Path]) -> list[float]:
+    import trimesh
+
+    print("file\tfaces\tload_s\tgeometric_s\tratio")
+    ratios = []
+    for path in paths:
+        try:
+            mesh = load(path)
+        except Exception as exc:  # a shared asset our loader refuses: report and go on
+            print(f"{path.name}\tskipped: {exc}")
+            continue
+        try:
+            load_s = best_of(lambda: trimesh.load(str(path)))
+        except Exception as exc:  # e.g. FBX: trimesh has no loader, so there is no baseline
+            print(f"{path.name}\tno trimesh baseline: {type(exc).__name__}: {exc}")
+            continue
+        seg_s = best_of(lambda: segment(mesh, "geometric"))
+        ratios.append(seg_s / load_s)
+        print(f"{path.name}\t{mesh.num_faces}\t{load_s:.3f}\t{seg_s:.3f}\t{seg_s / load_s:.2f}", flush=True)
+    return ratios
+
+
+def sam2_ratio(mesh, resolution: int) -> None:
+    sys.path.insert(0, str(REPO / "tests"))
+    from test_segment_sam2 import tiny_sam2
+
+    from partverse.segment.lift import LiftConfig, lift_masks
+    from partverse.segment.sam2_masks import MaskConfig, Sam2MaskGenerator
+    from partverse.segment.samesh import mesh_graph, render_views
+
+    with tempfile.TemporaryDirectory() as tmp:
+        generator = Sam2MaskGenerator(tiny_sam2(Path(tmp) / "tiny"), MaskConfig(points_per_side=16, pred_iou_thresh=-1e9, stability_thresh=0.0))
+    views = render_views(mesh.vertices, mesh.faces, resolution)
+    generator.embed(views.images[:1])  # warm-up
+    t = time.perf_counter()
+    masks = generator.masks(views.images, views.face_ids >= 0)
+    forward = time.perf_counter() - t
+    t = time.perf_counter()
+    pairs, areas = mesh_graph(mesh)
+    labels = lift_masks(views.face_ids, masks, pairs, areas, LiftConfig())
+    lift_s = time.perf_counter() - t
+    t = time.perf_counter()
+    from partverse.segment.geometric import GeometricConfig, cut_hierarchy, geometric_hierarchy
+
+    cut_hierarchy(geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(), face_evidence=labels)[1], GeometricConfig())
+    merge_s = time.perf_counter() - t
+    print(f"\nSAM-2 (tiny, CPU, 12 views at {resolution}px, {mesh.num_faces} faces): forward {forward:.2f}s, "
+          f"lift+smooth {lift_s:.3f}s, merge with geometry {merge_s:.3f}s, ratio {(lift_s + merge_s) / forward:.3f} (target <= 0.2)")
+
+
+def scaling(mesh) -> None:
+    import trimesh
+
+    from partverse.records import ArtistPart, Mesh
+
+    print("\nscaling\tfaces\tseconds\tper_face_vs_1x\ttime_vs_1x vs faces*log(faces)_vs_1x")
+    vertices, faces = mesh.vertices, mesh.faces
+    base = None
+    for _ in range(3):  # 1x, 4x, 16x
+        m = Mesh(vertices, faces, np.zeros(len(faces), np.int32), np.full(len(faces), -1, np.int32), [ArtistPart("w", "whole")])
+        s = best_of(lambda: segment(m, "geometric"), repeat=2)
+        n = len(faces)
+        if base is None:
+            base = (s, n)
+        bound = (n * np.log(n)) / (base[1] * np.log(base[1]))
+        print(f"{n / base[1]:.0f}x\t{n}\t{s:.3f}\t{(s / n) / (base[0] / base[1]):.2f}\t{s / base[0]:.2f} vs {bound:.2f}", flush=True)
+        vertices, faces = trimesh.remesh.subdivide(vertices, faces)  # 4x the faces
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--sam2-resolution", type=int, default=256)
+    args = parser.parse_args()
+    data = Path(args.data)
+    assets = sorted(p for p in (data / "assets").iterdir() if p.suffix.lower() in {".glb", ".gltf", ".ply", ".obj", ".fbx"})
+    psb = sorted((data / "psb" / "off").glob("*.off"), key=lambda p: int(p.stem))
+    ratios = geometric_vs_load(assets + psb)
+    print(f"geometric / trimesh.load: median {np.median(ratios):.2f}x, mean {np.mean(ratios):.2f}x, max {np.max(ratios):.2f}x (target <= 3x)")
+    sam2_ratio(load(data / "psb" / "off" / "161.off"), args.sam2_resolution)
+    scaling(load(data / "psb" / "off" / "341.off"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,128 @@
+"""Geometric over-segmentation: no weights, no GPU.
+
+1. Dual graph with concavity cues (`facegraph`): crease strength s = 1 - exp(-d / crease_scale)
+   per link, d the Katz-Tal angular distance (convex creases count `convex_weight` as much).
+2. Superfaces: Voronoi cells on the dual graph from seeded random faces (one per
+   `faces_per_superface` faces, plus one per connected piece), with link lengths inflated across
+   creases so cells stop at them (scipy's multi-source Dijkstra, vectorized).
+3. A merge hierarchy by normalized association (`hierarchy`), cut either at a target count
+   (`num_parts`) or at an association threshold set by `granularity`.
+
+Granularity: the hierarchy stops at the first merge whose normalized association is below
+`GRANULARITY_SCALE * granularity`. Higher granularity -> more segments, and every finer result
+refines every coarser one (same hierarchy). granularity = 1 is tuned to over-segment human part
+boundaries on the Princeton benchmark at about 3x the human segment count.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from partverse.errors import ConfigError
+from partverse.geometry.adjacency import relabel_by_first_occurrence
+from partverse.segment.facegraph import FaceGraph, build_face_graph
+from partverse.segment.hierarchy import MergeHierarchy, build_hierarchy
+
+GRANULARITY_SCALE = 15.0
+MAX_SUPERFACES = 20000
+
+
+@dataclass(slots=True, frozen=True)
+class GeometricConfig:
+    """Parameters of the geometric segmentation; validated when built."""
+
+    granularity: float = 1.0
+    num_parts: int | None = None
+    convex_weight: float = 0.05
+    crease_scale: float = 0.1
+    crease_penalty: float = 100.0
+    faces_per_superface: int = 40
+    seed: int = 0
+
+    def __post_init__(self):
+        _positive("granularity", self.granularity)
+        _positive("crease_scale", self.crease_scale)
+        if not 0.0 <= self.convex_weight <= 1.0:
+            raise ConfigError(f"convex_weight = {self.convex_weight!r}: must be in [0, 1]")
+        if self.crease_penalty < 0:
+            raise ConfigError(f"crease_penalty = {self.crease_penalty!r}: must be >= 0")
+        if not isinstance(self.faces_per_superface, int) or self.faces_per_superface < 1:
+            raise ConfigError(f"faces_per_superface = {self.faces_per_superface!r}: must be a positive integer")
+        if self.num_parts is not None and (not isinstance(self.num_parts, (int, np.integer)) or self.num_parts < 1):
+            raise ConfigError(f"num_parts = {self.num_parts!r}: must be a positive integer or None")
+
+
+def _positive(name: str, value) -> None:
+    if not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name} = {value!r}: must be a finite number > 0")
+
+
+def crease_strength(graph: FaceGraph, crease_scale: float) -> np.ndarray:
+    """(E,) in [0, 1): 0 on flat surface, -> 1 across sharp concave creases."""
+    return -np.expm1(-graph.distance / crease_scale)
+
+
+def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int, seed: int,
+               blocked: np.ndarray | None = None) -> np.ndarray:
+    """(F,) int64 superface id per face: graph-Voronoi cells of random seed faces, with link
+    lengths (1 + crease_penalty * strength) so cells end at creases. `blocked` (E,) links are cut.
+    Every connected piece gets at least one seed, so every face is labelled."""
+    n = graph.num_faces
+    keep = np.ones(len(graph.pairs), bool) if blocked is None else ~blocked
+    pairs = graph.pairs[keep]
+    mean_len = float(graph.length.mean()) if len(graph.length) else 1.0
+    cost = (graph.length[keep] + 1e-6 * mean_len) * (1.0 + strength[keep])
+    matrix = sp.coo_matrix((cost, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
+    _, piece = connected_components(matrix, directed=False)
+    _, first_of_piece = np.unique(piece, return_index=True)
+    count = int(np.clip(n // faces_per_superface, 1, MAX_SUPERFACES))
+    rng = np.random.default_rng(seed)
+    seeds = np.union1d(rng.choice(n, size=min(n, count), replace=False), first_of_piece)
+    _, _, source = dijkstra(matrix, directed=False, indices=seeds, min_only=True, return_predecessors=True)
+    return relabel_by_first_occurrence(source)
+
+
+def geometric_hierarchy(vertices: np.ndarray, faces: np.ndarray, config: GeometricConfig = GeometricConfig(),
+                        face_group: np.ndarray | None = None,
+                        face_evidence: np.ndarray | None = None,
+                        regions: np.ndarray | None = None) -> tuple[FaceGraph, MergeHierarchy]:
+    """Dual graph and merge hierarchy of (V, 3) vertices / (F, 3) faces. With `face_group` (F,)
+    int, links between different groups are never merged across (e.g. artist parts). With
+    `face_evidence` (F,) int (e.g. lifted SAM-2 labels, -1 = none), a link between two different
+    non-negative labels counts as a full-strength crease. `regions` (F,) int 0..R-1 replaces the
+    superfaces as the hierarchy's starting regions."""
+    graph = build_face_graph(vertices, faces, config.convex_weight)
+    strength = crease_strength(graph, config.crease_scale)
+    if face_evidence is not None:
+        ev = np.asarray(face_evidence)[graph.pairs]
+        strength = np.where((ev[:, 0] != ev[:, 1]) & (ev.min(axis=1) >= 0), 1.0, strength)
+    blocked = None
+    if face_group is not None:
+        group = np.asarray(face_group)
+        blocked = group[graph.pairs[:, 0]] != group[graph.pairs[:, 1]]
+    if regions is None:
+        region = superfaces(graph, config.crease_penalty * strength, config.faces_per_superface, config.seed, blocked)
+    else:
+        region = relabel_by_first_occurrence(np.asarray(regions))
+    weight = graph.length * (1.0 - strength)
+    return graph, build_hierarchy(region, graph.pairs, weight, graph.areas, blocked)
+
+
+def cut_hierarchy(hierarchy: MergeHierarchy, config: GeometricConfig) -> np.ndarray:
+    """(F,) int64 labels at `config.num_parts` segments if given, else at `config.granularity`."""
+    if config.num_parts is not None:
+        return hierarchy.labels_for_count(int(config.num_parts))
+    return hierarchy.labels_for_threshold(GRANULARITY_SCALE * config.granularity)
+
+
+def geometric_labels(vertices: np.ndarray, faces: np.ndarray, config: GeometricConfig = GeometricConfig(),
+                     face_group: np.ndarray | None = None) -> np.ndarray:
+    """(F,) int64 segment labels 0..K-1 numbered by first face."""
+    faces = np.asarray(faces)
+    if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
+        raise ConfigError(f"geometric segmentation needs (F, 3) triangles with F > 0, got shape {faces.shape}")
+    _, hierarchy = geometric_hierarchy(vertices, faces, config, face_group)
+    return cut_hierarchy(hierarchy, config)

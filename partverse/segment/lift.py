@@ -1,0 +1,178 @@
+"""Lifting per-view 2D mask labels to mesh faces (the Samesh method), vectorized.
+
+Inputs per view: a face-id buffer (H, W) int (-1 = background) and a mask-label image (H, W) int
+(-1 = no mask). Steps:
+1. votes: for every (view, face, mask) the pixel count; a face joins the mask it covers most in that
+   view, if it covers at least `min_face_pixels` pixels of it;
+2. links: two view-masks are linked when they share at least `min_shared_faces` faces (or all of
+   the smaller one's) and at least `link_ratio` of the smaller one's faces; a mask linked to two
+   or more masks of one other view spans several parts and is dropped (over-linked);
+3. clusters: connected components of the links (deterministic; no random prompts anywhere);
+4. face labels: pixel votes summed per cluster, argmax per face (-1 when no view saw the face);
+5. on the mesh: pieces of a label smaller than `min_piece_fraction` of that label's largest piece
+   are dropped, unlabelled faces take their neighbours' majority (`fill_rounds` rounds), what
+   remains unlabelled becomes one label per connected piece, and every label is split into
+   connected pieces.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+from partverse.errors import ConfigError, PartverseError
+from partverse.geometry.adjacency import connected_face_components, relabel_by_first_occurrence
+
+
+@dataclass(slots=True, frozen=True)
+class LiftConfig:
+    min_face_pixels: int = 4
+    min_shared_faces: int = 8
+    link_ratio: float = 0.5
+    min_piece_fraction: float = 0.025
+    fill_rounds: int = 64
+
+    def __post_init__(self):
+        for name in ("min_face_pixels", "min_shared_faces", "fill_rounds"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"{name} = {value!r}: must be an integer >= 0")
+        for name in ("link_ratio", "min_piece_fraction"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} = {value!r}: must be in [0, 1]")
+
+
+def view_votes(face_ids: np.ndarray, mask_labels: np.ndarray, num_faces: int, min_face_pixels: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """(F, L) pixel votes of faces for the L = sum over views of (max label + 1) view-masks; each
+    face keeps only its best mask per view, and only with >= min_face_pixels pixels.
+    face_ids, mask_labels: (N, H, W) int; raises when a face id is outside [-1, num_faces)."""
+    face_ids = np.asarray(face_ids, dtype=np.int64)
+    mask_labels = np.asarray(mask_labels, dtype=np.int64)
+    if face_ids.shape != mask_labels.shape or face_ids.ndim != 3:
+        raise PartverseError(f"lift: face-id buffers {face_ids.shape} and mask labels {mask_labels.shape} must be equal (N, H, W)")
+    if face_ids.size and (face_ids.min() < -1 or face_ids.max() >= num_faces):
+        raise PartverseError(f"lift: face ids span [{face_ids.min()}, {face_ids.max()}], outside [-1, {num_faces}) for a {num_faces}-face mesh")
+    per_view = mask_labels.reshape(len(mask_labels), -1).max(axis=1) + 1
+    offset = np.concatenate([[0], np.cumsum(per_view)])
+    view = np.broadcast_to(np.arange(len(face_ids))[:, None, None], face_ids.shape)
+    hit = (face_ids >= 0) & (mask_labels >= 0)
+    face, label = face_ids[hit], mask_labels[hit] + offset[view[hit]]
+    total = int(offset[-1])
+    votes = sp.coo_matrix((np.ones(len(face)), (face, label)), shape=(num_faces, max(total, 1))).tocsr()
+    votes.sum_duplicates()
+    coo = votes.tocoo()
+    # keep, per (face, view), the mask with the most pixels
+    row_view = np.searchsorted(offset, coo.col, side="right") - 1
+    order = np.lexsort((-coo.data, row_view, coo.row))
+    r, v, c, d = coo.row[order], row_view[order], coo.col[order], coo.data[order]
+    first = np.concatenate([[True], (r[1:] != r[:-1]) | (v[1:] != v[:-1])]) if len(r) else np.zeros(0, bool)
+    keep = first & (d >= max(min_face_pixels, 1))
+    mask_view = np.repeat(np.arange(len(per_view)), per_view)
+    if len(mask_view) == 0:
+        mask_view = np.zeros(1, dtype=np.int64)
+    return sp.coo_matrix((d[keep], (r[keep], c[keep])), shape=votes.shape).tocsr(), mask_view
+
+
+def link_masks(votes: sp.csr_matrix, mask_view: np.ndarray, config: LiftConfig) -> np.ndarray:
+    """(L,) cluster id per view-mask, -1 for masks no face joined and for over-linked masks (linked
+    to two or more masks of one other view: they span several parts). Clusters are connected
+    components of the remaining links. mask_view: (L,) view index of each mask."""
+    member = (votes > 0).astype(np.float64)
+    size = np.asarray(member.sum(axis=0)).ravel()
+    shared = (member.T @ member).tocoo()
+    off = shared.row != shared.col
+    row, col, count = shared.row[off], shared.col[off], shared.data[off]
+    smaller = np.minimum(size[row], size[col])
+    # masks of small parts (few faces) link on their whole size
+    keep = (count >= np.minimum(config.min_shared_faces, config.link_ratio * smaller)) & (count >= config.link_ratio * smaller)
+    row, col = row[keep], col[keep]
+    n = len(size)
+    per_view = np.unique(row * (mask_view.max() + 1) + mask_view[col], return_counts=True)
+    over = np.zeros(n, dtype=bool)
+    over[per_view[0][per_view[1] >= 2] // (mask_view.max() + 1)] = True
+    good = ~over[row] & ~over[col]
+    graph = sp.coo_matrix((np.ones(good.sum()), (row[good], col[good])), shape=(n, n))
+    _, component = connected_components(graph, directed=False)
+    return _dense(np.where((size > 0) & ~over, component, -1))
+
+
+def _dense(labels: np.ndarray) -> np.ndarray:
+    """Labels >= 0 renumbered 0..K-1 by first occurrence; -1 kept."""
+    out = np.full(len(labels), -1, dtype=np.int64)
+    valid = labels >= 0
+    if valid.any():
+        out[valid] = relabel_by_first_occurrence(labels[valid])
+    return out
+
+
+def face_labels_from_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> np.ndarray:
+    """(F,) int64: the cluster with the most pixel votes per face, -1 for faces with none."""
+    used = cluster >= 0
+    k = int(cluster.max()) + 1 if used.any() else 0
+    if k == 0:
+        return np.full(votes.shape[0], -1, dtype=np.int64)
+    membership = sp.coo_matrix((np.ones(used.sum()), (np.flatnonzero(used), cluster[used])), shape=(len(cluster), k)).tocsr()
+    per_cluster = (votes @ membership).tocsr()
+    best = np.asarray(per_cluster.argmax(axis=1)).ravel()
+    seen = np.asarray(per_cluster.max(axis=1).todense()).ravel() > 0
+    return np.where(seen, best, -1).astype(np.int64)
+
+
+def smooth_labels(labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray, config: LiftConfig) -> np.ndarray:
+    """(F,) int64 labels 0..K-1, every label one connected piece, no face unlabelled (step 5)."""
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    n = len(labels)
+    same = labels[pairs[:, 0]] == labels[pairs[:, 1]]
+    piece = connected_face_components(n, pairs, same)
+    piece_area = np.bincount(piece, weights=areas, minlength=piece.max() + 1)
+    piece_count = np.bincount(piece)
+    piece_label = np.full(len(piece_area), -1)
+    piece_label[piece] = labels
+    best_area = np.zeros(labels.max() + 2)
+    best_count = np.zeros(labels.max() + 2)
+    np.maximum.at(best_area, piece_label + 1, piece_area)
+    np.maximum.at(best_count, piece_label + 1, piece_count)
+    small = (piece_area < config.min_piece_fraction * best_area[piece_label + 1]) & (
+        piece_count < config.min_piece_fraction * best_count[piece_label + 1])
+    labels[small[piece]] = -1
+    labels = _fill_unlabelled(labels, pairs, config.fill_rounds)
+    missing = labels < 0
+    if missing.any():  # pieces no view labelled: one label each
+        labels[missing] = labels.max() + 1 + connected_face_components(n, pairs, missing[pairs].all(axis=1))[missing]
+    same = labels[pairs[:, 0]] == labels[pairs[:, 1]]
+    return connected_face_components(n, pairs, same)
+
+
+def _fill_unlabelled(labels: np.ndarray, pairs: np.ndarray, rounds: int) -> np.ndarray:
+    """Unlabelled faces take the most common label among labelled neighbours, round by round."""
+    n = len(labels)
+    adjacency = sp.coo_matrix((np.ones(2 * len(pairs)), (np.r_[pairs[:, 0], pairs[:, 1]], np.r_[pairs[:, 1], pairs[:, 0]])), shape=(n, n)).tocsr()
+    for _ in range(rounds):  # rounds of a vectorized sweep, not a loop over faces
+        missing = labels < 0
+        if not missing.any():
+            break
+        known = np.flatnonzero(~missing)
+        if len(known) == 0:
+            break
+        onehot = sp.csr_matrix((np.ones(len(known)), (known, labels[known])), shape=(n, labels.max() + 1))
+        counts = adjacency[missing] @ onehot
+        has = np.asarray(counts.sum(axis=1)).ravel() > 0
+        if not has.any():
+            break
+        best = np.asarray(counts.argmax(axis=1)).ravel()
+        targets = np.flatnonzero(missing)
+        labels[targets[has]] = best[has]
+    return labels
+
+
+def lift_masks(face_ids: np.ndarray, mask_labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray,
+               config: LiftConfig = LiftConfig()) -> np.ndarray:
+    """(F,) int64 face labels 0..K-1 from N views: face_ids / mask_labels (N, H, W) int,
+    pairs (E, 2) face adjacency, areas (F,)."""
+    votes, mask_view = view_votes(face_ids, mask_labels, len(areas), config.min_face_pixels)
+    cluster = link_masks(votes, mask_view, config)
+    labels = face_labels_from_votes(votes, cluster)
+    return relabel_by_first_occurrence(smooth_labels(labels, pairs, areas, config))

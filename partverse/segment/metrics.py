@@ -1,0 +1,198 @@
+"""Segmentation metrics: predicted per-face labels against ground-truth per-face labels.
+
+Every metric takes `pred` (F,) int and `gt` (F,) int labels and optional `weights` (F,) float
+(face areas for the area-weighted variants of the Princeton benchmark; None = one per face).
+Definitions (Chen, Golovinskiy, Funkhouser 2009; Neubert & Protzel 2012; PartGen App. B):
+
+- rand_index_error: fraction of (weighted, ordered) face pairs on which the two labellings disagree
+  about "same segment / different segment".
+- missing rate R_m: for each ground-truth segment, the weight outside its best-overlapping
+  predicted segment, summed, over the total. Penalises over-segmentation.
+- false-alarm rate R_f: the same from the predicted side. Penalises under-segmentation.
+- ASA (achievable segmentation accuracy) = 1 - R_f: accuracy reachable by merging predicted segments.
+- under-segmentation error: sum over (pred, gt) overlaps of min(|S∩G|, |S\\G|), over the total.
+- best-IoU mIoU (PartObjaverse-Tiny): for each ground-truth segment the best IoU over predicted
+  segments, averaged over ground-truth segments.
+- average_precision / recall_at_k: PartGen's metrics for a ranked list of part proposals.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def contingency(pred: np.ndarray, gt: np.ndarray, weights: np.ndarray | None = None) -> sp.csr_matrix:
+    """(P, G) weighted overlap matrix between labels 0..P-1 of pred and 0..G-1 of gt (relabelled
+    densely; the row / column order is that of np.unique)."""
+    pred, gt = np.asarray(pred).reshape(-1), np.asarray(gt).reshape(-1)
+    if pred.shape != gt.shape:
+        raise ValueError(f"label arrays differ in length: pred has {len(pred)} faces, gt has {len(gt)}")
+    if len(pred) == 0:
+        raise ValueError("label arrays are empty")
+    w = np.ones(len(pred)) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    if w.shape != pred.shape:
+        raise ValueError(f"weights have {len(w)} entries for {len(pred)} faces")
+    _, p = np.unique(pred, return_inverse=True)
+    _, g = np.unique(gt, return_inverse=True)
+    table = sp.coo_matrix((w, (p.reshape(-1), g.reshape(-1))), shape=(p.max() + 1, g.max() + 1))
+    return table.tocsr()
+
+
+def rand_index_error(pred, gt, weights=None) -> float:
+    table = contingency(pred, gt, weights)
+    total = table.sum()
+    joint = table.multiply(table).sum()
+    a = np.asarray(table.sum(axis=1)).ravel()
+    b = np.asarray(table.sum(axis=0)).ravel()
+    return float((np.square(a).sum() + np.square(b).sum() - 2.0 * joint) / total**2)
+
+
+def _row_max(table: sp.csr_matrix) -> np.ndarray:
+    return np.asarray(table.max(axis=1).todense()).ravel()
+
+
+def missing_rate(pred, gt, weights=None) -> float:
+    table = contingency(pred, gt, weights).T.tocsr()
+    return float(1.0 - _row_max(table).sum() / table.sum())
+
+
+def false_alarm_rate(pred, gt, weights=None) -> float:
+    table = contingency(pred, gt, weights)
+    return float(1.0 - _row_max(table).sum() / table.sum())
+
+
+def achievable_segmentation_accuracy(pred, gt, weights=None) -> float:
+    return 1.0 - false_alarm_rate(pred, gt, weights)
+
+
+def undersegmentation_error(pred, gt, weights=None) -> float:
+    table = contingency(pred, gt, weights).tocoo()
+    pred_size = np.asarray(table.sum(axis=1)).ravel()
+    inside = table.data
+    outside = pred_size[table.row] - inside
+    return float(np.minimum(inside, outside).sum() / pred_size.sum())
+
+
+def best_iou_miou(pred, gt, weights=None) -> float:
+    table = contingency(pred, gt, weights).tocoo()
+    pred_size = np.asarray(table.sum(axis=1)).ravel()
+    gt_size = np.asarray(table.sum(axis=0)).ravel()
+    iou = table.data / (pred_size[table.row] + gt_size[table.col] - table.data)
+    best = np.zeros(len(gt_size))
+    np.maximum.at(best, table.col, iou)
+    return float(best.mean())
+
+
+@dataclass(slots=True)
+class SegmentationScores:
+    """Scores of one predicted labelling against one ground truth (area-weighted by default)."""
+
+    rand_index_error: float
+    missing_rate: float
+    false_alarm_rate: float
+    asa: float
+    undersegmentation_error: float
+    miou: float
+    num_pred: int
+    num_gt: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def score(pred, gt, weights=None) -> SegmentationScores:
+    """All per-labelling metrics at once."""
+    fa = false_alarm_rate(pred, gt, weights)
+    return SegmentationScores(
+        rand_index_error=rand_index_error(pred, gt, weights),
+        missing_rate=missing_rate(pred, gt, weights),
+        false_alarm_rate=fa,
+        asa=1.0 - fa,
+        undersegmentation_error=undersegmentation_error(pred, gt, weights),
+        miou=best_iou_miou(pred, gt, weights),
+        num_pred=int(len(np.unique(pred))),
+        num_gt=int(len(np.unique(gt))),
+    )
+
+
+def mean_scores(pred, gts: list[np.ndarray], weights=None) -> dict:
+    """Scores of `pred` against every ground truth in `gts`, averaged (the benchmark's protocol)."""
+    if not gts:
+        raise ValueError("no ground-truth segmentations given")
+    rows = [score(pred, gt, weights).as_dict() for gt in gts]
+    return {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+
+
+def human_consistency(gts: list[np.ndarray], weights=None) -> dict:
+    """Each ground truth scored against the others, averaged: the human reference row."""
+    if len(gts) < 2:
+        raise ValueError("human consistency needs at least two ground-truth segmentations")
+    rows = [mean_scores(gts[i], gts[:i] + gts[i + 1 :], weights) for i in range(len(gts))]
+    return {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+
+
+# ---- ranked proposals (PartGen, Appendix B) ----
+
+
+def _proposal_iou(proposals: np.ndarray, gt: np.ndarray, weights) -> np.ndarray:
+    """(N, S) IoU between N boolean face masks (N, F) and the S segments of gt (F,)."""
+    proposals = np.asarray(proposals, dtype=bool)
+    if proposals.ndim != 2 or proposals.shape[1] != len(gt):
+        raise ValueError(f"proposals must be (N, {len(gt)}) boolean face masks, got {proposals.shape}")
+    w = np.ones(len(gt)) if weights is None else np.asarray(weights, dtype=np.float64)
+    _, g = np.unique(gt, return_inverse=True)
+    onehot = sp.csr_matrix((w, (np.arange(len(gt)), g.reshape(-1))))
+    inter = sp.csr_matrix(proposals.astype(np.float64)) @ onehot
+    inter = np.asarray(inter.todense())
+    prop_size = proposals.astype(np.float64) @ w
+    gt_size = np.asarray(onehot.sum(axis=0)).ravel()
+    eps = 1e-4
+    return (inter + eps) / (prop_size[:, None] + gt_size[None, :] - inter + eps)
+
+
+def average_precision(proposals: np.ndarray, gt: np.ndarray, tau: float = 0.5, weights=None) -> float:
+    """PartGen AP at IoU threshold tau for proposals (N, F) bool, ranked best first."""
+    iou = _proposal_iou(proposals, gt, weights)
+    remaining = np.ones(iou.shape[1], dtype=bool)
+    hits = np.zeros(len(iou))
+    for k in range(len(iou)):  # loop over proposals (ranked list), not faces
+        if not remaining.any():
+            break
+        candidates = np.where(remaining, iou[k], -1.0)
+        best = int(np.argmax(candidates))
+        if candidates[best] >= tau:
+            hits[k] = 1.0
+            remaining[best] = False
+    precision_at_k = np.cumsum(hits) / np.arange(1, len(hits) + 1)
+    return float((hits * precision_at_k).sum() / iou.shape[1])
+
+
+def recall_at_k(proposals: np.ndarray, gt: np.ndarray, k: int, tau: float = 0.5, weights=None) -> float:
+    """Fraction of ground-truth segments matched with IoU > tau by one of the first k proposals."""
+    iou = _proposal_iou(proposals[:k], gt, weights)
+    return float((iou.max(axis=0) > tau).mean()) if len(iou) else 0.0
+
+
+def ranked_proposals(levels: list[np.ndarray], weights=None) -> np.ndarray:
+    """(N, F) bool part proposals from several labellings (e.g. one hierarchy cut at several
+    granularities), ranked as PartGen ranks its own: score = how many proposals overlap it with
+    IoU > 1/2, best first, then duplicates (IoU > 1/2 with a kept one) removed down the list."""
+    masks = []
+    for labels in levels:
+        _, inverse = np.unique(np.asarray(labels), return_inverse=True)
+        masks.append(np.eye(inverse.max() + 1, dtype=bool)[inverse.reshape(-1)].T)
+    stacked = np.concatenate(masks)
+    w = np.ones(stacked.shape[1]) if weights is None else np.asarray(weights, dtype=np.float64)
+    as_float = sp.csr_matrix(stacked.astype(np.float64))
+    inter = np.asarray((as_float.multiply(w[None, :]) @ as_float.T).todense())
+    size = np.diag(inter)
+    iou = inter / (size[:, None] + size[None, :] - inter)
+    score = (iou > 0.5).sum(axis=1)
+    order = np.lexsort((-size, -score))
+    kept: list[int] = []
+    for i in order:  # loop over proposals (tens), not faces
+        if not kept or iou[i, kept].max() <= 0.5:
+            kept.append(int(i))
+    return stacked[kept]

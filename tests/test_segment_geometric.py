@@ -1,0 +1,113 @@
+"""Geometric segmentation and the `auto` combination on real PSB meshes and shared assets."""
+import numpy as np
+import pytest
+
+from partverse.errors import ConfigError
+from partverse.io import load
+from partverse.records import ArtistPart, Mesh
+from partverse.segment import metrics, segment
+from partverse.segment.artist import artist_segmentation
+from partverse.segment.facegraph import face_geometry
+from partverse.segment.geometric import GeometricConfig, geometric_labels
+from partverse.segment.psb import list_models, read_seg
+from tests.conftest import shared
+
+
+def _psb(model_id):
+    model = [m for m in list_models(shared("psb")) if m.model_id == model_id][0]
+    mesh = load(model.mesh_path)
+    return mesh, [read_seg(p, mesh.num_faces) for p in model.seg_paths]
+
+
+@pytest.fixture(scope="module")
+def bearing():
+    return _psb("341")
+
+
+def test_num_parts_gives_the_count_and_agrees_with_humans(bearing):
+    mesh, gts = bearing
+    k = int(np.median([len(np.unique(g)) for g in gts]))
+    labels = segment(mesh, "geometric", num_parts=k)
+    assert labels.shape == (mesh.num_faces,) and labels.dtype == np.int32
+    assert len(np.unique(labels)) == k and labels.min() == 0 and labels.max() == k - 1
+    areas = face_geometry(mesh.vertices, mesh.faces)[0]
+    assert metrics.mean_scores(labels, gts, areas)["rand_index_error"] <= 0.15
+
+
+def test_default_granularity_over_segments_human_parts(bearing):
+    mesh, gts = bearing
+    labels = segment(mesh, "geometric")
+    areas = face_geometry(mesh.vertices, mesh.faces)[0]
+    scores = metrics.mean_scores(labels, gts, areas)
+    median = np.median([len(np.unique(g)) for g in gts])
+    assert scores["asa"] >= 0.9 and scores["num_pred"] <= 4 * median
+
+
+def test_granularity_is_monotone_and_nested(bearing):
+    mesh, _ = bearing
+    levels = [segment(mesh, "geometric", granularity=g) for g in (0.5, 1.0, 2.0, 4.0)]
+    counts = [len(np.unique(x)) for x in levels]
+    assert counts == sorted(counts) and counts[0] < counts[-1]
+    for coarse, fine in zip(levels, levels[1:]):  # every finer segment lies inside one coarser one
+        assert metrics.achievable_segmentation_accuracy(fine, coarse) == 1.0
+
+
+def test_deterministic_given_a_seed(bearing):
+    mesh, _ = bearing
+    a = segment(mesh, "geometric", seed=3)
+    assert np.array_equal(a, segment(mesh, "geometric", seed=3))
+
+
+@pytest.mark.parametrize("name", ["kenney_truck_green.glb", "kaykit_knight.glb", "quat_turret_gundouble.glb"])
+def test_auto_never_straddles_artist_parts(name):
+    mesh = load(shared("assets", name))
+    artist = artist_segmentation(mesh)
+    labels = segment(mesh, "auto")
+    assert metrics.achievable_segmentation_accuracy(labels, artist) == 1.0
+    assert len(np.unique(labels)) >= len(np.unique(artist))
+
+
+def test_auto_merges_only_when_asked():
+    mesh = load(shared("assets", "kenney_truck_green.glb"))
+    pieces = len(np.unique(artist_segmentation(mesh)))
+    fewer = segment(mesh, "auto", num_parts=3)
+    assert len(np.unique(fewer)) == 3 and pieces > 3
+    merged = segment(mesh, "auto", merge_artist=True, num_parts=5)
+    assert len(np.unique(merged)) == 5
+    assert metrics.achievable_segmentation_accuracy(merged, artist_segmentation(mesh)) < 1.0
+
+
+def _mesh(vertices, faces):
+    faces = np.asarray(faces, dtype=np.int64)
+    return Mesh(np.asarray(vertices, float), faces, np.zeros(len(faces), np.int32), np.full(len(faces), -1, np.int32),
+                [ArtistPart("whole", "whole")])
+
+
+def test_zero_area_faces_and_dust_give_a_documented_result(bearing):
+    mesh, _ = bearing
+    v, f = mesh.vertices, mesh.faces
+    dust_v = np.array([[5, 5, 5], [5.001, 5, 5], [5, 5.001, 5]]) + np.arange(4)[:, None, None] * 0.1
+    degenerate = np.array([[f[0, 0], f[0, 0], f[0, 1]], [f[1, 0], f[1, 0], f[1, 0]]])
+    vertices = np.vstack([v, dust_v.reshape(-1, 3)])
+    faces = np.vstack([f, degenerate, len(v) + np.arange(12).reshape(4, 3)])
+    m = _mesh(vertices, faces)
+    labels = segment(m, "geometric")
+    assert labels.shape == (len(faces),) and labels.min() == 0
+    # four separate dust triangles: each its own segment unless a count is asked for
+    assert len(np.unique(labels[-4:])) == 4
+    assert len(np.unique(segment(m, "geometric", num_parts=3))) == 3
+
+
+def test_bad_parameters_and_empty_meshes_are_refused():
+    with pytest.raises(ConfigError, match="granularity = -1"):
+        GeometricConfig(granularity=-1)
+    with pytest.raises(ConfigError, match="num_parts = 0"):
+        GeometricConfig(num_parts=0)
+    with pytest.raises(ConfigError, match="F > 0"):
+        geometric_labels(np.zeros((3, 3)), np.zeros((0, 3), int))
+    with pytest.raises(ConfigError, match="unknown; available: .*geometric"):
+        segment(_mesh(np.eye(3), [[0, 1, 2]]), "watershed")
+
+
+def test_single_triangle():
+    assert segment(_mesh(np.eye(3), [[0, 1, 2]]), "geometric").tolist() == [0]

@@ -1,0 +1,89 @@
+"""Segmentation metrics: hand-checked cases and the PSB human reference."""
+import numpy as np
+import pytest
+
+from partverse.segment import metrics
+from partverse.segment.psb import SegFileError, list_models, read_labels, read_seg
+from tests.conftest import shared
+
+GT = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+
+
+def test_identical_labellings_score_perfectly_whatever_the_label_names():
+    s = metrics.score(np.array([5, 5, 5, 5, 2, 2, 2, 2]), GT)
+    assert s.rand_index_error == 0 and s.asa == 1 and s.missing_rate == 0 and s.miou == 1
+    assert s.undersegmentation_error == 0
+
+
+def test_refinement_is_fully_achievable_but_counts_as_missing():
+    pred = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    s = metrics.score(pred, GT)
+    assert s.asa == 1.0 and s.undersegmentation_error == 0
+    assert s.missing_rate == pytest.approx(0.5)
+    # ordered pairs: 64; disagreeing: each gt segment split in two halves: 2 * (2*2*2) = 16
+    assert s.rand_index_error == pytest.approx(16 / 64)
+
+
+def test_undersegmentation_is_a_false_alarm():
+    pred = np.zeros(8, dtype=int)
+    s = metrics.score(pred, GT)
+    assert s.false_alarm_rate == pytest.approx(0.5) and s.asa == pytest.approx(0.5)
+    # each gt half: min(|S∩G|, |S\\G|) = min(4, 4), twice, over 8
+    assert s.undersegmentation_error == pytest.approx(1.0)
+    assert s.miou == pytest.approx(0.5)
+
+
+def test_area_weights_change_the_scores():
+    pred = np.array([0, 0, 0, 0, 0, 1, 1, 1])
+    weights = np.array([1, 1, 1, 1, 10, 1, 1, 1.0])
+    assert metrics.achievable_segmentation_accuracy(pred, GT) == pytest.approx(7 / 8)
+    assert metrics.achievable_segmentation_accuracy(pred, GT, weights) == pytest.approx(13 / 17)  # segment 0 now belongs to gt 1 by weight
+
+
+def test_length_mismatch_is_refused():
+    with pytest.raises(ValueError, match="differ in length"):
+        metrics.score(np.zeros(3, int), np.zeros(4, int))
+
+
+def test_partgen_average_precision_and_recall():
+    gt = np.array([0, 0, 1, 1, 2, 2])
+    proposals = np.array([
+        [1, 1, 0, 0, 0, 0],  # gt 0 exactly
+        [1, 1, 0, 0, 0, 0],  # duplicate: no ground truth left to match
+        [0, 0, 1, 1, 1, 1],  # IoU 0.5 with gt 1 and gt 2
+    ], dtype=bool)
+    # hits y = [1, 0, 1]: AP = (1/1 + 2/3) / 3
+    assert metrics.average_precision(proposals, gt, tau=0.5) == pytest.approx((1 + 2 / 3) / 3, rel=1e-3)
+    assert metrics.recall_at_k(proposals, gt, k=1, tau=0.5) == pytest.approx(1 / 3)
+    assert metrics.recall_at_k(proposals, gt, k=3, tau=0.4) == pytest.approx(1.0)
+
+
+def test_human_consistency_on_a_psb_model_is_between_perfect_and_random():
+    model = [m for m in list_models(shared("psb")) if m.model_id == "341"][0]
+    gts = [read_seg(p) for p in model.seg_paths]
+    row = metrics.human_consistency(gts)
+    assert 0.0 < row["rand_index_error"] < 0.2
+    assert 0.7 < row["asa"] < 1.0
+
+
+def test_seg_and_npy_readers_name_the_file(tmp_path):
+    bad = tmp_path / "x.seg"
+    bad.write_text("1\n2\nthree\n")
+    with pytest.raises(SegFileError, match="x.seg: not one integer per line"):
+        read_seg(bad)
+    good = tmp_path / "y.seg"
+    good.write_text("1\n2\n")
+    with pytest.raises(SegFileError, match="2 labels for a mesh of 3 faces"):
+        read_seg(good, 3)
+    np.save(tmp_path / "z.npy", np.zeros((2, 2)))
+    with pytest.raises(SegFileError, match="z.npy: expected a 1-D integer array"):
+        read_labels(tmp_path / "z.npy")
+
+
+def test_ranked_proposals_put_stable_segments_first_and_drop_duplicates():
+    coarse = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    fine = np.array([0, 0, 1, 1, 2, 2, 2, 2])  # segment {4..7} is in both levels
+    proposals = metrics.ranked_proposals([coarse, fine, fine])
+    assert proposals[0].tolist() == [False] * 4 + [True] * 4
+    assert len(proposals) == 4  # {4..7} once; {0..3}; {0,1}; {2,3}
+    assert metrics.average_precision(proposals, coarse) == pytest.approx((1 + 2 / 2) / 2)
