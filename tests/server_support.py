@@ -198,3 +198,29 @@ class LiveServer:
                 self.proc.kill()
                 self.proc.wait()
         self.logfile.close()
+
+
+def bootstrap(url: str, users: dict[str, str]) -> dict[str, str]:
+    """Create the schema and users {name: role} directly in the database; returns {name: token}."""
+    from annotation_ui import db
+    from annotation_ui.services import accounts
+
+    engine = db.make_engine(url, pool_size=2)
+    db.upgrade(engine)
+    tokens = {}
+    with db.make_sessionmaker(engine)() as session:
+        for name, role in users.items():
+            accounts.add_user(session, name, role)
+            tokens[name] = accounts.issue_token(session, name, SECRET)
+    engine.dispose()
+    return tokens
+
+
+@contextlib.contextmanager
+def running_server(url: str, data_dir: Path, users: dict[str, str]):  # noqa: ANN201
+    tokens = bootstrap(url, users)
+    server = LiveServer(url, data_dir).start()
+    try:
+        yield server, tokens
+    finally:
+        server.stop()
