@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -97,3 +97,6 @@ def base_revision(
 
 
 BaseRevision = Annotated[int, Depends(base_revision)]
+
+
+TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="task id")]

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
+
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 
 Role = Literal["admin", "annotator", "reviewer"]
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"
@@ -146,16 +148,16 @@ class SubmitIn(BaseModel):
 
 
 class MergeIn(BaseModel):
-    segments: list[int] = Field(min_length=2, max_length=100_000)
+    segments: list[Int32] = Field(min_length=2, max_length=100_000)
 
 
 class SplitIn(BaseModel):
-    faces: list[int] = Field(min_length=1, max_length=5_000_000)
+    faces: list[Int32] = Field(min_length=1, max_length=5_000_000)
     name: str | None = Field(None, max_length=200)
 
 
 class RenameIn(BaseModel):
-    segment: int = Field(ge=0)
+    segment: int = Field(ge=0, le=2**31 - 1)
     name: str = Field(min_length=1, max_length=200)
 
 

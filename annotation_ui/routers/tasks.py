@@ -9,7 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from sqlalchemy import select
 
-from annotation_ui.deps import Annotator, AnyUser, BaseRevision, SessionDep, SettingsDep
+from annotation_ui.deps import Annotator, AnyUser, BaseRevision, SessionDep, SettingsDep, TaskId
 from annotation_ui.models import Revision
 from annotation_ui.routers import views
 from annotation_ui.schemas import (
@@ -37,13 +37,13 @@ def claim_next(user: Annotator, name: str, session: SessionDep, settings: Settin
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail, responses={404: {"model": Message}})
-def get_task(_: AnyUser, task_id: int, session: SessionDep, response: Response) -> TaskDetail:
+def get_task(_: AnyUser, task_id: TaskId, session: SessionDep, response: Response) -> TaskDetail:
     """The task with its latest labels (zstd int32), part names and mesh URL; ETag = revision."""
     return views.detail(session, lookup.task(session, task_id), response)
 
 
 @router.get("/tasks/{task_id}/revisions", response_model=list[dict], responses={404: {"model": Message}})
-def revision_history(_: AnyUser, task_id: int, session: SessionDep) -> list[dict]:
+def revision_history(_: AnyUser, task_id: TaskId, session: SessionDep) -> list[dict]:
     """Every revision of the task (append-only), oldest first, without labels."""
     lookup.task(session, task_id)
     rows = session.scalars(select(Revision).where(Revision.task_id == task_id).order_by(Revision.number)).all()
@@ -53,26 +53,26 @@ def revision_history(_: AnyUser, task_id: int, session: SessionDep) -> list[dict
 
 
 @router.post("/tasks/{task_id}/lease/renew", response_model=LeasePublic, responses=WRITE_ERRORS)
-def renew_lease(user: Annotator, task_id: int, session: SessionDep, settings: SettingsDep) -> LeasePublic:
+def renew_lease(user: Annotator, task_id: TaskId, session: SessionDep, settings: SettingsDep) -> LeasePublic:
     task = leases.renew(session, task_id, user, settings.lease_seconds)
     return LeasePublic(owner=user.name, claimed_at=task.lease_claimed_at, expires_at=task.lease_expires_at)
 
 
 @router.delete("/tasks/{task_id}/lease", response_model=TaskDetail, responses=WRITE_ERRORS)
-def release_lease(user: Annotator, task_id: int, session: SessionDep, response: Response) -> TaskDetail:
+def release_lease(user: Annotator, task_id: TaskId, session: SessionDep, response: Response) -> TaskDetail:
     """Give the task back to the queue; its drafts are kept for whoever claims it next."""
     return views.detail(session, leases.release(session, task_id, user), response)
 
 
 @router.put("/tasks/{task_id}/draft", response_model=TaskDetail, responses=WRITE_ERRORS)
-def save_draft(user: Annotator, task_id: int, base: BaseRevision, body: DraftIn, session: SessionDep,
+def save_draft(user: Annotator, task_id: TaskId, base: BaseRevision, body: DraftIn, session: SessionDep,
                response: Response) -> TaskDetail:
     task = revisions.write(session, task_id, user, base, "draft", revisions.replace_edit(body.labels, body.part_names))
     return views.detail(session, task, response)
 
 
 @router.post("/tasks/{task_id}/submit", response_model=TaskDetail, responses=WRITE_ERRORS)
-def submit(user: Annotator, task_id: int, base: BaseRevision, session: SessionDep, response: Response,
+def submit(user: Annotator, task_id: TaskId, base: BaseRevision, session: SessionDep, response: Response,
            body: SubmitIn | None = None) -> TaskDetail:
     """Finish the task: the latest revision (or these labels) goes to review; the lease ends."""
     body = body or SubmitIn()
@@ -82,7 +82,7 @@ def submit(user: Annotator, task_id: int, base: BaseRevision, session: SessionDe
 
 
 @router.post("/tasks/{task_id}/ops/merge", response_model=TaskDetail, responses=WRITE_ERRORS)
-def merge(user: Annotator, task_id: int, base: BaseRevision, body: MergeIn, session: SessionDep,
+def merge(user: Annotator, task_id: TaskId, base: BaseRevision, body: MergeIn, session: SessionDep,
           response: Response) -> TaskDetail:
     """Merge segments into the smallest of their ids."""
     task = revisions.write(session, task_id, user, base, "merge", revisions.merge_edit(body.segments))
@@ -90,7 +90,7 @@ def merge(user: Annotator, task_id: int, base: BaseRevision, body: MergeIn, sess
 
 
 @router.post("/tasks/{task_id}/ops/split", response_model=TaskDetail, responses=WRITE_ERRORS)
-def split(user: Annotator, task_id: int, base: BaseRevision, body: SplitIn, session: SessionDep,
+def split(user: Annotator, task_id: TaskId, base: BaseRevision, body: SplitIn, session: SessionDep,
           response: Response) -> TaskDetail:
     """Move faces to a new segment (id = largest label + 1), optionally named."""
     task = revisions.write(session, task_id, user, base, "split", revisions.split_edit(body.faces, body.name))
@@ -98,14 +98,14 @@ def split(user: Annotator, task_id: int, base: BaseRevision, body: SplitIn, sess
 
 
 @router.post("/tasks/{task_id}/ops/rename", response_model=TaskDetail, responses=WRITE_ERRORS)
-def rename(user: Annotator, task_id: int, base: BaseRevision, body: RenameIn, session: SessionDep,
+def rename(user: Annotator, task_id: TaskId, base: BaseRevision, body: RenameIn, session: SessionDep,
            response: Response) -> TaskDetail:
     task = revisions.write(session, task_id, user, base, "rename", revisions.rename_edit(body.segment, body.name))
     return views.detail(session, task, response)
 
 
 @router.post("/tasks/{task_id}/ops/reject", response_model=TaskDetail, responses=WRITE_ERRORS)
-def reject(user: Annotator, task_id: int, base: BaseRevision, body: RejectIn, session: SessionDep,
+def reject(user: Annotator, task_id: TaskId, base: BaseRevision, body: RejectIn, session: SessionDep,
            response: Response) -> TaskDetail:
     """Mark the object unsuitable, with a reason (then submit it for review)."""
     task = revisions.write(session, task_id, user, base, "reject", revisions.reject_edit(body.reason))
