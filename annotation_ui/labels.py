@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 
 import numpy as np
 import zstandard
@@ -26,12 +27,22 @@ def encode(labels: np.ndarray) -> bytes:
 
 def decode(blob: bytes, count: int) -> np.ndarray:
     """zstd bytes -> (count,) int32; refuses output of any other size without inflating past it."""
+    want = 4 * count
+    chunks, got = [], 0
     try:
-        raw = zstandard.ZstdDecompressor().decompressobj().decompress(blob)
+        with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob)) as reader:
+            while got <= want:  # read at most one byte past the expected size: no decompression bombs
+                chunk = reader.read(want + 1 - got)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                got += len(chunk)
     except zstandard.ZstdError as exc:
         raise LabelError(f"labels: not valid zstd data ({exc})") from None
-    if len(raw) != 4 * count:
-        raise LabelError(f"labels: decompressed to {len(raw)} bytes, expected {4 * count} ({count} int32 values)")
+    if got != want:
+        size = f"{got} bytes" if got < want else f"more than {want} bytes"
+        raise LabelError(f"labels: decompressed to {size}, expected {want} ({count} int32 values)")
+    raw = b"".join(chunks)
     return np.frombuffer(raw, dtype="<i4").astype(np.int32)
 
 
