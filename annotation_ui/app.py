@@ -88,6 +88,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
 
+    @app.exception_handler(db.DatabaseBusy)
+    async def _busy(_: Request, exc: db.DatabaseBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
+
     for module in (health, users, projects, tasks, reviews, audit, blobs):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(BodyLimit, settings=settings)

@@ -1,17 +1,30 @@
 """Engine, sessions and schema upgrades.
 
-SQLite runs in WAL mode with `BEGIN IMMEDIATE` transactions: a write transaction takes the write
-lock when it starts, so two requests never both read a snapshot and then race to upgrade it
-(which SQLite answers with SQLITE_BUSY instead of waiting). PostgreSQL needs nothing special.
+SQLite runs in WAL mode. Reads use plain (deferred) transactions, which never block writers.
+Every write goes through `begin_write(session)`, which starts the transaction with
+`BEGIN IMMEDIATE`: the write lock is taken when the transaction starts, so two requests never both
+read a snapshot and then race to upgrade it (which SQLite answers with SQLITE_BUSY instead of
+waiting), and no lock is held across FastAPI's thread hops. PostgreSQL needs nothing special.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_IMMEDIATE = contextvars.ContextVar("partverse_sqlite_immediate", default=False)
+_WRITE_LOCKS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 20) -> Engine:
@@ -46,9 +59,58 @@ def _sqlite_engine(url: str, synchronous: str, pool_size: int) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # noqa: ANN001
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if _IMMEDIATE.get() else "BEGIN")
 
     return engine
+
+
+class DatabaseBusy(RuntimeError):
+    pass
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _WRITE_LOCKS.setdefault(engine, threading.Lock())
+
+
+@contextlib.contextmanager
+def writing(session: Session, timeout: float = 30.0) -> Iterator[None]:
+    """A write transaction: ends any read, begins (SQLite: BEGIN IMMEDIATE), and always ends on exit.
+
+    On SQLite, writers of this process also queue on one lock first, so they wait in turn instead
+    of polling SQLite's busy handler (which starves some writers under load). The transaction is
+    committed on normal exit (a no-op if the body committed) and rolled back on an exception.
+    """
+    session.rollback()
+    engine = session.get_bind()
+    lock = _write_lock(engine) if engine.dialect.name == "sqlite" else None
+    if lock is not None and not lock.acquire(timeout=timeout):
+        raise DatabaseBusy(f"database busy: no write slot within {timeout:.0f} s")
+    try:
+        token = _IMMEDIATE.set(True)
+        try:
+            session.connection()
+        finally:
+            _IMMEDIATE.reset(token)
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def transaction(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run a service function `fn(session, ...)` inside `writing(session)`."""
+
+    @functools.wraps(fn)
+    def wrapper(session: Session, *args: object, **kwargs: object) -> T:
+        with writing(session):
+            return fn(session, *args, **kwargs)
+
+    return wrapper
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import glob
 import io
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,54 +31,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pg_bindir() -> Path | None:
-    found = shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
-    return Path(dirs[-1]) if dirs and (Path(dirs[-1]) / "initdb").exists() else None
-
-
-def _as_pg_user(cmd: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-def _start_cluster() -> None:
-    bindir = _pg_bindir()
-    if bindir is None:
-        if os.environ.get("CI"):
-            pytest.fail("PostgreSQL binaries not found in CI (.ci/setup --services installs them)")
-        pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
-    root = Path(tempfile.mkdtemp(prefix="partverse-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres")
-    data, port = root / "data", free_port()
-    subprocess.run(_as_pg_user([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                                "--no-sync"]), check=True, capture_output=True)
-    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=300"
-    subprocess.run(_as_pg_user([str(bindir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"),
-                                "-w", "start"]), check=True, capture_output=True)
-    _PG.update(root=root, data=data, bindir=bindir, port=port, n=0)
-    atexit.register(_stop_cluster)
-
-
-def _stop_cluster() -> None:
-    subprocess.run(_as_pg_user([str(_PG["bindir"] / "pg_ctl"), "-D", str(_PG["data"]), "-m", "immediate", "stop"]),
-                   capture_output=True)
-    shutil.rmtree(_PG["root"], ignore_errors=True)
-
-
 def postgres_url() -> str:
-    """URL of a new, empty database on the session's PostgreSQL cluster."""
-    import psycopg
+    """URL of a new, empty database on the session's throwaway PostgreSQL cluster (started on first use)."""
+    from annotation_ui.pgcluster import ThrowawayPostgres, bindir
 
-    if not _PG:
-        _start_cluster()
-    _PG["n"] += 1
-    name = f"partverse_test_{os.getpid()}_{_PG['n']}"
-    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{_PG['port']}/postgres", autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return f"postgresql://postgres@127.0.0.1:{_PG['port']}/{name}"
+    if "cluster" not in _PG:
+        if bindir() is None:
+            if os.environ.get("CI"):
+                pytest.fail("PostgreSQL binaries not found in CI (.ci/setup --services installs them)")
+            pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
+        _PG["cluster"] = ThrowawayPostgres().start()
+        atexit.register(_PG["cluster"].stop)
+    return _PG["cluster"].new_database()
 
 
 def db_url(kind: str, tmp_path: Path) -> str:

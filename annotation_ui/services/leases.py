@@ -12,6 +12,8 @@ import datetime as dt
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from annotation_ui.db import transaction
+
 from annotation_ui.errors import Conflict
 from annotation_ui.models import Task, User, utcnow
 from annotation_ui.services import audit, lookup
@@ -36,6 +38,7 @@ def _held(session: Session, project_id: int, user: User, now: dt.datetime) -> Ta
     ).first()
 
 
+@transaction
 def claim_next(session: Session, project_name: str, user: User, lease_seconds: float) -> Task | None:
     """Lease the next task to `user` (their own live lease first, so a lost reply costs nothing); None if empty."""
     project = lookup.project(session, project_name)
@@ -83,6 +86,7 @@ def live_lease_problem(task: Task, user: User, now: dt.datetime) -> str | None:
     return None
 
 
+@transaction
 def renew(session: Session, task_id: int, user: User, lease_seconds: float) -> Task:
     now = utcnow()
     expires = now + dt.timedelta(seconds=lease_seconds)
@@ -103,6 +107,7 @@ def renew(session: Session, task_id: int, user: User, lease_seconds: float) -> T
     return task
 
 
+@transaction
 def release(session: Session, task_id: int, user: User) -> Task:
     now = utcnow()
     done = session.execute(

@@ -5,6 +5,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from annotation_ui.db import transaction
+
 from annotation_ui import labels as L
 from annotation_ui.errors import Conflict, Invalid
 from annotation_ui.models import Project, Revision, Task, User, utcnow
@@ -13,6 +15,7 @@ from annotation_ui.services import audit, lookup
 from annotation_ui.store import BlobStore
 
 
+@transaction
 def create_project(session: Session, user: User, name: str, description: str) -> Project:
     project = Project(name=name, description=description, created_at=utcnow())
     session.add(project)
@@ -38,6 +41,7 @@ def _checked(spec: TaskCreate, store: BlobStore) -> tuple[bytes, dict[str, str]]
     return L.encode(labels), names
 
 
+@transaction
 def add_tasks(session: Session, user: User, project_name: str, specs: list[TaskCreate], store: BlobStore):
     """Create one task per spec with its initial labels as revision 1; uids already present are skipped."""
     project = lookup.project(session, project_name)

@@ -4,11 +4,14 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from annotation_ui.db import transaction
+
 from annotation_ui.errors import Conflict, Invalid, PreconditionFailed
 from annotation_ui.models import Review, Task, User, utcnow
 from annotation_ui.services import audit, lookup
 
 
+@transaction
 def review(
     session: Session, task_id: int, reviewer: User, base: int, decision: str, comment: str, reassign_to: str | None
 ) -> Review:

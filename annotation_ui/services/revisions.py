@@ -12,8 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+
+from annotation_ui.db import writing
 
 from annotation_ui import labels as L
 from annotation_ui.errors import Conflict, Invalid, PreconditionFailed
@@ -58,39 +60,43 @@ def _refuse(task: Task, user: User, base: int) -> None:
 
 
 def write(session: Session, task_id: int, user: User, base: int, kind: str, edit: Edit, *, submit: bool = False):
-    """Apply `edit` to the latest revision of `task_id` and store the result as revision base + 1."""
+    """Apply `edit` to the latest revision of `task_id` and store the result as revision base + 1.
+
+    The edit is computed outside the write lock from revision `base`; the guarded UPDATE then
+    succeeds only if `base` is still the latest, so the stored result is never based on stale labels.
+    """
     task = lookup.task(session, task_id)
     _refuse(task, user, base)
-    latest = lookup.revision(session, task.id, task.revision)
+    latest = lookup.revision(session, task.id, base)
     try:
         new = edit(Content(latest.face_labels_zstd, task.num_faces, dict(latest.part_names), latest.verdict,
                            latest.reason))
     except L.LabelError as exc:
         raise Invalid(f"task {task.id}: {exc}") from None
-    now = utcnow()
-    values: dict[str, object] = {"revision": base + 1, "updated_at": now}
-    if submit:
-        values.update(status="submitted", lease_owner_id=None, lease_claimed_at=None, lease_expires_at=None,
-                      assignee_id=None)
-    won = session.execute(
-        update(Task).where(
-            Task.id == task.id, Task.revision == base, Task.status == "in_progress",
-            Task.lease_owner_id == user.id, Task.lease_expires_at >= now,
-        ).values(**values).execution_options(synchronize_session=False)
-    ).rowcount
-    if not won:
-        session.rollback()
-        _refuse(lookup.task(session, task_id), user, base)
-        raise Conflict(f"task {task_id}: the write lost a race; reload", current_revision=None)
-    work = (now - task.lease_claimed_at).total_seconds() if submit and task.lease_claimed_at else None
-    session.add(Revision(
-        task_id=task.id, number=base + 1, kind=kind, face_labels_zstd=new.blob, part_names=new.part_names,
-        verdict=new.verdict, reason=new.reason, author_id=user.id, work_seconds=work, created_at=now,
-    ))
-    audit.record(session, user, f"revision.{kind}", task=task, revision=base + 1, verdict=new.verdict)
-    session.commit()
-    session.refresh(task)
-    return task
+    with writing(session):
+        now = utcnow()
+        values: dict[str, object] = {"revision": base + 1, "updated_at": now}
+        if submit:
+            values.update(status="submitted", lease_owner_id=None, lease_claimed_at=None, lease_expires_at=None,
+                          assignee_id=None)
+        claimed_at = session.scalar(select(Task.lease_claimed_at).where(Task.id == task_id))
+        won = session.execute(
+            update(Task).where(
+                Task.id == task_id, Task.revision == base, Task.status == "in_progress",
+                Task.lease_owner_id == user.id, Task.lease_expires_at >= now,
+            ).values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+        if not won:
+            session.rollback()
+            _refuse(lookup.task(session, task_id), user, base)
+            raise Conflict(f"task {task_id}: the write lost a race; reload", current_revision=None)
+        work = (now - claimed_at).total_seconds() if submit and claimed_at else None
+        session.add(Revision(
+            task_id=task_id, number=base + 1, kind=kind, face_labels_zstd=new.blob, part_names=new.part_names,
+            verdict=new.verdict, reason=new.reason, author_id=user.id, work_seconds=work, created_at=now,
+        ))
+        audit.record(session, user, f"revision.{kind}", task=task, revision=base + 1, verdict=new.verdict)
+    return session.get(Task, task_id, populate_existing=True)
 
 
 def replace_edit(packed_labels, part_names: dict[str, str] | None) -> Edit:  # noqa: ANN001
