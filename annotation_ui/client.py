@@ -76,11 +76,13 @@ class Client:
     def op(self, task_id: int, revision: int, operation: str, **body: object) -> dict:
         return self.call("POST", f"/tasks/{task_id}/ops/{operation}", revision=revision, json=body).json()
 
-    def submit(self, task_id: int, revision: int, labels: np.ndarray | None = None, part_names: dict | None = None):  # noqa: ANN201
+    def submit(self, task_id: int, revision: int, labels: np.ndarray | None = None,
+               part_names: dict | None = None) -> dict:
         body = {"labels": pack(labels) if labels is not None else None, "part_names": part_names}
         return self.call("POST", f"/tasks/{task_id}/submit", revision=revision, json=body).json()
 
-    def review(self, task_id: int, revision: int, decision: str, comment: str = "", reassign_to: str | None = None):  # noqa: ANN201
+    def review(self, task_id: int, revision: int, decision: str, comment: str = "",
+               reassign_to: str | None = None) -> dict:
         body = {"decision": decision, "comment": comment, "reassign_to": reassign_to}
         return self.call("POST", f"/tasks/{task_id}/review", revision=revision, json=body).json()
 
@@ -88,7 +90,8 @@ class Client:
         """Iterate over accepted annotations (dicts with `labels` unpacked to int32 arrays)."""
         after = 0
         while True:
-            body = self.call("GET", f"/projects/{project}/annotations", params={"after_id": after, "limit": page}).json()
+            params = {"after_id": after, "limit": page}
+            body = self.call("GET", f"/projects/{project}/annotations", params=params).json()
             for item in body["items"]:
                 yield {**item, "labels": unpack(item["labels"])}
             if body["next_after_id"] is None:

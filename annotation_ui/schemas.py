@@ -130,6 +130,20 @@ class TaskDetail(TaskSummary):
     lease: LeasePublic | None = None
 
 
+class RevisionPublic(_Out):
+    number: int
+    kind: str
+    verdict: str
+    reason: str | None
+    author: str
+    created_at: dt.datetime
+
+
+class RevisionDetail(RevisionPublic):
+    labels: PackedLabels
+    part_names: dict[str, str]
+
+
 class ClaimResult(BaseModel):
     task: TaskDetail
     lease: LeasePublic

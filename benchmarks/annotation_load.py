@@ -80,7 +80,8 @@ def _seed(base: str, token: str, tasks: int, faces: int) -> None:
     sha = admin.upload(np.random.default_rng(0).bytes(4096))
     labels = pack((np.arange(faces) // max(faces // 40, 1)).astype(np.int32))  # 40 segments
     for start in range(0, tasks, 200):
-        batch = [{"uid": f"obj{i:06d}", "mesh_sha256": sha, "labels": labels} for i in range(start, min(tasks, start + 200))]
+        batch = [{"uid": f"obj{i:06d}", "mesh_sha256": sha, "labels": labels}
+                 for i in range(start, min(tasks, start + 200))]
         admin.add_tasks("bench", batch)
     admin.close()
 

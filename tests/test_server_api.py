@@ -66,7 +66,8 @@ def test_annotate_review_and_pull_workflow(env: Env) -> None:
     rev.review(task["id"], 6, "reject", "wheel is two parts")
     assert env.client("ann2").claim("p")["task"]["id"] != task["id"]
     again = ann.claim("p")["task"]
-    assert again["id"] == task["id"] and again["assignee"] == "ann" and unpack(again["labels"]).tolist() == edited.tolist()
+    assert again["id"] == task["id"] and again["assignee"] == "ann"
+    assert unpack(again["labels"]).tolist() == edited.tolist()
     t = ann.op(task["id"], 6, "reject", reason="not a single object")
     ann.submit(task["id"], t["revision"])
     rev.review(task["id"], t["revision"] + 1, "accept", "ok")
@@ -88,6 +89,8 @@ def test_annotate_review_and_pull_workflow(env: Env) -> None:
                        "revision.submit", "review.accept"]
     history = ann.call("GET", f"/tasks/{task['id']}/revisions").json()
     assert [h["number"] for h in history] == list(range(1, 9)) and history[0]["kind"] == "initial"
+    first = ann.call("GET", f"/tasks/{task['id']}/revisions/1").json()
+    assert unpack(first["labels"]).tolist() == labels.tolist() and first["author"] == "root"
 
     listed = rev.call("GET", "/projects/p/tasks", params={"status": "accepted"}).json()
     assert listed["total"] == 1 and listed["items"][0]["id"] == task["id"]
@@ -150,8 +153,9 @@ def test_bad_payloads_are_4xx_and_store_nothing(env: Env) -> None:
     for what, body in bad_bodies.items():
         r = ann.http.put(f"/tasks/{tid}/draft", json=body, headers={"If-Match": '"1"'})
         assert 400 <= r.status_code < 500 and r.json()["detail"], what
-    for op, body in {"split": {"faces": [0, 64]}, "merge": {"segments": [0, 42]}, "rename": {"segment": 42, "name": "x"},
-                     "reject": {"reason": ""}}.items():
+    ops = {"split": {"faces": [0, 64]}, "merge": {"segments": [0, 42]}, "rename": {"segment": 42, "name": "x"},
+           "reject": {"reason": ""}}
+    for op, body in ops.items():
         r = ann.http.post(f"/tasks/{tid}/ops/{op}", json=body, headers={"If-Match": '"1"'})
         assert r.status_code == 422 and r.json()["detail"], op
     r = ann.http.post(f"/tasks/{tid}/ops/split", json={"faces": [64]}, headers={"If-Match": '"1"'})

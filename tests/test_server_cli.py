@@ -15,7 +15,20 @@ from tests.server_support import REPO, SECRET, LiveServer, truck_object, write_r
 pytestmark = pytest.mark.multiprocess
 
 
-def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+def _cli(*args: str, env: dict[str, str]):  # noqa: ANN202
+    """Run `partverse ARGS` in process (Typer's runner); .returncode, .stdout and .stderr like a subprocess."""
+    from typer.testing import CliRunner
+
+    from partverse import cli
+
+    if not any(getattr(g, "name", None) == "annotate" for g in cli.app.registered_groups):
+        cli._register_all()
+    result = CliRunner().invoke(cli.app, list(args), env=env)
+    result.returncode = result.exit_code
+    return result
+
+
+def _subprocess_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "partverse", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300)
 
@@ -70,5 +83,5 @@ def test_push_annotate_review_pull_roundtrip(tmp_path) -> None:  # noqa: ANN001
 
 def test_serve_refuses_default_secret_in_production(tmp_path) -> None:  # noqa: ANN001
     env = {k: v for k, v in os.environ.items() if k != "PARTVERSE_SECRET_KEY"}
-    out = _cli("serve", "--data-dir", str(tmp_path), env={**env, "PARTVERSE_ENVIRONMENT": "production"})
+    out = _subprocess_cli("serve", "--data-dir", str(tmp_path), env={**env, "PARTVERSE_ENVIRONMENT": "production"})
     assert out.returncode != 0 and "secret_key" in out.stderr

@@ -6,14 +6,17 @@ state with its new ETag.
 """
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response
 from sqlalchemy import select
 
 from annotation_ui.deps import Annotator, AnyUser, BaseRevision, SessionDep, SettingsDep, TaskId
 from annotation_ui.models import Revision
 from annotation_ui.routers import views
 from annotation_ui.schemas import (
-    ClaimResult, Conflict, DraftIn, LeasePublic, MergeIn, Message, RejectIn, RenameIn, SplitIn, SubmitIn, TaskDetail,
+    ClaimResult, Conflict, DraftIn, LeasePublic, MergeIn, Message, RejectIn, RenameIn, RevisionDetail, RevisionPublic,
+    SplitIn, SubmitIn, TaskDetail,
 )
 from annotation_ui.services import leases, lookup, revisions
 
@@ -42,14 +45,25 @@ def get_task(_: AnyUser, task_id: TaskId, session: SessionDep, response: Respons
     return views.detail(session, lookup.task(session, task_id), response)
 
 
-@router.get("/tasks/{task_id}/revisions", response_model=list[dict], responses={404: {"model": Message}})
-def revision_history(_: AnyUser, task_id: TaskId, session: SessionDep) -> list[dict]:
+@router.get("/tasks/{task_id}/revisions", response_model=list[RevisionPublic], responses={404: {"model": Message}})
+def revision_history(_: AnyUser, task_id: TaskId, session: SessionDep) -> list[RevisionPublic]:
     """Every revision of the task (append-only), oldest first, without labels."""
     lookup.task(session, task_id)
     rows = session.scalars(select(Revision).where(Revision.task_id == task_id).order_by(Revision.number)).all()
     names = lookup.user_names(session, {r.author_id for r in rows})
-    return [{"number": r.number, "kind": r.kind, "verdict": r.verdict, "reason": r.reason,
-             "author": names[r.author_id], "created_at": r.created_at.isoformat() + "Z"} for r in rows]
+    return [RevisionPublic(number=r.number, kind=r.kind, verdict=r.verdict, reason=r.reason,
+                           author=names[r.author_id], created_at=r.created_at) for r in rows]
+
+
+@router.get("/tasks/{task_id}/revisions/{number}", response_model=RevisionDetail, responses={404: {"model": Message}})
+def get_revision(_: AnyUser, task_id: TaskId, number: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                 session: SessionDep) -> RevisionDetail:
+    """One revision with its labels, e.g. to compare a submission with the automatic labels (revision 1)."""
+    task = lookup.task(session, task_id)
+    r = lookup.revision(session, task_id, number)
+    return RevisionDetail(number=r.number, kind=r.kind, verdict=r.verdict, reason=r.reason,
+                          author=lookup.user_names(session, {r.author_id})[r.author_id], created_at=r.created_at,
+                          labels=views.packed(r.face_labels_zstd, task.num_faces), part_names=r.part_names)
 
 
 @router.post("/tasks/{task_id}/lease/renew", response_model=LeasePublic, responses=WRITE_ERRORS)

@@ -27,6 +27,11 @@ def _available(t, project_id: int, user_id: int, now: dt.datetime):  # noqa: ANN
     )
 
 
+def _mine_first(t, user_id: int):  # noqa: ANN001, ANN202
+    """Order key: your own expired lease (resume your work), then tasks sent back to you, then the rest."""
+    return case((t.lease_owner_id == user_id, 0), (t.assignee_id == user_id, 1), else_=2)
+
+
 def _held(session: Session, project_id: int, user: User, now: dt.datetime) -> Task | None:
     return session.scalars(
         select(Task).where(
@@ -51,7 +56,7 @@ def claim_next(session: Session, project_name: str, user: User, lease_seconds: f
     t = aliased(Task)  # the subquery must not correlate with the UPDATE's own table
     pick = (
         select(t.id).where(_available(t, project.id, user.id, now))
-        .order_by(case((t.assignee_id == user.id, 0), else_=1), t.priority.desc(), t.id).limit(1)
+        .order_by(_mine_first(t, user.id), t.priority.desc(), t.id).limit(1)
         .with_for_update(skip_locked=True).scalar_subquery()
     )
     expires = now + dt.timedelta(seconds=lease_seconds)

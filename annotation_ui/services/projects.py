@@ -87,7 +87,8 @@ def accepted(session: Session, project_name: str, after_id: int, limit: int) -> 
     """Accepted tasks with id > after_id, each with its accepted revision, in id order."""
     project = lookup.project(session, project_name)
     rows = session.execute(
-        select(Task, Revision).join(Revision, (Revision.task_id == Task.id) & (Revision.number == Task.accepted_revision))
+        select(Task, Revision)
+        .join(Revision, (Revision.task_id == Task.id) & (Revision.number == Task.accepted_revision))
         .where(Task.project_id == project.id, Task.status == "accepted", Task.id > after_id)
         .order_by(Task.id).limit(limit)
     ).tuples().all()
