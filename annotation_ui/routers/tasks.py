@@ -81,8 +81,8 @@ def release_lease(user: Annotator, task_id: TaskId, session: SessionDep, respons
 @router.put("/tasks/{task_id}/draft", response_model=TaskDetail, responses=WRITE_ERRORS)
 def save_draft(user: Annotator, task_id: TaskId, base: BaseRevision, body: DraftIn, session: SessionDep,
                response: Response) -> TaskDetail:
-    task = revisions.write(session, task_id, user, base, "draft", revisions.replace_edit(body.labels, body.part_names))
-    return views.detail(session, task, response)
+    task, rev = revisions.write(session, task_id, user, base, "draft", revisions.replace_edit(body.labels, body.part_names))
+    return views.detail(session, task, response, rev)
 
 
 @router.post("/tasks/{task_id}/submit", response_model=TaskDetail, responses=WRITE_ERRORS)
@@ -91,36 +91,36 @@ def submit(user: Annotator, task_id: TaskId, base: BaseRevision, session: Sessio
     """Finish the task: the latest revision (or these labels) goes to review; the lease ends."""
     body = body or SubmitIn()
     edit = revisions.replace_edit(body.labels, body.part_names)
-    task = revisions.write(session, task_id, user, base, "submit", edit, submit=True)
-    return views.detail(session, task, response)
+    task, rev = revisions.write(session, task_id, user, base, "submit", edit, submit=True)
+    return views.detail(session, task, response, rev)
 
 
 @router.post("/tasks/{task_id}/ops/merge", response_model=TaskDetail, responses=WRITE_ERRORS)
 def merge(user: Annotator, task_id: TaskId, base: BaseRevision, body: MergeIn, session: SessionDep,
           response: Response) -> TaskDetail:
     """Merge segments into the smallest of their ids."""
-    task = revisions.write(session, task_id, user, base, "merge", revisions.merge_edit(body.segments))
-    return views.detail(session, task, response)
+    task, rev = revisions.write(session, task_id, user, base, "merge", revisions.merge_edit(body.segments))
+    return views.detail(session, task, response, rev)
 
 
 @router.post("/tasks/{task_id}/ops/split", response_model=TaskDetail, responses=WRITE_ERRORS)
 def split(user: Annotator, task_id: TaskId, base: BaseRevision, body: SplitIn, session: SessionDep,
           response: Response) -> TaskDetail:
     """Move faces to a new segment (id = largest label + 1), optionally named."""
-    task = revisions.write(session, task_id, user, base, "split", revisions.split_edit(body.faces, body.name))
-    return views.detail(session, task, response)
+    task, rev = revisions.write(session, task_id, user, base, "split", revisions.split_edit(body.faces, body.name))
+    return views.detail(session, task, response, rev)
 
 
 @router.post("/tasks/{task_id}/ops/rename", response_model=TaskDetail, responses=WRITE_ERRORS)
 def rename(user: Annotator, task_id: TaskId, base: BaseRevision, body: RenameIn, session: SessionDep,
            response: Response) -> TaskDetail:
-    task = revisions.write(session, task_id, user, base, "rename", revisions.rename_edit(body.segment, body.name))
-    return views.detail(session, task, response)
+    task, rev = revisions.write(session, task_id, user, base, "rename", revisions.rename_edit(body.segment, body.name))
+    return views.detail(session, task, response, rev)
 
 
 @router.post("/tasks/{task_id}/ops/reject", response_model=TaskDetail, responses=WRITE_ERRORS)
 def reject(user: Annotator, task_id: TaskId, base: BaseRevision, body: RejectIn, session: SessionDep,
            response: Response) -> TaskDetail:
     """Mark the object unsuitable, with a reason (then submit it for review)."""
-    task = revisions.write(session, task_id, user, base, "reject", revisions.reject_edit(body.reason))
-    return views.detail(session, task, response)
+    task, rev = revisions.write(session, task_id, user, base, "reject", revisions.reject_edit(body.reason))
+    return views.detail(session, task, response, rev)

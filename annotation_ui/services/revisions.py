@@ -59,8 +59,10 @@ def _refuse(task: Task, user: User, base: int) -> None:
         )
 
 
-def write(session: Session, task_id: int, user: User, base: int, kind: str, edit: Edit, *, submit: bool = False):
-    """Apply `edit` to the latest revision of `task_id` and store the result as revision base + 1.
+def write(
+    session: Session, task_id: int, user: User, base: int, kind: str, edit: Edit, *, submit: bool = False
+) -> tuple[Task, Revision]:
+    """Apply `edit` to the latest revision of `task_id`, store the result as revision base + 1; return both.
 
     The edit is computed outside the write lock from revision `base`; the guarded UPDATE then
     succeeds only if `base` is still the latest, so the stored result is never based on stale labels.
@@ -91,12 +93,13 @@ def write(session: Session, task_id: int, user: User, base: int, kind: str, edit
             _refuse(lookup.task(session, task_id), user, base)
             raise Conflict(f"task {task_id}: the write lost a race; reload", current_revision=None)
         work = (now - claimed_at).total_seconds() if submit and claimed_at else None
-        session.add(Revision(
+        row = Revision(
             task_id=task_id, number=base + 1, kind=kind, face_labels_zstd=new.blob, part_names=new.part_names,
             verdict=new.verdict, reason=new.reason, author_id=user.id, work_seconds=work, created_at=now,
-        ))
+        )
+        session.add(row)
         audit.record(session, user, f"revision.{kind}", task=task, revision=base + 1, verdict=new.verdict)
-    return session.get(Task, task_id, populate_existing=True)
+    return session.get(Task, task_id, populate_existing=True), row
 
 
 def replace_edit(packed_labels, part_names: dict[str, str] | None) -> Edit:  # noqa: ANN001
