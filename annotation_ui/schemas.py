@@ -150,8 +150,12 @@ class ClaimResult(BaseModel):
 
 
 class DraftIn(BaseModel):
+    """A full save. `verdict` "ok" withdraws an earlier reject; omitted, the verdict is kept."""
+
     labels: PackedLabels
     part_names: dict[str, str] = Field(default_factory=dict)
+    verdict: Literal["ok", "rejected"] | None = None
+    reason: str | None = Field(None, max_length=2000)
 
 
 class SubmitIn(BaseModel):

@@ -29,6 +29,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 SECRET = "benchmark-secret-0123456789abcdef0123456789"
+SYNCHRONOUS = ["FULL"]  # the server's default; --sqlite-synchronous NORMAL trades power-loss durability for speed
 
 from annotation_ui.client import pack, unpack  # noqa: E402
 
@@ -58,7 +59,8 @@ def _start_server(url: str, data_dir: Path) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "PARTVERSE_SECRET_KEY": SECRET, "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "PARTVERSE_SECRET_KEY": SECRET, "PYTHONPATH": str(REPO),
+           "PARTVERSE_SQLITE_SYNCHRONOUS": SYNCHRONOUS[0]}
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "partverse", "serve", "--db", url, "--data-dir", str(data_dir),
                              "--port", str(port)], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -221,7 +223,9 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=200_000)
     ap.add_argument("--tasks", type=int, default=3000, help="queue size (must outlast the run)")
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--sqlite-synchronous", default="FULL", choices=["FULL", "NORMAL"])
     args = ap.parse_args()
+    SYNCHRONOUS[0] = args.sqlite_synchronous
     print(f"{args.annotators} annotators, {args.duration:.0f} s, {args.faces} faces per object, "
           f"{os.cpu_count()} CPUs")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]

@@ -69,6 +69,11 @@ def test_annotate_review_and_pull_workflow(env: Env) -> None:
     assert again["id"] == task["id"] and again["assignee"] == "ann"
     assert unpack(again["labels"]).tolist() == edited.tolist()
     t = ann.op(task["id"], 6, "reject", reason="not a single object")
+    assert t["verdict"] == "rejected"
+    t = ann.call("PUT", f"/tasks/{task['id']}/draft", revision=t["revision"],
+                 json={"labels": pack(edited), "part_names": {}, "verdict": "ok"}).json()
+    assert t["verdict"] == "ok" and t["reason"] is None  # the reject is withdrawn
+    t = ann.op(task["id"], t["revision"], "reject", reason="not a single object")
     ann.submit(task["id"], t["revision"])
     rev.review(task["id"], t["revision"] + 1, "accept", "ok")
 
@@ -86,9 +91,9 @@ def test_annotate_review_and_pull_workflow(env: Env) -> None:
     actions = [e["action"] for e in admin.call("GET", "/audit", params={"task_id": task["id"]}).json()]
     assert actions == ["task.create", "lease.claim", "revision.merge", "revision.split", "revision.rename",
                        "revision.draft", "revision.submit", "review.reject", "lease.claim", "revision.reject",
-                       "revision.submit", "review.accept"]
+                       "revision.draft", "revision.reject", "revision.submit", "review.accept"]
     history = ann.call("GET", f"/tasks/{task['id']}/revisions").json()
-    assert [h["number"] for h in history] == list(range(1, 9)) and history[0]["kind"] == "initial"
+    assert [h["number"] for h in history] == list(range(1, 11)) and history[0]["kind"] == "initial"
     first = ann.call("GET", f"/tasks/{task['id']}/revisions/1").json()
     assert unpack(first["labels"]).tolist() == labels.tolist() and first["author"] == "root"
 

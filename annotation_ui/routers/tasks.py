@@ -81,7 +81,9 @@ def release_lease(user: Annotator, task_id: TaskId, session: SessionDep, respons
 @router.put("/tasks/{task_id}/draft", response_model=TaskDetail, responses=WRITE_ERRORS)
 def save_draft(user: Annotator, task_id: TaskId, base: BaseRevision, body: DraftIn, session: SessionDep,
                response: Response) -> TaskDetail:
-    task, rev = revisions.write(session, task_id, user, base, "draft", revisions.replace_edit(body.labels, body.part_names))
+    """Save the whole state (labels, names, optionally the verdict) as a new revision; the lease goes on."""
+    edit = revisions.replace_edit(body.labels, body.part_names, body.verdict, body.reason)
+    task, rev = revisions.write(session, task_id, user, base, "draft", edit)
     return views.detail(session, task, response, rev)
 
 

@@ -102,10 +102,16 @@ def write(
     return session.get(Task, task_id, populate_existing=True), row
 
 
-def replace_edit(packed_labels, part_names: dict[str, str] | None) -> Edit:  # noqa: ANN001
-    """An edit that replaces labels (a PackedLabels) and names; keeps verdict and reason."""
+def replace_edit(packed_labels, part_names: dict[str, str] | None, verdict: str | None = None,  # noqa: ANN001
+                 reason: str | None = None) -> Edit:
+    """An edit that replaces labels (a PackedLabels) and names; the verdict too when given."""
+    if verdict == "rejected" and not (reason or "").strip():
+        raise Invalid("reason: a rejected verdict needs a reason")
 
     def edit(cur: Content) -> Content:
+        if verdict is not None:
+            cur = Content(cur.blob, cur.num_faces, cur.part_names, verdict,
+                          reason.strip() if verdict == "rejected" else None, cur._labels)
         if packed_labels is None:
             if part_names is None:
                 return cur
