@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ROLES = ("admin", "annotator", "reviewer")
@@ -58,7 +58,9 @@ class Task(Base):
     __tablename__ = "tasks"
     __table_args__ = (
         UniqueConstraint("project_id", "uid", name="uq_tasks_project_uid"),
-        Index("ix_tasks_queue", "project_id", "status", "priority"),
+        Index("ix_tasks_queue_order", "project_id", "status", text("priority DESC"), "id"),
+        Index("ix_tasks_lease_owner", "lease_owner_id"),
+        Index("ix_tasks_assignee", "assignee_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))

@@ -93,7 +93,7 @@ class TasksCreated(BaseModel):
 
 
 # tasks
-class LeasePublic(BaseModel):
+class LeasePublic(_Out):
     owner: str
     claimed_at: dt.datetime
     expires_at: dt.datetime
@@ -202,7 +202,7 @@ class ReviewPublic(_Out):
     created_at: dt.datetime
 
 
-class AnnotationOut(BaseModel):
+class AnnotationOut(_Out):
     uid: str
     task_id: int
     status: Literal["accepted", "rejected"]

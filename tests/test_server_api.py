@@ -1,6 +1,7 @@
 """The annotation API end to end, in process, against SQLite and a real PostgreSQL."""
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import numpy as np
@@ -123,13 +124,14 @@ def test_stale_missing_and_leaseless_writes_are_refused(env: Env) -> None:
 
 @pytest.mark.parametrize("kind", DB_KINDS)
 def test_expired_lease_returns_to_queue_and_refuses_writes(kind: str, tmp_path) -> None:  # noqa: ANN001
-    env = Env(make_app(db_url(kind, tmp_path), tmp_path, lease_seconds=0.5))
+    env = Env(make_app(db_url(kind, tmp_path), tmp_path, lease_seconds=3))
     admin, ann, ann2 = env.client("root"), env.client("ann"), env.client("ann2")
     seed_tasks(admin, "p", 1)
     tid = ann.claim("p")["task"]["id"]
     assert ann2.claim("p") is None
-    ann.call("POST", f"/tasks/{tid}/lease/renew")
-    time.sleep(0.7)
+    renewed = ann.call("POST", f"/tasks/{tid}/lease/renew").json()
+    expires = dt.datetime.fromisoformat(renewed["expires_at"].replace("Z", "+00:00"))
+    time.sleep(max(0.0, (expires - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.3)
     with pytest.raises(ApiCallError) as expired:
         ann.op(tid, 1, "merge", segments=[0, 1])
     assert expired.value.status_code == 409 and "expired" in str(expired.value)

@@ -19,17 +19,21 @@ from annotation_ui.models import Task, User, utcnow
 from annotation_ui.services import audit, lookup
 
 
-def _available(t, project_id: int, user_id: int, now: dt.datetime):  # noqa: ANN001, ANN202
-    return and_(
-        t.project_id == project_id,
-        or_(t.status == "queued", and_(t.status == "in_progress", t.lease_expires_at < now)),
-        or_(t.assignee_id.is_(None), t.assignee_id == user_id),
-    )
+def _queues(t, project_id: int, user_id: int, now: dt.datetime) -> list:  # noqa: ANN001
+    """Where the next task comes from, in order, each an index-friendly condition and ordering.
 
-
-def _mine_first(t, user_id: int):  # noqa: ANN001, ANN202
-    """Order key: your own expired lease (resume your work), then tasks sent back to you, then the rest."""
-    return case((t.lease_owner_id == user_id, 0), (t.assignee_id == user_id, 1), else_=2)
+    1. your own expired lease (resume your work) and tasks a reviewer sent back to you;
+    2. other expired leases (work someone abandoned);
+    3. the queue, by priority then age (index ix_tasks_queue_order).
+    """
+    expired = and_(t.status == "in_progress", t.lease_expires_at < now)
+    return [
+        (and_(t.project_id == project_id, or_(t.lease_owner_id == user_id, t.assignee_id == user_id),
+              or_(t.status == "queued", expired), or_(t.assignee_id.is_(None), t.assignee_id == user_id)),
+         (case((t.lease_owner_id == user_id, 0), else_=1), t.priority.desc(), t.id)),
+        (and_(t.project_id == project_id, expired, t.assignee_id.is_(None)), (t.priority.desc(), t.id)),
+        (and_(t.project_id == project_id, t.status == "queued", t.assignee_id.is_(None)), (t.priority.desc(), t.id)),
+    ]
 
 
 def _held(session: Session, project_id: int, user: User, now: dt.datetime) -> Task | None:
@@ -43,6 +47,22 @@ def _held(session: Session, project_id: int, user: User, now: dt.datetime) -> Ta
     ).first()
 
 
+def _take(session: Session, where, order, user: User, now: dt.datetime, expires: dt.datetime) -> int | None:  # noqa: ANN001
+    """One atomic UPDATE ... WHERE id = (first matching row, SKIP LOCKED) AND <still matching>."""
+    t = aliased(Task)  # the subquery must not correlate with the UPDATE's own table
+    pick = select(t.id).where(where(t)).order_by(*order(t)).limit(1).with_for_update(skip_locked=True)
+    for _ in range(5):  # PostgreSQL: the picked row may have been taken between the SELECT and the UPDATE
+        task_id = session.execute(
+            update(Task).where(Task.id == pick.scalar_subquery(), where(Task)).values(
+                status="in_progress", lease_owner_id=user.id, lease_claimed_at=now, lease_expires_at=expires,
+                updated_at=now,
+            ).returning(Task.id).execution_options(synchronize_session=False)
+        ).scalar()
+        if task_id is not None or session.scalar(select(Task.id).where(where(Task)).limit(1)) is None:
+            return task_id
+    return None
+
+
 @transaction
 def claim_next(session: Session, project_name: str, user: User, lease_seconds: float) -> Task | None:
     """Lease the next task to `user` (their own live lease first, so a lost reply costs nothing); None if empty."""
@@ -52,28 +72,15 @@ def claim_next(session: Session, project_name: str, user: User, lease_seconds: f
     if held is not None:
         session.commit()
         return held
-    available = _available(Task, project.id, user.id, now)
-    t = aliased(Task)  # the subquery must not correlate with the UPDATE's own table
-    pick = (
-        select(t.id).where(_available(t, project.id, user.id, now))
-        .order_by(_mine_first(t, user.id), t.priority.desc(), t.id).limit(1)
-        .with_for_update(skip_locked=True).scalar_subquery()
-    )
     expires = now + dt.timedelta(seconds=lease_seconds)
-    for _ in range(5):  # PostgreSQL: the picked row may have been taken between the SELECT and the UPDATE
-        task_id = session.execute(
-            update(Task).where(Task.id == pick, available).values(
-                status="in_progress", lease_owner_id=user.id, lease_claimed_at=now, lease_expires_at=expires,
-                updated_at=now,
-            ).returning(Task.id).execution_options(synchronize_session=False)
-        ).scalar()
+    for i in range(3):
+        task_id = _take(session, lambda t, i=i: _queues(t, project.id, user.id, now)[i][0],
+                        lambda t, i=i: _queues(t, project.id, user.id, now)[i][1], user, now, expires)
         if task_id is not None:
             task = session.get(Task, task_id, populate_existing=True)
             audit.record(session, user, "lease.claim", task=task, expires_at=expires.isoformat())
             session.commit()
             return task
-        if session.scalar(select(Task.id).where(available).limit(1)) is None:
-            break
     session.commit()
     return None
 
