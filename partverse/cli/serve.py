@@ -34,7 +34,9 @@ def serve(
     try:
         settings = Settings.from_env(db_url=db, data_dir=data_dir, lease_seconds=lease_seconds)
     except ValidationError as exc:
-        raise ConfigError(f"annotation server settings: {exc}") from None
+        problems = "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+        typer.echo(str(ConfigError(f"annotation server settings: {problems}")), err=True)
+        raise typer.Exit(2) from None
     typer.echo(f"partverse annotation server: {settings.database_url.split('@')[-1]} on http://{host}:{port}/api/v1",
                err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", timeout_graceful_shutdown=5)
