@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import hashlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -124,7 +125,7 @@ async def _annotator(base: str, token: str, rec: Recorder, stop_at: float, seed:
             segs = np.unique(labels)
             edits = [
                 ("merge", "POST", "ops/merge", {"json": {"segments": rng.choice(segs, 2, replace=False).tolist()}}),
-                ("split", "POST", "ops/split", {"json": {"faces": rng.choice(labels.size, 2000, replace=False).tolist(),
+                ("split", "POST", "ops/split", {"json": {"faces": rng.integers(0, labels.size, 2000).tolist(),
                                                          "name": "piece"}}),
                 ("rename", "POST", "ops/rename", {"json": {"segment": int(segs[0]), "name": f"part{seed}"}}),
                 ("draft", "PUT", "draft", {"json": {"labels": pack(np.roll(labels, 1)), "part_names": {}}}),
@@ -190,6 +191,7 @@ def run(kind: str, args: argparse.Namespace, pg=None) -> dict:  # noqa: ANN001
     finally:
         proc.terminate()
         proc.wait(30)
+        shutil.rmtree(data_dir, ignore_errors=True)
     return {"rec": rec, "elapsed": elapsed, "lost": lost, "rtt": rtt}
 
 
