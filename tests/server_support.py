@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import io
 import os
 import signal
 import socket
@@ -124,7 +123,6 @@ class LiveServer:
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PARTVERSE_SECRET_KEY": SECRET, **(env or {})}
         self.proc: subprocess.Popen | None = None
-        self.log = io.BytesIO()
 
     def start(self) -> "LiveServer":
         import httpx
