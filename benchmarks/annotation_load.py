@@ -95,7 +95,11 @@ class Recorder:
         self.errors: list[str] = []
         self.acked: list[tuple[int, int, str]] = []  # (task, revision, labels digest) of 2xx submits
 
+    think = 0.0  # seconds an annotator pauses before each call (0: saturation test)
+
     async def call(self, http, name: str, method: str, path: str, ok=(200, 201), **kw):  # noqa: ANN001, ANN201
+        if self.think:
+            await asyncio.sleep(self.think)
         t0 = time.perf_counter()
         r = await http.request(method, path, **kw)
         self.latency[name].append(time.perf_counter() - t0)
@@ -178,6 +182,7 @@ def run(kind: str, args: argparse.Namespace, pg=None) -> dict:  # noqa: ANN001
         _seed(base, tokens["lead"], args.tasks, args.faces)
         rtt = asyncio.run(_round_trip(base))
         rec = Recorder()
+        rec.think = args.think_ms / 1000.0
         t0 = time.monotonic()
         stop_at = t0 + args.duration
 
@@ -225,11 +230,13 @@ def main() -> None:
     ap.add_argument("--faces", type=int, default=200_000)
     ap.add_argument("--tasks", type=int, default=3000, help="queue size (must outlast the run)")
     ap.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    ap.add_argument("--think-ms", type=float, default=0.0,
+                    help="pause before each call, like a person working (default 0: back-to-back saturation)")
     ap.add_argument("--sqlite-synchronous", default="FULL", choices=["FULL", "NORMAL"])
     args = ap.parse_args()
     SYNCHRONOUS[0] = args.sqlite_synchronous
     print(f"{args.annotators} annotators, {args.duration:.0f} s, {args.faces} faces per object, "
-          f"{os.cpu_count()} CPUs")
+          f"think {args.think_ms:.0f} ms, {os.cpu_count()} CPUs")
     kinds = ["sqlite", "postgres"] if args.db == "both" else [args.db]
     pg, results = None, {}
     try:
