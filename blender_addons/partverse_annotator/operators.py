@@ -184,10 +184,7 @@ class PV_OT_select_segment(bpy.types.Operator):
 
     def execute(self, context):  # noqa: ANN001
         def do():  # noqa: ANN202
-            obj = tasks.task_object()
-            faces = (STATE.session.labels == self.segment).nonzero()[0]
-            scene.select_faces(obj, faces)
-            return f"Selected {faces.size} faces of segment {self.segment}"
+            return f"Selected {tasks.select_segment(self.segment)} faces of segment {self.segment}"
         return _run(self, do)
 
 

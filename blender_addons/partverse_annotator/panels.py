@@ -15,8 +15,15 @@ class PV_Segment(bpy.types.PropertyGroup):
 
 def _select_clicked(wm, context) -> None:  # noqa: ANN001
     """Clicking a segment in the list selects its faces."""
+    # a direct call: running operators from a property update callback can crash Blender
+    from . import tasks
+    from .core.errors import AnnotatorError
+
     if STATE.session is not None and 0 <= wm.pv_segment_index < len(wm.pv_segments):
-        bpy.ops.partverse.select_segment(segment=wm.pv_segments[wm.pv_segment_index].segment)
+        try:
+            tasks.select_segment(wm.pv_segments[wm.pv_segment_index].segment)
+        except AnnotatorError as exc:
+            STATE.message, STATE.level = str(exc), "ERROR"
 
 
 class PV_UL_segments(bpy.types.UIList):

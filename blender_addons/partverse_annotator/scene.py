@@ -95,6 +95,7 @@ def selected_faces(obj: bpy.types.Object) -> np.ndarray:
 
 def select_faces(obj: bpy.types.Object, faces: np.ndarray) -> None:
     """Select exactly `faces` ((n,) indices), in face select mode; stays in the current mode."""
+    bpy.context.tool_settings.mesh_select_mode = (False, False, True)
     with object_mode(obj) as me:
         sel = np.zeros(len(me.polygons), bool)
         sel[faces] = True
@@ -104,12 +105,8 @@ def select_faces(obj: bpy.types.Object, faces: np.ndarray) -> None:
         me.loops.foreach_get("vertex_index", corner_vertex)
         vsel[corner_vertex[sel[_corner_face(me)]]] = True
         me.vertices.foreach_set("select", vsel)
-        esel = np.empty(len(me.edges) * 2, np.int32)
-        me.edges.foreach_get("vertices", esel)
-        me.edges.foreach_set("select", vsel[esel.reshape(-1, 2)].all(axis=1))
+        # edges are left alone: edges.foreach_set("select") crashes bpy 5.0; face select mode ignores them
         me.update()
-    if obj.mode == "EDIT":
-        bpy.context.tool_settings.mesh_select_mode = (False, False, True)
 
 
 def face_centroids(obj: bpy.types.Object) -> np.ndarray:

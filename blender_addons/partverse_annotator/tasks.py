@@ -177,3 +177,10 @@ def _open_session() -> TaskSession:
     if STATE.session is None:
         raise AnnotatorError("No task is open: claim one first")
     return STATE.session
+
+
+def select_segment(segment: int) -> int:
+    """Select the faces of `segment` on the task object; returns how many."""
+    faces = np.flatnonzero(_open_session().labels == segment)
+    scene.select_faces(task_object(), faces)
+    return int(faces.size)
