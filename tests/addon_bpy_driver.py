@@ -109,7 +109,11 @@ def scenario_full() -> None:
     mod.wait()
     emit("submitted", message=STATE.message, open=STATE.session is not None)
     claim()
-    assert bpy.ops.partverse.reject(reason="other", text="", submit=True) == {"CANCELLED"}
+    try:  # an ERROR report surfaces as RuntimeError in the bpy module
+        bpy.ops.partverse.reject(reason="other", text="", submit=True)
+        raise AssertionError("reject 'other' without details was accepted")
+    except RuntimeError as exc:
+        assert "describe the problem" in str(exc)
     assert bpy.ops.partverse.reject(reason="broken geometry", text="holes in the cab", submit=True) == {"FINISHED"}
     mod.wait()
     emit("rejected", task=STATE.session.task_id if STATE.session else None, message=STATE.message)

@@ -37,7 +37,7 @@ def build_object(name: str, vertices: np.ndarray, faces: np.ndarray, labels: np.
     me.color_attributes.render_color_index = me.color_attributes.active_color_index
     obj = bpy.data.objects.new(name, me)
     bpy.context.scene.collection.objects.link(obj)
-    for other in bpy.context.view_layer.objects.selected:
+    for other in bpy.context.scene.objects:
         other.select_set(False)
     bpy.context.view_layer.objects.active = obj
     obj.select_set(True)
