@@ -4,6 +4,8 @@ time for the same GLB in the same run (bpy module, no network: the task's mesh b
   load      read_glb + build the object (INT face attribute, CORNER colours)
   recolour  merge two segments (core) + write labels and colours to the mesh
   select    read the edit-mode face selection as an index array
+  edit-merge  the Merge operator's work from edit mode: read selection, merge, write labels and
+            colours (includes Blender's edit -> object -> edit round trip, which dominates at 1M)
 
 usage: python benchmarks/addon_ops.py [--sizes 10000 100000 1000000]
 """
@@ -49,7 +51,7 @@ def main() -> None:
     from partverse_annotator.core import labels as L
     from partverse_annotator.core.glb import read_glb
 
-    print(f"{'faces':>9} {'gltf import s':>13} {'load':>12} {'recolour':>12} {'select':>12}   (ratio = op / import)")
+    print(f"{'faces':>9} {'gltf import s':>13} {'load':>12} {'recolour':>12} {'select':>12} {'edit-merge':>12}   (ratio = op / import)")
     for size in args.sizes:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "grid.glb"
@@ -70,9 +72,10 @@ def main() -> None:
             scene.select_faces(obj, np.arange(0, len(labels), 7))
             bpy.ops.object.mode_set(mode="EDIT")
             sel = timed(lambda: scene.selected_faces(obj))
+            edit = timed(lambda: scene.write_labels(obj, L.merge(labels, {}, scene.selected_faces(obj))[0]))
             bpy.ops.object.mode_set(mode="OBJECT")
             print(f"{len(labels):>9} {base:>13.3f} {load:>6.3f}s {load / base:>4.2f}x {rec:>6.3f}s {rec / base:>4.2f}x "
-                  f"{sel:>6.3f}s {sel / base:>4.2f}x", flush=True)
+                  f"{sel:>6.3f}s {sel / base:>4.2f}x {edit:>6.3f}s {edit / base:>4.2f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -168,3 +168,24 @@ def test_expired_lease_is_a_stale_error(tmp_path):
             session.submit(client)
         assert info.value.status == 409
         assert stored_labels(admin, session.task_id)[0].tolist() == truck.tolist()  # nothing overwritten
+
+
+def test_worker_runs_jobs_off_the_calling_thread_and_callbacks_on_it():
+    import threading
+
+    from partverse_annotator.core.worker import Worker
+
+    worker, seen = Worker(), []
+    main = threading.get_ident()
+    gate = threading.Event()
+    worker.submit(lambda: (gate.wait(5), threading.get_ident())[1], lambda tid: seen.append(("done", tid)),
+                  lambda exc: seen.append(("error", exc)))
+    worker.submit(lambda: 1 / 0, lambda v: seen.append(("done", v)), lambda exc: seen.append(("error", type(exc))))
+    assert worker.busy() and worker.drain() == 0  # the slow job blocks nothing on this thread
+    gate.set()
+    deadline = time.monotonic() + 5
+    while worker.busy() and time.monotonic() < deadline:
+        worker.drain()
+        time.sleep(0.01)
+    assert seen[0][0] == "done" and seen[0][1] != main and seen[1] == ("error", ZeroDivisionError)
+    worker.stop()

@@ -3,25 +3,29 @@ submit, without losing work. The core/ package has no bpy import; this layer reg
 
 `drain()` runs finished network jobs' callbacks on the main thread; Blender calls it from a timer
 (bpy.app.timers), tests call it directly (timers do not fire in the bpy module).
+bpy is imported inside the functions only, so `partverse_annotator.core` imports without Blender.
 """
 from __future__ import annotations
 
 import time
 
-import bpy
-from bpy.props import CollectionProperty, IntProperty
-
-from . import operators, panels, prefs, tasks
 from .core.errors import AnnotatorError
 from .state import STATE, say
 
-CLASSES = (prefs.PV_AddonPreferences, *panels.CLASSES, *operators.CLASSES)
 _KEYMAPS: list = []
 DRAIN_INTERVAL = 0.1
 
 
+def _classes() -> tuple:
+    from . import operators, panels, prefs
+
+    return (prefs.PV_AddonPreferences, *panels.CLASSES, *operators.CLASSES)
+
+
 def drain() -> float:
     """Apply finished background jobs and renew the lease when due; returns the timer interval."""
+    from . import tasks
+
     if STATE.worker is not None:
         STATE.worker.drain()
     try:
@@ -42,6 +46,10 @@ def wait(timeout: float = 60.0) -> None:
 
 
 def _register_keymaps() -> None:
+    import bpy
+
+    from . import operators
+
     kc = bpy.context.window_manager.keyconfigs.addon
     if kc is None:  # background mode has no add-on keyconfig
         return
@@ -58,7 +66,12 @@ def _unregister_keymaps() -> None:
 
 
 def register() -> None:
-    for cls in CLASSES:
+    import bpy
+    from bpy.props import CollectionProperty, IntProperty
+
+    from . import panels
+
+    for cls in _classes():
         bpy.utils.register_class(cls)
     bpy.types.WindowManager.pv_segments = CollectionProperty(type=panels.PV_Segment)
     bpy.types.WindowManager.pv_segment_index = IntProperty(update=panels._select_clicked)
@@ -68,12 +81,14 @@ def register() -> None:
 
 
 def unregister() -> None:
+    import bpy
+
     if bpy.app.timers.is_registered(drain):
         bpy.app.timers.unregister(drain)
     _unregister_keymaps()
     del bpy.types.WindowManager.pv_segment_index
     del bpy.types.WindowManager.pv_segments
-    for cls in reversed(CLASSES):
+    for cls in reversed(_classes()):
         bpy.utils.unregister_class(cls)
     if STATE.worker is not None:
         STATE.worker.stop()

@@ -63,9 +63,16 @@ def write_labels(obj: bpy.types.Object, labels: np.ndarray) -> None:
     """Store (F,) labels in the INT face attribute and recolour every corner."""
     with object_mode(obj) as me:
         me.attributes[SEGMENT_ATTR].data.foreach_set("value", np.ascontiguousarray(labels, np.int32))
-        corner_face = _corner_face(me)
-        me.attributes[COLOR_ATTR].data.foreach_set("color", corner_colors(labels, corner_face))
+        # sRGB floats: the byte attribute stores sRGB, so no per-value linear->sRGB conversion (2x faster)
+        me.attributes[COLOR_ATTR].data.foreach_set("color_srgb", corner_colors(labels, *_corner_layout(me)))
         me.update_tag()  # a full update() recomputes normals etc.: seconds at 1M faces
+
+
+def _corner_layout(me: bpy.types.Mesh) -> tuple[np.ndarray, int | None]:
+    """(corner_face or None, corners per face when all faces have the same count)."""
+    if len(me.loops) == 3 * len(me.polygons):
+        return None, 3
+    return _corner_face(me), None
 
 
 def _corner_face(me: bpy.types.Mesh) -> np.ndarray:
@@ -84,12 +91,22 @@ def read_labels(obj: bpy.types.Object) -> np.ndarray:
 
 
 def selected_faces(obj: bpy.types.Object) -> np.ndarray:
-    """Sorted (n,) indices of the selected faces (edit-mode selection included)."""
-    if obj.mode == "EDIT":
-        obj.update_from_editmode()
+    """Sorted (n,) indices of the selected faces (edit-mode selection included).
+
+    Edit mode reads the BMesh directly: 0.3 s at 1M faces against 1.5 s for update_from_editmode()
+    + foreach_get (measured, benchmarks/addon_ops.py); it is the one per-face Python iteration here.
+    """
     me = obj.data
+    if obj.mode == "EDIT":
+        import bmesh
+
+        bm = bmesh.from_edit_mesh(me)
+        return np.flatnonzero(np.fromiter((f.select for f in bm.faces), bool, len(bm.faces)))
+    attr = me.attributes.get(".select_poly")  # absent when nothing is selected
+    if attr is None:
+        return np.zeros(0, np.int64)
     sel = np.empty(len(me.polygons), bool)
-    me.polygons.foreach_get("select", sel)
+    attr.data.foreach_get("value", sel)
     return np.flatnonzero(sel)
 
 

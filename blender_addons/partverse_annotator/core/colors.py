@@ -19,7 +19,10 @@ def segment_palette(count: int) -> np.ndarray:
     return np.stack([r, g, b, np.ones_like(r)], axis=1).astype(np.float32)
 
 
-def corner_colors(labels: np.ndarray, corner_face: np.ndarray) -> np.ndarray:
-    """(F,) segment ids and (C,) face of each corner -> flat (C * 4,) float32 RGBA for foreach_set."""
+def corner_colors(labels: np.ndarray, corner_face: np.ndarray | None, per_face: int | None = None) -> np.ndarray:
+    """(F,) segment ids -> flat (C * 4,) float32 RGBA for foreach_set. Corners are given either by
+    `corner_face` ((C,) face of each corner) or, when every face has `per_face` corners, implicitly."""
     palette = segment_palette(int(labels.max(initial=0)) + 1)
+    if corner_face is None:
+        return np.repeat(palette[labels], per_face, axis=0).reshape(-1)
     return palette[labels[corner_face]].reshape(-1)
