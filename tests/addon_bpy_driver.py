@@ -80,6 +80,15 @@ def scenario_full() -> None:
          shading=bpy.context.scene.display.shading.color_type,
          segments=[[i.segment, i.label, i.faces] for i in wm.pv_segments],
          keymap_items=len(mod._KEYMAPS))
+    # the lease is renewed from drain() when due
+    api = mod.core.client.Client(cfg["server"], cfg["token"])
+    before = api.task(STATE.session.task_id)["lease"]["expires_at"]
+    time.sleep(1.1)
+    prefs.renew_seconds = 0.0
+    mod.drain()
+    mod.wait()
+    prefs.renew_seconds = 120.0
+    emit("renewed", before=before, after=api.task(STATE.session.task_id)["lease"]["expires_at"], message=STATE.message)
     # clicking a segment in the list selects its faces
     wm.pv_segment_index = 2
     emit("clicked", selected=mod.scene.selected_faces(o).tolist(), segment=wm.pv_segments[2].segment)

@@ -58,6 +58,7 @@ def test_claim_edit_undo_submit_reject(tmp_path, addon_zip):
         assert claimed["distinct_colors"] == len(np.unique(truck)) and claimed["shading"] == "VERTEX"
         ids, counts = np.unique(truck, return_counts=True)
         assert claimed["segments"] == [[int(i), "wheel front right" if i == 0 else "", int(c)] for i, c in zip(ids, counts)]
+        assert r["renewed"]["after"] > r["renewed"]["before"], r["renewed"]
         assert r["clicked"]["selected"] == np.flatnonzero(truck == r["clicked"]["segment"]).tolist()
         mirrored = np.asarray(r["mirrored"]["selected"])
         assert mirrored.size and len(np.unique(truck[mirrored])) == 1 and truck[mirrored[0]] != 0
