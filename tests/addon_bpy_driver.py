@@ -35,7 +35,13 @@ def obj() -> bpy.types.Object:
 
 def snapshot() -> dict:
     s = STATE.session
-    return {"task": s.task_id, "labels": s.labels.tolist(), "names": s.names, "mesh_labels": mod.scene.read_labels(obj()).tolist()}
+    with mod.scene.object_mode(obj()) as me:  # flushes edit-mode (BMesh) writes to the mesh
+        colors = np.empty(len(me.loops) * 4, np.float32)
+        me.attributes[mod.scene.COLOR_ATTR].data.foreach_get("color_srgb", colors)
+    want = mod.core.colors.corner_colors(s.labels, None, 3)
+    return {"task": s.task_id, "labels": s.labels.tolist(), "names": s.names, "mode": obj().mode,
+            "mesh_labels": mod.scene.read_labels(obj()).tolist(),
+            "colors_match": bool(np.abs(colors - want).max() <= 1 / 255 + 1e-6)}
 
 
 def claim() -> None:

@@ -75,6 +75,9 @@ def test_claim_edit_undo_submit_reject(tmp_path, addon_zip):
         assert r["undone"]["names"]["0"] == "wheel front right" and r["undone"]["labels"] == r["edited"]["labels"]
         assert r["undone2"]["labels"] == r["undone2"]["mesh_labels"] and (np.asarray(r["undone2"]["labels"]) == new).sum() == 0
         assert r["redone"]["labels"] == r["edited"]["labels"] and r["redone"]["names"] == r["edited"]["names"]
+        for step in ("claimed", "edited", "undone", "undone2", "redone"):  # colours follow the labels
+            assert r[step]["colors_match"], step
+        assert r["edited"]["mode"] == "EDIT"  # edits made in edit mode stay in edit mode
 
         stale = r["stale"]
         assert stale["level"] == "ERROR" and stale["stale"] and stale["open"] and "Reload" in stale["message"]

@@ -40,9 +40,9 @@ class PV_OT_merge(bpy.types.Operator):
 
     def execute(self, context):  # noqa: ANN001
         def do():  # noqa: ANN202
-            faces = scene.selected_faces(tasks.task_object())
+            faces, old = scene.selected_faces(tasks.task_object()), STATE.session.labels
             STATE.session.merge(faces)
-            tasks.show()
+            tasks.show(old)
             return f"Merged into segment {int(STATE.session.labels[faces[0]])}"
         return _run(self, do)
 
@@ -57,9 +57,9 @@ class PV_OT_split(bpy.types.Operator):
 
     def execute(self, context):  # noqa: ANN001
         def do():  # noqa: ANN202
-            faces = scene.selected_faces(tasks.task_object())
+            faces, old = scene.selected_faces(tasks.task_object()), STATE.session.labels
             STATE.session.split(faces, self.name or None)
-            tasks.show()
+            tasks.show(old)
             return f"{faces.size} faces moved to segment {int(STATE.session.labels[faces[0]])}"
         return _run(self, do)
 
@@ -83,7 +83,7 @@ class PV_OT_rename(bpy.types.Operator):
         def do():  # noqa: ANN202
             tasks.task_object()
             STATE.session.rename(self.segment, self.name)
-            tasks.show(changed_labels=False)
+            tasks.show(STATE.session.labels)
             return f"Segment {self.segment} is now {self.name.strip()!r}"
         return _run(self, do)
 
@@ -96,10 +96,11 @@ class PV_OT_undo(bpy.types.Operator):
     def execute(self, context):  # noqa: ANN001
         def do():  # noqa: ANN202
             tasks.task_object()
+            old = STATE.session.labels
             kind = STATE.session.undo()
             if kind is None:
                 raise AnnotatorError("Nothing to undo")
-            tasks.show()
+            tasks.show(old)
             return f"Undid {kind}"
         return _run(self, do)
 
@@ -112,10 +113,11 @@ class PV_OT_redo(bpy.types.Operator):
     def execute(self, context):  # noqa: ANN001
         def do():  # noqa: ANN202
             tasks.task_object()
+            old = STATE.session.labels
             kind = STATE.session.redo()
             if kind is None:
                 raise AnnotatorError("Nothing to redo")
-            tasks.show()
+            tasks.show(old)
             return f"Redid {kind}"
         return _run(self, do)
 

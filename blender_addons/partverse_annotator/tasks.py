@@ -89,10 +89,12 @@ def task_object() -> bpy.types.Object:
     return obj
 
 
-def show(changed_labels: bool = True) -> None:
-    """Push the session's labels to the object and the segment list after an edit."""
-    if changed_labels:
+def show(old_labels: np.ndarray | None = None) -> None:
+    """Push the session's labels (which were `old_labels`; None: unknown) to the object and the list."""
+    if old_labels is None:
         scene.write_labels(task_object(), STATE.session.labels)
+    elif old_labels is not STATE.session.labels:
+        scene.update_labels(task_object(), old_labels, STATE.session.labels)
     refresh_segments()
 
 
