@@ -4,8 +4,9 @@ time for the same GLB in the same run (bpy module, no network: the task's mesh b
   load      read_glb + build the object (INT face attribute, CORNER colours)
   recolour  merge two segments (core) + write labels and colours to the mesh
   select    read the edit-mode face selection as an index array
-  edit-merge  the Merge operator's work from edit mode: read selection, merge, write labels and
-            colours (includes Blender's edit -> object -> edit round trip, which dominates at 1M)
+  edit-merge  the Merge operator's work in edit mode on two selected faces of two segments (the
+            last of 16 bands, F/16 faces, joins the first): read selection, merge, write labels and
+            colours of the changed faces into the BMesh
 
 usage: python benchmarks/addon_ops.py [--sizes 10000 100000 1000000]
 """
@@ -72,7 +73,8 @@ def main() -> None:
             scene.select_faces(obj, np.arange(0, len(labels), 7))
             bpy.ops.object.mode_set(mode="EDIT")
             sel = timed(lambda: scene.selected_faces(obj))
-            edit = timed(lambda: scene.write_labels(obj, L.merge(labels, {}, scene.selected_faces(obj))[0]))
+            scene.select_faces(obj, faces)  # one face in the first band, one in the last (1/16 of F each)
+            edit = timed(lambda: scene.update_labels(obj, labels, L.merge(labels, {}, scene.selected_faces(obj))[0]))
             bpy.ops.object.mode_set(mode="OBJECT")
             print(f"{len(labels):>9} {base:>13.3f} {load:>6.3f}s {load / base:>4.2f}x {rec:>6.3f}s {rec / base:>4.2f}x "
                   f"{sel:>6.3f}s {sel / base:>4.2f}x {edit:>6.3f}s {edit / base:>4.2f}x", flush=True)

@@ -68,13 +68,13 @@ def write_labels(obj: bpy.types.Object, labels: np.ndarray) -> None:
         me.update_tag()  # a full update() recomputes normals etc.: seconds at 1M faces
 
 
-EDIT_IN_PLACE_LIMIT = 100_000  # changed faces up to which edit mode is kept (BMesh write) instead of a mode round trip
+EDIT_IN_PLACE_LIMIT = 300_000  # changed faces (~5 us each) up to which edit mode is kept (BMesh write) instead of a mode round trip
 
 
 def update_labels(obj: bpy.types.Object, old: np.ndarray, new: np.ndarray) -> None:
     """Show (F,) labels `new` where the object shows `old`. In edit mode, few changed faces are
     written into the BMesh in place: an edit -> object -> edit round trip costs seconds at 1M faces
-    (benchmarks/addon_ops.py), a per-changed-face write ~1 us per corner."""
+    (benchmarks/addon_ops.py), a per-changed-face write ~5 us per face."""
     changed = np.flatnonzero(old != new)
     if obj.mode != "EDIT" or changed.size > EDIT_IN_PLACE_LIMIT:
         write_labels(obj, new)
@@ -87,11 +87,12 @@ def update_labels(obj: bpy.types.Object, old: np.ndarray, new: np.ndarray) -> No
     if seg is None or col is None:
         raise RuntimeError(f"{obj.name}: the segment attributes are missing; reload the task")
     bm.faces.ensure_lookup_table()
-    palette = segment_palette(int(new.max(initial=0)) + 1)  # sRGB, as written by write_labels
+    palette = [tuple(c) for c in segment_palette(int(new.max(initial=0)) + 1).tolist()]  # sRGB, as write_labels
+    faces = bm.faces
     for face_index, segment in zip(changed.tolist(), new[changed].tolist()):
-        face = bm.faces[face_index]
+        face = faces[face_index]
         face[seg] = segment
-        rgba = palette[segment]
+        rgba = palette[segment]  # a tuple: converting a numpy row per corner costs 10x more
         for loop in face.loops:
             loop[col] = rgba
     bmesh.update_edit_mesh(me, loop_triangles=False, destructive=False)
