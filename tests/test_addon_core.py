@@ -153,7 +153,7 @@ def test_client_session_against_live_server(tmp_path):
         session.submit(client)
         got, names, detail = stored_labels(admin, session.task_id)
         assert detail["status"] == "submitted" and got.tolist() == expected.tolist()
-        assert names == {k: v for k, v in session.names.items()} and store.load(session.task_id) is None
+        assert names == session.names and store.load(session.task_id) is None
         nxt = client.claim(PROJECT)["task"]
         assert nxt["id"] != session.task_id
 
