@@ -7,6 +7,7 @@ source of its labels, and the release rows of one object.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from partverse.records import PreparedMesh, Segmentation
 
@@ -29,12 +30,18 @@ class SourceFile:
 
 @dataclass(slots=True, eq=False)
 class SegmentedMesh:
-    """A prepared mesh with per-face labels; label_source is "auto" or "human"."""
+    """A prepared mesh with per-face labels; label_source is "auto" or "human".
+
+    The optional `render` and `caption` stages attach their results and pass the record on:
+    renders is a `partverse.render.objects.ObjectRenders`, captions the release `captions` rows
+    (object row part_id -1 first, then one per part)."""
 
     prepared: PreparedMesh
     segmentation: Segmentation
     label_source: str = "auto"
     part_names: dict[int, str] = field(default_factory=dict)
+    renders: Any = None
+    captions: list[dict] = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -44,3 +51,4 @@ class ObjectRows:
     uid: str
     object_row: dict
     part_rows: list[dict]
+    captions: list[dict] = field(default_factory=list)  # rows of the `captions` table (may be empty)

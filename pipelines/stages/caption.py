@@ -1,7 +1,9 @@
 """The `caption` stage: one caption per object and one per part (`partverse.caption.run`).
 
-Input record: `partverse.render.objects.ObjectRenders` (the render stage's output).
-Output record: `partverse.caption.run.CaptionSet` (uid + rows in the release `captions` schema).
+Input record: what the render stage yields: a `pipelines.records.SegmentedMesh` with `renders`
+set (output: the same record with `captions` set to the rows, so export_parts and write_release
+put them in the release), or a bare `partverse.render.objects.ObjectRenders` (output: a
+`partverse.caption.run.CaptionSet`, uid + rows). Rows follow the release `captions` schema.
 
 Resources depend on the backend: "transformers" holds a model, so it runs as an actor pool with
 one GPU per actor and `batch_size` objects per call (`process_batch` fills one generate batch
@@ -10,6 +12,7 @@ the backend (`concurrency` requests in flight); "metadata" is a plain CPU stage.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any, ClassVar, Iterator
 
@@ -65,13 +68,20 @@ class CaptionStage(Stage):
         from partverse.caption.run import CaptionSet, caption_objects
         from partverse.render.objects import ObjectRenders
 
+        from pipelines.records import SegmentedMesh
+
+        renders_list = []
         for r in records:
-            if not isinstance(r, ObjectRenders):
-                raise PartverseError(f"caption stage: cannot take a {type(r).__name__}; expected ObjectRenders from the render stage")
+            renders = r.renders if isinstance(r, SegmentedMesh) else r
+            if not isinstance(renders, ObjectRenders):
+                what = "a SegmentedMesh without renders (put the render stage before caption)" if isinstance(r, SegmentedMesh) \
+                    else f"a {type(r).__name__}"
+                raise PartverseError(f"caption stage: cannot take {what}; expected ObjectRenders from the render stage")
+            renders_list.append(renders)
         if not hasattr(self, "_backend"):
             self.setup()
-        for renders, rows in zip(records, caption_objects(list(records), self._backend, self.config(), self.mark)):
-            yield CaptionSet(renders.uid, rows)
+        for record, renders, rows in zip(records, renders_list, caption_objects(renders_list, self._backend, self.config(), self.mark)):
+            yield dataclasses.replace(record, captions=rows) if isinstance(record, SegmentedMesh) else CaptionSet(renders.uid, rows)
 
     def process(self, record: Any) -> Iterator[Any]:
         yield from self.process_batch([record])

@@ -2,6 +2,9 @@
 
 Produces the object's row of the `objects` table and its rows of the `parts` table
 (`partverse.data.schema`); `face_labels` in the object row are the part ids of the exported parts.
+When the render stage ran, each part row's `renders` holds its highlight composite (view
+"composite", what the captioner saw) and its part-centric render (view "part"); when the caption
+stage ran, its rows travel on in `ObjectRows.captions` to write_release.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ def _degenerate_samples(mesh, part, num_samples: int, seed: int) -> tuple[np.nda
 @dataclass
 class ExportParts(Stage):
     name = "export_parts"
-    version = "1"
+    version = "2"  # 2: part renders and caption rows carried into the release
     resources = Resources(num_cpus=1)
 
     num_samples: int = 4096
@@ -81,4 +84,16 @@ class ExportParts(Stage):
             }
             for p in parts
         ]
-        yield ObjectRows(uid=asset.uid, object_row=object_row, part_rows=part_rows)
+        renders = _part_renders(getattr(record, "renders", None))
+        for row in part_rows:
+            row["renders"] = renders.get(row["part_id"])
+        captions = [dict(c) for c in getattr(record, "captions", None) or []]
+        yield ObjectRows(uid=asset.uid, object_row=object_row, part_rows=part_rows, captions=captions)
+
+
+def _part_renders(renders) -> dict[int, list[dict]]:
+    """part_id -> [{"view": "composite", "png"}, {"view": "part", "png"}] from an ObjectRenders (or {})."""
+    if renders is None:
+        return {}
+    return {int(p.part_id): [{"view": "composite", "png": p.composite_png}, {"view": "part", "png": p.part_png}]
+            for p in renders.parts}

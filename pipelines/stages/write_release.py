@@ -1,5 +1,8 @@
 """write_release: every object's rows -> `RUN_DIR/release/` (Parquet shards + manifest last).
 
+Tables: objects, parts and captions (the caption rows export_parts carried on; empty when the
+config has no caption stage).
+
 The shards are written by `partverse.data.writer.write_release` into `RUN_DIR/.release.partial/`,
 which then replaces `RUN_DIR/release/`; a crash at any point leaves either the previous complete
 release or none, never a half-written one, and the next build rewrites it.
@@ -50,16 +53,18 @@ class WriteRelease(SinkStage):
         partial, final, old = run_dir / _PARTIAL, run_dir / RELEASE_DIR, run_dir / _OLD
         for stale in (partial, old):
             shutil.rmtree(stale, ignore_errors=True)
-        objects, parts = [], []
+        objects, parts, captions = [], [], []
         for rec in records:
             objects.append(rec.object_row)
             parts.extend(rec.part_rows)
+            captions.extend(getattr(rec, "captions", None) or [])  # outputs of older builds have none
         objects.sort(key=lambda r: r["uid"])
         parts.sort(key=lambda r: (r["uid"], r["part_id"]))
-        write_release(partial, objects, parts, version=self.release_version, source_run=source_run,
+        captions.sort(key=lambda r: (r["uid"], r["part_id"]))
+        write_release(partial, objects, parts, captions, version=self.release_version, source_run=source_run,
                       rows_per_shard=self.rows_per_shard, row_group_rows=self.row_group_rows)
         if final.exists():
             os.rename(final, old)
         os.rename(partial, final)
         shutil.rmtree(old, ignore_errors=True)
-        return {"objects": len(objects), "parts": len(parts)}
+        return {"objects": len(objects), "parts": len(parts), "captions": len(captions)}
