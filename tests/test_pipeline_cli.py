@@ -32,6 +32,10 @@ def test_readme_command_builds_the_bundled_samples(tmp_path):
     objects = read_release_table(tmp_path / "run" / "release", "objects", ["uid", "num_parts"]).to_pylist()
     assert len(objects) == len(meshes) == manifest["tables"]["objects"]["rows"]
     assert all(o["num_parts"] >= 1 for o in objects)
+    captions = read_release_table(tmp_path / "run" / "release", "captions", ["uid", "part_id", "backend"]).to_pylist()
+    assert {c["uid"] for c in captions if c["part_id"] == -1} == {o["uid"] for o in objects}  # one per object
+    assert len(captions) == len(objects) + sum(o["num_parts"] for o in objects)  # and one per part
+    assert {c["backend"] for c in captions} == {"metadata"}
     assert (tmp_path / "run" / "config.yaml").is_file()
     again = _partverse("build", "--config", "pipelines/configs/sample.yaml", "--out", str(tmp_path / "run"), "--no-progress")
     assert again.returncode == 0 and "write_release" in again.stdout
