@@ -46,6 +46,8 @@ def _real_config(run_dir, inputs, executor):
         "stages": [
             {"name": "ingest_local", "params": {"paths": [str(inputs)]}},
             {"name": "prepare"}, {"name": "segment"}, {"name": "annotation"},
+            {"name": "render", "params": {"views": 4, "resolution": 96, "tile": 96}},
+            {"name": "caption", "params": {"backend": "metadata"}},
             {"name": "export_parts", "params": {"num_samples": 512}},
             {"name": "write_release"},
         ],
@@ -70,7 +72,8 @@ def test_local_and_ray_give_identical_rows(tmp_path, cluster):
     on_ray = run_build(cfg, executor=RayExecutor(cfg.ray, cfg.stages, progress=False))
     assert local.released_objects == on_ray.released_objects == 3
     assert [q["source_uri"] for q in on_ray.quarantined] == [q["source_uri"] for q in local.quarantined]
-    for table in ("objects", "parts"):
+    assert read_release_table(tmp_path / "ray" / "run" / "release", "captions").num_rows > 3
+    for table in ("objects", "parts", "captions"):
         assert _sorted_rows(tmp_path / "ray" / "run" / "release", table) == _sorted_rows(tmp_path / "local" / "run" / "release", table)
 
 
