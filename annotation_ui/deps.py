@@ -1,0 +1,114 @@
+"""Request dependencies: settings, database session, the current user and role checks.
+
+Routes take `SessionDep` and a role dependency (`AnyUser`, `Annotator`, `Reviewer`, `Admin`),
+each an `Annotated[User, Depends(Roles(...))]`: authentication (401) and authorisation (403)
+are decided here, once, never inside a handler.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Header, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from annotation_ui.errors import Forbidden, PreconditionFailed, PreconditionRequired, Unauthorized
+from annotation_ui.models import ApiToken, User
+from annotation_ui.security import hash_token
+from annotation_ui.settings import Settings
+from annotation_ui.store import BlobStore
+
+TOKEN_CACHE_SECONDS = 5.0  # a revoked token stops working within this time
+_bearer = HTTPBearer(auto_error=False, description="an API token from `partverse users token NAME`")
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_store(request: Request) -> BlobStore:
+    return request.app.state.store
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.sessionmaker() as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[BlobStore, Depends(get_store)]
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_user(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
+    digest = hash_token(credentials.credentials, settings.secret_key)
+    tokens: dict[str, tuple[float, User]] = request.app.state.token_cache
+    cached = tokens.get(digest)
+    if cached is not None and cached[0] > time.monotonic():
+        return cached[1]
+    user = session.scalars(
+        select(User).join(ApiToken, ApiToken.user_id == User.id).where(
+            ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
+        )
+    ).first()
+    if user is None:
+        raise Unauthorized("invalid or revoked API token")
+    # a detached copy: services end read transactions freely without expiring (and reloading) it
+    snapshot = User(id=user.id, name=user.name, role=user.role, created_at=user.created_at)
+    if len(tokens) > 10_000:
+        tokens.clear()
+    tokens[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, snapshot)
+    return snapshot
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+class Roles:
+    """Dependency allowing only users whose role is in `roles`; the tests read `.roles`."""
+
+    def __init__(self, *roles: str):
+        self.roles = frozenset(roles)
+
+    def __call__(self, user: CurrentUser) -> User:
+        if user.role not in self.roles:
+            raise Forbidden(f"role {user.role!r} may not do this; allowed: {', '.join(sorted(self.roles))}")
+        return user
+
+
+AnyUser = Annotated[User, Depends(Roles("admin", "annotator", "reviewer"))]
+Annotator = Annotated[User, Depends(Roles("admin", "annotator"))]
+Reviewer = Annotated[User, Depends(Roles("admin", "reviewer"))]
+Admin = Annotated[User, Depends(Roles("admin"))]
+
+
+def base_revision(
+    if_match: Annotated[
+        str | None, Header(description='the revision the write is based on, the ETag of GET /tasks/{id}: "3"')
+    ] = None,
+) -> int:
+    if if_match is None:
+        raise PreconditionRequired("If-Match header required: send the ETag (revision) your change is based on")
+    value = if_match.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit() or len(value) > 12:
+        raise PreconditionFailed(f"If-Match {if_match[:40]!r} is not a revision ETag like '\"3\"'")
+    return int(value)
+
+
+BaseRevision = Annotated[int, Depends(base_revision)]
+
+
+TaskId = Annotated[int, Path(ge=1, le=2**31 - 1, description="task id")]

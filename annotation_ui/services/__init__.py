@@ -1,0 +1,1 @@
+"""Operations on the database behind the routers; each commits its own transaction."""
