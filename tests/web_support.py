@@ -12,7 +12,8 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--use-angle=swiftshader", "--enable-unsafe-swiftshader"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "web"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "web"
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
            "#469990", "#9a6324", "#800000", "#808000", "#000075", "#ffe119", "#aaffc3", "#dcbeff"]
 
