@@ -113,7 +113,8 @@ def test_review_page_renders_accepts_and_rejects(server) -> None:  # noqa: ANN00
         page.locator("#explode").fill("100")
         after = save_shot(page.locator("#view-submitted").screenshot(), "explode-100.png")
         drawn = lambda im: int((im.min(axis=2) < 250).sum())  # noqa: E731
-        assert drawn(after) != drawn(before) and not np.array_equal(before, after)
+        assert drawn(after) > drawn(before)
+        assert (palette_counts(after)[:6] > 20).all()  # every part still in the frame
 
         # accept with the keyboard shortcut; the API sees the new state
         page.keyboard.press("a")

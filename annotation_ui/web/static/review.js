@@ -106,7 +106,7 @@ class Viewer {
     return this.parts;
   }
   explode(t, objectCentre, size) {
-    for (const p of this.parts) p.mesh.position.copy(p.centre).sub(objectCentre).multiplyScalar(t * 1.5);
+    for (const p of this.parts) p.mesh.position.copy(p.centre).sub(objectCentre).multiplyScalar(t * 0.5);
     void size;
   }
   highlight(id) {
@@ -133,7 +133,7 @@ function frame(positions) {
   const centre = box.getCenter(new THREE.Vector3());
   const size = box.getSize(new THREE.Vector3()).length();
   state.centre = centre; state.size = size;
-  state.camera.position.copy(centre).add(new THREE.Vector3(0.9, 0.6, 1.2).normalize().multiplyScalar(size * 1.3));
+  state.camera.position.copy(centre).add(new THREE.Vector3(0.9, 0.6, 1.2).normalize().multiplyScalar(size * 1.5));
   state.camera.near = size / 100; state.camera.far = size * 20; state.camera.updateProjectionMatrix();
   for (const v of state.viewers) { v.controls.target.copy(centre); v.controls.update(); }
 }
