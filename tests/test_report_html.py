@@ -10,6 +10,8 @@ import pytest
 
 from tests.web_support import REPO_ROOT, chromium_page, save_shot
 
+pytestmark = pytest.mark.slow
+
 SECTIONS = ["Counts", "Objects", "Parts", "Licences and categories", "Captions", "Objects with their parts",
             "Caption samples"]
 

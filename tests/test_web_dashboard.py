@@ -26,6 +26,8 @@ def test_agreement_matches_parts_whatever_their_ids() -> None:
     x = np.array([0] * 5 + [0] * 4 + [1] * 4)
     y = np.array([0] * 5 + [1] * 4 + [0] * 4)
     assert face_agreement(x, y)["agreement"] == pytest.approx(8 / 13)
+    # ids far from 0..F (negative, huge) take the sorting path and give the same answer
+    assert face_agreement(np.array([-5, 10**12, -5, 7]), np.array([1, 2, 1, 2]))["agreement"] == pytest.approx(0.75)
     with pytest.raises(ValueError, match="3 and 4 faces"):
         face_agreement(np.zeros(3), np.zeros(4))
 

@@ -4,10 +4,21 @@ from __future__ import annotations
 import numpy as np
 
 
+def dense_ids(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F,) int labels -> (sorted part ids (P,), (F,) index of each face's part): O(F) bincount for
+    non-negative labels below 4F (the server's), a sort otherwise."""
+    if labels.size and labels.min() >= 0 and labels.max() < 4 * labels.size + 1024:
+        ids = np.flatnonzero(np.bincount(labels))
+        lookup = np.zeros(int(ids[-1]) + 1, np.int64)
+        lookup[ids] = np.arange(len(ids))
+        return ids, lookup[labels]
+    return np.unique(labels, return_inverse=True)
+
+
 def overlap_matrix(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Faces shared by each part pair: (Pa, Pb) int64 counts, with the part ids of a (Pa,) and b (Pb,)."""
-    ids_a, inv_a = np.unique(a, return_inverse=True)
-    ids_b, inv_b = np.unique(b, return_inverse=True)
+    ids_a, inv_a = dense_ids(a)
+    ids_b, inv_b = dense_ids(b)
     counts = np.bincount(inv_a * len(ids_b) + inv_b, minlength=len(ids_a) * len(ids_b))
     return counts.reshape(len(ids_a), len(ids_b)), ids_a, ids_b
 
@@ -21,7 +32,7 @@ def face_agreement(a: np.ndarray, b: np.ndarray) -> dict:
     """
     from scipy.optimize import linear_sum_assignment
 
-    a, b = np.asarray(a).ravel(), np.asarray(b).ravel()
+    a, b = np.asarray(a).ravel().astype(np.int64, copy=False), np.asarray(b).ravel().astype(np.int64, copy=False)
     if a.shape != b.shape:
         raise ValueError(f"face_agreement: labelings have {a.size} and {b.size} faces")
     if a.size == 0:

@@ -156,7 +156,8 @@ def _caption_samples(release, t: ReleaseTables, config: ReportConfig) -> tuple[s
 
     caps = [c for c in t.captions.to_pylist() if c["part_id"] is not None and c["part_id"] >= 0]
     keys = _sample([f"{c['uid']}\x00{c['part_id']}" for c in caps], config.captions, config.seed)
-    chosen = [c for c in caps if f"{c['uid']}\x00{c['part_id']}" in set(keys)]
+    keep = set(keys)
+    chosen = [c for c in caps if f"{c['uid']}\x00{c['part_id']}" in keep]
     uids = sorted({c["uid"] for c in chosen})
     stored = part_rows(release, uids)
     rows = object_rows(release, uids, ["face_labels", "normalized_glb"]) if uids else {}

@@ -147,6 +147,15 @@ function closeTask() {
 }
 
 async function openTask(id) {
+  try {
+    await loadTask(id);
+  } catch (e) {
+    document.body.dataset.viewer = 'error';
+    say(`could not open task #${id}: ${e.message}`, true);
+  }
+}
+
+async function loadTask(id) {
   document.body.dataset.viewer = 'loading';
   say('');
   const task = await api(`/tasks/${id}`);
