@@ -41,9 +41,26 @@ def server(tmp_path_factory):  # noqa: ANN001, ANN201
         for _ in ids:
             claimed = ann.claim("trucks")["task"]
             ann.submit(claimed["id"], claimed["revision"], parts, names)
-        yield srv, tokens, ids, parts
+        _done_twice(srv.base, tokens, admin, sha, parts, auto)
+        yield srv, tokens, ids, parts, auto
         for c in (admin, ann):
             c.close()
+
+
+def _done_twice(base: str, tokens: dict, admin, sha: str, parts: np.ndarray, auto: np.ndarray) -> None:  # noqa: ANN001
+    """Project "twice": one truck labelled by ann (6 parts), rejected to bob, who submits the 3-part labels."""
+    from annotation_ui.client import Client, pack
+
+    ann, bob, rita = (Client(base, tokens[n]) for n in ("ann", "bob", "rita"))
+    admin.ensure_project("twice")
+    (tid,) = admin.add_tasks("twice", [{"uid": "truck-twice", "mesh_sha256": sha, "labels": pack(auto)}])["created"]
+    t = ann.claim("twice")["task"]
+    t = ann.submit(tid, t["revision"], parts)
+    rita.review(tid, t["revision"], "reject", "wheels should be one part", reassign_to="bob")
+    t = bob.claim("twice")["task"]
+    bob.submit(tid, t["revision"], auto)
+    for c in (ann, bob, rita):
+        c.close()
 
 
 def _login(page, base: str, token: str) -> None:  # noqa: ANN001
@@ -63,7 +80,7 @@ def _orbit(page, selector: str, dx: int, dy: int) -> None:  # noqa: ANN001
 
 
 def test_wrong_token_is_refused_on_the_page(server) -> None:  # noqa: ANN001
-    srv, tokens, _, _ = server
+    srv, tokens, *_ = server
     with chromium_page() as page:
         page.goto(srv.base + "/review")
         page.fill("#token", "not-a-token")
@@ -80,7 +97,7 @@ def test_wrong_token_is_refused_on_the_page(server) -> None:  # noqa: ANN001
 def test_review_page_renders_accepts_and_rejects(server) -> None:  # noqa: ANN001
     from annotation_ui.client import Client
 
-    srv, tokens, (first, second), parts = server
+    srv, tokens, (first, second), parts, auto = server
     api = Client(srv.base, tokens["admin"])
     with chromium_page() as page:
         _login(page, srv.base, tokens["rita"])
@@ -88,6 +105,10 @@ def test_review_page_renders_accepts_and_rejects(server) -> None:  # noqa: ANN00
         page.click(f"#queue li[data-id='{first}']")
         page.wait_for_function(f"document.body.dataset.viewer === 'ready' && document.body.dataset.task === '{first}'")
         save_shot(page.screenshot(), "review-page.png")
+        page.keyboard.press("n")  # next, and next again wraps around
+        page.wait_for_function(f"document.body.dataset.viewer === 'ready' && document.body.dataset.task === '{second}'")
+        page.keyboard.press("n")
+        page.wait_for_function(f"document.body.dataset.viewer === 'ready' && document.body.dataset.task === '{first}'")
 
         # the submitted labelling: 6 flat part colours; the automatic one beside it: 3. The truck
         # hides its far wheels from the first view, so orbit below it with the mouse for the rest.
@@ -147,5 +168,14 @@ def test_review_page_renders_accepts_and_rejects(server) -> None:  # noqa: ANN00
         assert page.text_content("[data-state='accepted'] b") == "1"
         row = page.locator("#annotators tbody tr").first.text_content()
         assert row.startswith("ann") and row.endswith("50%")
+
+        # the project where a task was labelled twice: agreement of the two labelings
+        page.select_option("#project", "twice")
+        page.wait_for_function("document.querySelectorAll('#agreement tbody tr').length === 1")
+        cells = page.locator("#agreement tbody td").all_text_contents()
+        wheels = np.isin(parts, np.unique(parts[auto == 0])).mean()  # 3 of 4 wheels cannot be matched
+        assert cells[1:4] == ["truck-twice", "ann / bob", "6 / 3"]
+        assert cells[4] == f"{100 * (1 - wheels * 3 / 4):.1f}%"
+        save_shot(page.screenshot(), "dashboard-agreement.png")
         assert not [e for e in page.errors if "favicon" not in e], page.errors
     api.close()
