@@ -68,3 +68,21 @@ def test_report_refuses_a_folder_that_is_not_a_release(tmp_path) -> None:  # noq
     assert done.returncode == 2
     assert str(tmp_path) in done.stderr and "not a release" in done.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_a_broken_object_is_named_and_the_report_goes_on(tmp_path) -> None:  # noqa: ANN001
+    from partverse.report import build_report
+    from tests._data_release import asset_rows, write_run
+
+    objects, parts, captions = asset_rows(names=("kenney_truck_green.glb", "quat_boat_sail.glb"))
+    broken = objects[1]["uid"]
+    objects[1]["normalized_glb"] = b"glTF but not really"
+    write_run(tmp_path / "run", (objects, parts, captions))
+    summary = build_report(tmp_path / "run" / "release", tmp_path / "r.html")
+    assert summary["objects"] == 2
+    text = (tmp_path / "r.html").read_text()
+    assert '<section id="notes"><h2>Problems</h2>' in text
+    assert f"thumbnail of {broken}: normalized_glb does not load: unsupported GLB version" in text
+    assert f"thumbnail of {objects[0]['uid']}" not in text
+    assert text.count(f"composites of {broken}:") <= 1  # one note per object, not one per part
+    assert text.count('<img class="thumb"') == 1  # the good object still has its thumbnail

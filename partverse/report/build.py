@@ -165,15 +165,16 @@ def _caption_samples(release, t: ReleaseTables, config: ReportConfig) -> tuple[s
     out, notes = [], []
     for c in chosen:
         png = _stored_composite(stored.get((c["uid"], int(c["part_id"]))))
-        if png is None:
+        if png is None and not isinstance(meshes.get(c["uid"]), Exception):
             try:
                 if c["uid"] not in meshes:
                     meshes[c["uid"]] = _mesh_and_labels(c["uid"], rows.get(c["uid"]), load_glb)
                 png = highlight_composite(*meshes[c["uid"]], int(c["part_id"]), config.thumb_size)
-            except Exception as exc:  # noqa: BLE001
-                notes.append(f"composite of {c['uid']} part {c['part_id']}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - one bad object must not stop the report
+                meshes.setdefault(c["uid"], exc)
+                notes.append(f"composites of {c['uid']}: {exc}")
         image = (_img(base64.b64encode(png).decode("ascii"), f"{c['uid']} part {c['part_id']}", "composite")
-                 if png else '<div class="missing">part not visible</div>')
+                 if png else '<div class="missing">no image (part hidden or mesh unreadable)</div>')
         out.append(f'<div class="caption">{image}<div><h3>{html.escape(c["uid"])} · part {c["part_id"]}</h3>'
                    f'<p class="brief">{html.escape(c["brief"] or "")}</p><p>{html.escape(c["detailed"] or "")}</p>'
                    f'<p class="status">status: {html.escape(c["status"] or "")}</p></div></div>')

@@ -13,13 +13,19 @@ PART_COLOURS = np.array([
 
 
 def load_glb(uid: str, glb: bytes):  # noqa: ANN201
-    """The object's normalized GLB as a `Mesh` (faces in the order of its face_labels)."""
+    """The object's normalized GLB as a `Mesh` (faces in the order of its face_labels).
+
+    Raises ValueError naming the object and the problem (not the temporary file)."""
+    from partverse.errors import MeshLoadError
     from partverse.io import load
 
     with tempfile.TemporaryDirectory(prefix="report-") as tmp:
         path = Path(tmp) / f"{uid.replace('/', '_')}.glb"
         path.write_bytes(glb)
-        return load(path)
+        try:
+            return load(path)
+        except MeshLoadError as exc:
+            raise ValueError(f"normalized_glb does not load: {exc.reason}") from None
 
 
 def _camera(mesh, size: int):  # noqa: ANN001, ANN202
