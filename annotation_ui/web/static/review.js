@@ -168,7 +168,8 @@ async function loadTask(id) {
   const positions = new Float32Array(geom);
   const rankColour = (_id, rank) => PALETTE[rank % PALETTE.length];
   state.parts = state.viewers[0].setParts(positions, new Int32Array(submitted), rankColour);
-  state.viewers[1].setParts(positions, new Int32Array(initial), rankColour);
+  const matched = matchColours(new Int32Array(submitted), new Int32Array(initial), state.parts);
+  state.viewers[1].setParts(positions, new Int32Array(initial), (id) => matched.get(id));
   frame(positions);
   $('explode').value = 0; explode();
   $('task-title').textContent = `#${task.id} ${task.uid}`;
@@ -186,6 +187,25 @@ async function loadTask(id) {
   renderAll();
   document.body.dataset.viewer = 'ready';
   document.body.dataset.task = String(task.id);
+}
+
+// colours of the automatic parts: the colour of the submitted part sharing most faces with it
+// (one-to-one, largest overlaps first); parts left over take the palette colours not used yet
+function matchColours(submitted, initial, parts) {
+  const overlap = new Map();
+  for (let f = 0; f < submitted.length; f++) {
+    const key = `${initial[f]} ${submitted[f]}`;
+    overlap.set(key, (overlap.get(key) || 0) + 1);
+  }
+  const colourOf = new Map(parts.map((p) => [p.id, `#${p.colour.getHexString()}`]));
+  const pairs = [...overlap.entries()].map(([k, n]) => [...k.split(' ').map(Number), n]).sort((x, y) => y[2] - x[2] || x[1] - y[1]);
+  const out = new Map(); const taken = new Set();
+  for (const [a, b] of pairs) {
+    if (!out.has(a) && !taken.has(b)) { out.set(a, colourOf.get(b)); taken.add(b); }
+  }
+  const free = PALETTE.filter((c) => ![...out.values()].includes(c));
+  for (const [a] of pairs) if (!out.has(a)) out.set(a, free.shift() || '#888888');
+  return out;
 }
 
 function explode() {
