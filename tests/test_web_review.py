@@ -181,3 +181,30 @@ def test_review_page_renders_accepts_and_rejects(server) -> None:  # noqa: ANN00
         save_shot(page.screenshot(), "dashboard-agreement.png")
         assert not [e for e in page.errors if "favicon" not in e], page.errors
     api.close()
+
+
+def test_a_decision_on_a_task_that_changed_meanwhile_is_refused(server) -> None:  # noqa: ANN001
+    """The page sends If-Match with the revision it showed; a task decided elsewhere is not decided twice."""
+    from annotation_ui.client import Client
+
+    srv, tokens, *_ = server
+    api = Client(srv.base, tokens["admin"])
+    (task,) = api.call("GET", "/projects/twice/tasks", params={"status": "submitted"}).json()["items"]
+    with chromium_page() as page:
+        page.goto(srv.base + "/review")
+        page.fill("#token", tokens["rita"])
+        page.click("#login-button")
+        page.wait_for_function("document.querySelectorAll('#project option').length === 2")
+        page.select_option("#project", "twice")
+        page.wait_for_selector(f"#queue li[data-id='{task['id']}']")
+        page.click(f"#queue li[data-id='{task['id']}']")
+        page.wait_for_function(f"document.body.dataset.viewer === 'ready' && document.body.dataset.task === '{task['id']}'")
+        api.review(task["id"], task["revision"], "accept", "accepted from the API meanwhile")
+        page.keyboard.press("a")
+        page.wait_for_function("document.getElementById('message').className === 'error'")
+        assert "changed since you opened it" in page.text_content("#message")
+        save_shot(page.screenshot(), "stale-accept.png")
+    reviews = api.call("GET", f"/tasks/{task['id']}/reviews").json()
+    assert [(r["reviewer"], r["comment"]) for r in reviews if r["decision"] == "accept"] == [
+        ("admin", "accepted from the API meanwhile")]
+    api.close()
