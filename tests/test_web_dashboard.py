@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from annotation_ui.client import ApiCallError, Client, pack
 from annotation_ui.services.agreement import face_agreement
-from tests.server_support import add_user, make_app
+from tests.server_support import DB_KINDS, add_user, db_url, make_app
 
 
 def test_agreement_matches_parts_whatever_their_ids() -> None:
@@ -33,8 +33,8 @@ def test_agreement_matches_parts_whatever_their_ids() -> None:
 
 
 class Env:
-    def __init__(self, tmp_path):  # noqa: ANN001
-        self.app = make_app(f"sqlite:///{tmp_path / 'db.sqlite3'}", tmp_path)
+    def __init__(self, tmp_path, kind: str = "sqlite"):  # noqa: ANN001
+        self.app = make_app(db_url(kind, tmp_path), tmp_path)
         self.tokens = {n: add_user(self.app, n, r) for n, r in
                        [("root", "admin"), ("ann", "annotator"), ("bob", "annotator"), ("rev", "reviewer")]}
 
@@ -43,8 +43,9 @@ class Env:
                                                 headers={"Authorization": f"Bearer {self.tokens[name]}"}))
 
 
-def test_dashboard_counts_rejections_and_agreement_of_a_task_done_twice(tmp_path) -> None:  # noqa: ANN001
-    env = Env(tmp_path)
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_dashboard_counts_rejections_and_agreement_of_a_task_done_twice(kind: str, tmp_path) -> None:  # noqa: ANN001
+    env = Env(tmp_path, kind)
     root, ann, bob, rev = (env.client(n) for n in ("root", "ann", "bob", "rev"))
     root.ensure_project("p")
     sha = root.upload(b"not a mesh, the dashboard does not need one")
