@@ -86,3 +86,20 @@ def test_a_broken_object_is_named_and_the_report_goes_on(tmp_path) -> None:  # n
     assert f"thumbnail of {objects[0]['uid']}" not in text
     assert text.count(f"composites of {broken}:") <= 1  # one note per object, not one per part
     assert text.count('<img class="thumb"') == 1  # the good object still has its thumbnail
+
+
+def test_caption_samples_use_the_stored_composite_when_the_release_has_one(tmp_path) -> None:  # noqa: ANN001
+    import base64
+
+    from partverse.render.objects import png_bytes
+    from partverse.report import ReportConfig, build_report
+    from tests._data_release import asset_rows, write_run
+
+    objects, parts, captions = asset_rows(names=("kenney_truck_green.glb",))
+    stored = png_bytes(np.full((8, 8, 3), (255, 0, 255), np.uint8))
+    parts[0]["renders"] = {"composite": stored, "front": png_bytes(np.zeros((8, 8, 3), np.uint8))}
+    write_run(tmp_path / "run", (objects, parts, captions))
+    build_report(tmp_path / "run" / "release", tmp_path / "r.html", ReportConfig(thumbnails=0, captions=100))
+    text = (tmp_path / "r.html").read_text()
+    assert text.count(base64.b64encode(stored).decode()) == 1  # part 0: what the captioner saw
+    assert text.count('<img class="composite"') == len(parts)  # the other parts: rendered here

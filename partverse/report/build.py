@@ -152,7 +152,7 @@ def _mesh_and_labels(uid: str, row: dict | None, load_glb):  # noqa: ANN001, ANN
 
 
 def _caption_samples(release, t: ReleaseTables, config: ReportConfig) -> tuple[str, list[str]]:  # noqa: ANN001
-    from partverse.report.thumbnails import highlight_composite, load_glb
+    from partverse.report.thumbnails import highlight_composite, load_glb, object_views
 
     caps = [c for c in t.captions.to_pylist() if c["part_id"] is not None and c["part_id"] >= 0]
     keys = _sample([f"{c['uid']}\x00{c['part_id']}" for c in caps], config.captions, config.seed)
@@ -168,8 +168,9 @@ def _caption_samples(release, t: ReleaseTables, config: ReportConfig) -> tuple[s
         if png is None and not isinstance(meshes.get(c["uid"]), Exception):
             try:
                 if c["uid"] not in meshes:
-                    meshes[c["uid"]] = _mesh_and_labels(c["uid"], rows.get(c["uid"]), load_glb)
-                png = highlight_composite(*meshes[c["uid"]], int(c["part_id"]), config.thumb_size)
+                    mesh, labels = _mesh_and_labels(c["uid"], rows.get(c["uid"]), load_glb)
+                    meshes[c["uid"]] = (object_views(mesh, config.thumb_size), labels)
+                png = highlight_composite(*meshes[c["uid"]], int(c["part_id"]))
             except Exception as exc:  # noqa: BLE001 - one bad object must not stop the report
                 meshes.setdefault(c["uid"], exc)
                 notes.append(f"composites of {c['uid']}: {exc}")

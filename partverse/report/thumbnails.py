@@ -65,14 +65,32 @@ def coloured_render(mesh, face_labels: np.ndarray, size: int = 192) -> tuple[np.
     return rgba, r.face_id
 
 
-def highlight_composite(mesh, face_labels: np.ndarray, part_id: int, size: int = 256) -> bytes | None:  # noqa: ANN001
-    """PNG of the object (shaded, own materials) with `part_id` boxed in red; None when it is not visible."""
-    from partverse.render.composite import HighlightStyle, compose
-    from partverse.render.objects import png_bytes, render_shaded
+def object_views(mesh, size: int = 256) -> list[tuple[np.ndarray, np.ndarray]]:  # noqa: ANN001
+    """The object shaded with its own materials from 8 orbit cameras, then 12 icosahedron cameras (from
+    every side, so undersides are seen too): [((H, W, 4) RGBA, (H, W) face ids)]."""
+    from partverse.render.faceid import RayScene
+    from partverse.render.objects import RenderConfig, render_shaded
 
-    rgba, r = render_shaded(mesh, _camera(mesh, size))
-    mask = (r.face_id >= 0) & (face_labels[np.maximum(r.face_id, 0)] == part_id)
-    if not mask.any():
+    lo, hi = mesh.vertices.min(0), mesh.vertices.max(0)
+    scene = RayScene(mesh.vertices, mesh.faces)
+    out = []
+    config = RenderConfig(views=8, resolution=size, elevation_deg=25.0)
+    for cam in config.cameras(lo, hi) + config.cameras(lo, hi, "icosahedron"):
+        rgba, r = render_shaded(mesh, cam, scene)
+        out.append((rgba, r.face_id))
+    return out
+
+
+def highlight_composite(views: list[tuple[np.ndarray, np.ndarray]], face_labels: np.ndarray, part_id: int) -> bytes | None:
+    """PNG of the object from the view showing most of `part_id`, the part boxed and tinted red, the
+    rest dimmed; None when no view shows it."""
+    from partverse.render.composite import HighlightStyle, compose
+    from partverse.render.objects import png_bytes
+
+    masks = [(fid >= 0) & (face_labels[np.maximum(fid, 0)] == part_id) for _, fid in views]
+    best = int(np.argmax([m.sum() for m in masks]))  # the first such view: orbit views come first
+    if not masks[best].any():
         return None
+    size = masks[best].shape[0]
     style = HighlightStyle(mark="box", layout="object_only", dim_rest=0.6, tint=0.35, tile=size)
-    return png_bytes(compose(rgba, mask, None, style))
+    return png_bytes(compose(views[best][0], masks[best], None, style))
