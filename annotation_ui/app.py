@@ -95,5 +95,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
 
     for module in (health, users, projects, tasks, reviews, audit, blobs):
         app.include_router(module.router, prefix=API_PREFIX)
+    from annotation_ui.routers import dashboard, review_page  # issue 10: the /review page and its endpoints
+
+    app.include_router(dashboard.router, prefix=API_PREFIX)
+    review_page.mount(app, API_PREFIX)
     app.add_middleware(BodyLimit, settings=settings)
     return app
