@@ -1,7 +1,9 @@
 """VecSet part VAE (3DShape2VecSet family).
 
-encode: surface points (B, S, 3) + normals (B, S, 3) -> M learned query tokens cross-attend to all
-points -> self-attention -> posterior mean / log-variance (B, M, D) (the KL bottleneck).
+encode: surface points (B, S, 3) + normals (B, S, 3) -> M query tokens cross-attend to all points
+-> self-attention. The queries are the embeddings of the first M input points (callers pass points
+in random order, so this is a random subset, 3DShape2VecSet's point queries; cheaper than farthest
+point sampling and spatially spread the same way) plus a learned per-slot offset -> posterior mean / log-variance (B, M, D) (the KL bottleneck).
 decode: latents (B, M, D) -> self-attention -> query points (B, Q, 3) cross-attend -> MLP ->
 occupancy logits (B, Q). Parts stay in their object's [-1, 1] frame (absolute positions).
 """
@@ -32,7 +34,10 @@ class PartVAE(nn.Module):
     def encode(self, points: torch.Tensor, normals: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, S, 3) x2 -> mean, logvar, each (B, M, D)."""
         feats = self.point_embed(points, normals)
-        h = self.enc_cross(self.latent_queries.expand(points.shape[0], -1, -1), feats)
+        m = self.cfg.num_latents
+        if points.shape[1] < m:
+            raise ValueError(f"encoder needs at least num_latents={m} points, got {points.shape[1]}")
+        h = self.enc_cross(feats[:, :m] + self.latent_queries, feats)
         for block in self.enc_self:
             h = block(h)
         mean, logvar = self.to_posterior(h).chunk(2, dim=-1)
