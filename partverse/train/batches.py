@@ -7,6 +7,7 @@ of one process with the same global batch.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def part_labels(parts: list[TrainPart], count: int, sigma: float, thickness: flo
             got = list(_part_labels(part, count, sigma, thickness, seed + i))
             if path is not None:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp.npz")
+                tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")  # ranks may race: rename wins
                 np.savez(tmp, vq=got[0], vo=got[1], nq=got[2], no=got[3])
                 tmp.replace(path)
         for col, arr in zip(cols, got):

@@ -32,14 +32,16 @@ class Attention(nn.Module):
         super().__init__()
         self.heads = heads
         self.q = nn.Linear(width, width)
-        self.kv = nn.Linear(kv_width or width, 2 * width)
+        self.k = nn.Linear(kv_width or width, width, bias=False)  # a key bias has zero gradient (softmax shift)
+        self.v = nn.Linear(kv_width or width, width)
         self.out = nn.Linear(width, width)
 
     def forward(self, x: torch.Tensor, ctx: torch.Tensor | None = None, mask: torch.Tensor | None = None):
         ctx = x if ctx is None else ctx
         b, lq, w = x.shape
         q = self.q(x).view(b, lq, self.heads, -1).transpose(1, 2)
-        k, v = self.kv(ctx).view(b, ctx.shape[1], 2, self.heads, -1).permute(2, 0, 3, 1, 4)
+        k = self.k(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
+        v = self.v(ctx).view(b, ctx.shape[1], self.heads, -1).transpose(1, 2)
         attn_mask = None if mask is None else mask[:, None, None, :]
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
         return self.out(y.transpose(1, 2).reshape(b, lq, w))
