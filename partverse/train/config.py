@@ -67,9 +67,10 @@ class DiTConfig:
         _check(self.part_id_table >= self.max_parts, f"{prefix}.part_id_table", self.part_id_table,
                f">= max_parts={self.max_parts}")
         _check(0.0 <= self.cond_dropout < 1.0, f"{prefix}.cond_dropout", self.cond_dropout, "in [0, 1)")
-        if self.text_encoder:
-            _check(Path(self.text_encoder).is_dir(), f"{prefix}.text_encoder", self.text_encoder,
-                   "an existing local directory of a transformers model (nothing is downloaded)")
+        # the DiT accepts caption features (text_dim > 0), but the loop does not yet encode captions
+        _check(not self.text_encoder, f"{prefix}.text_encoder", self.text_encoder,
+               "'' only: caption conditioning is not implemented in the training loop yet")
+        _check(self.text_dim == 0, f"{prefix}.text_dim", self.text_dim, "0 (caption conditioning not implemented yet)")
 
 
 @dataclass
