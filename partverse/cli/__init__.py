@@ -16,6 +16,7 @@ app = typer.Typer(
 # one line per command module; each defines register(app)
 _COMMAND_MODULES = [
     "partverse.cli.mesh",
+    "partverse.cli.release",
     "partverse.cli.train",
 ]
 

@@ -1,0 +1,53 @@
+"""Read release tables with the schema version check (a shard of an unknown major version is refused)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from partverse.data import manifest as mf
+from partverse.data import storage
+from partverse.data.schema import check_schema_version
+
+
+def read_manifest(release: str | Path) -> dict[str, Any]:
+    """The manifest of a release directory (or a published version URI); NotAReleaseError if none."""
+    filesystem, base = storage.resolve(release)
+    path = storage.join(base, mf.MANIFEST_NAME)
+    if not storage.exists(filesystem, path):
+        raise mf.NotAReleaseError(f"{release}: not a release (no {mf.MANIFEST_NAME}; an interrupted write leaves none)")
+    return mf.loads(storage.read_bytes(filesystem, path), str(release))
+
+
+def open_parquet(path: str | Path, filesystem=None, verify_pages: bool = True) -> pq.ParquetFile:
+    """A ParquetFile whose schema version has been checked; page CRCs are verified on read unless
+    `verify_pages` is False (for files whose sha256 was already checked)."""
+    if filesystem is None:
+        filesystem, path = storage.resolve(path)
+    source = filesystem.open_input_file(str(path))
+    pf = pq.ParquetFile(source, page_checksum_verification=verify_pages)
+    check_schema_version(pf.schema_arrow, str(path))
+    return pf
+
+
+def read_table(path: str | Path, columns: Sequence[str] | None = None, filesystem=None) -> pa.Table:
+    """One shard as an Arrow table (only `columns` if given), after the schema version check."""
+    pf = open_parquet(path, filesystem)
+    _check_columns(pf.schema_arrow, columns, str(path))
+    return pf.read(columns=list(columns) if columns else None)
+
+
+def _check_columns(schema: pa.Schema, columns: Sequence[str] | None, where: str) -> None:
+    missing = [c for c in columns or () if c not in schema.names]
+    if missing:
+        raise mf.ReleaseError(f"{where}: no column(s) {missing}; columns: {schema.names}")
+
+
+def read_release_table(release: str | Path, table: str, columns: Sequence[str] | None = None) -> pa.Table:
+    """A whole table of a release directory, shards concatenated in order."""
+    manifest = read_manifest(release)
+    filesystem, base = storage.resolve(release)
+    parts = [read_table(storage.join(base, name), columns, filesystem) for name in mf.table_files(manifest, table)]
+    return pa.concat_tables(parts) if parts else pa.table({})

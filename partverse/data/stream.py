@@ -1,0 +1,204 @@
+"""Deterministic, resumable, splittable streaming of a release's parts (no torch needed here).
+
+The plan: the parts shards' row groups are the units a reader fetches (in object mode, runs of row
+groups merged so no object spans two units). Per epoch, a generator seeded by (seed, epoch)
+permutes the units; consumer c of C (C = DataLoader workers x DDP ranks) takes units c, c+C, ...;
+its items then pass a shuffle buffer seeded by (seed, epoch, c). The whole order is computed on
+indices before any data is read, so resuming at position k of an epoch skips exactly k items
+without reading them: no sample is lost or repeated. A unit is read (only the asked columns, ranged
+reads on S3) when the order first needs it and dropped when its last item is out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from partverse.data import manifest as mf
+from partverse.data.location import ReleaseLocation, locate
+from partverse.data.reader import open_parquet, read_table
+from partverse.data.schema import parts_schema
+
+CAPTION_COLUMNS = {"brief": "brief", "detailed": "detailed", "caption": "brief"}
+DEFAULT_COLUMNS = ("points", "normals", "bbox_min", "bbox_max")
+MODES = ("part", "object")
+
+
+@dataclass
+class Unit:
+    shard: int  # index of the parts file
+    row_groups: list[int]
+    starts: np.ndarray  # (n_items + 1,) row offsets of the items inside the unit
+
+    @property
+    def n_items(self) -> int:
+        return len(self.starts) - 1
+
+
+def _runs(uids: list[str]) -> np.ndarray:
+    """Row offsets where a new uid starts, plus the end: (n_objects + 1,)."""
+    a = np.asarray(uids, dtype=object)
+    change = np.flatnonzero(a[1:] != a[:-1]) + 1 if len(a) > 1 else np.zeros(0, np.int64)
+    return np.concatenate([[0], change, [len(a)]]).astype(np.int64)
+
+
+class PartStream:
+    """Iterate the parts of a release as dict samples (numpy arrays), part by part or object by object.
+
+    columns: parts columns to read (default points, normals, bbox_min, bbox_max) plus caption columns
+    `caption` / `brief` / `detailed` (joined from the captions shard that covers the same objects);
+    `uid` and `part_id` are always included. Parquet page CRCs are checked unless verify_pages=False.
+    Arrays: points / normals (N, 3) float32 per part, bbox_* (3,).
+    In object mode a sample holds one object: arrays stacked over its parts ((P, N, 3)), lists for strings.
+    """
+
+    def __init__(
+        self, uri: str | Path, version: str | None = None, columns: Sequence[str] | None = None, *,
+        mode: str = "part", shuffle: bool = True, seed: int = 0, buffer_size: int = 256,
+        verify_pages: bool = True,
+    ):
+        if mode not in MODES:
+            raise mf.ReleaseError(f"mode={mode!r}: allowed {MODES}")
+        if buffer_size < 1:
+            raise mf.ReleaseError(f"buffer_size={buffer_size}: must be >= 1")
+        self.loc: ReleaseLocation = locate(uri, version)
+        self.verify_pages = verify_pages  # Parquet page CRCs: integrity of streamed reads without a full sha256
+        self.mode, self.shuffle, self.seed, self.buffer_size = mode, shuffle, int(seed), int(buffer_size)
+        self.columns, self.caption_columns = self._split_columns(columns)
+        self.files = self.loc.table_paths("parts")
+        self.caption_files = self.loc.table_paths("captions") if "captions" in self.loc.manifest["tables"] else []
+        if self.caption_columns and len(self.caption_files) != len(self.files):
+            raise mf.ReleaseError(f"{self.loc.uri}: caption columns asked but the release has no aligned captions table")
+        self.units = self._plan()
+        self._caption_cache: dict[int, dict] = {}
+
+    # ------------------------------------------------------------ plan
+
+    def _split_columns(self, columns):
+        names = parts_schema(self.loc.manifest.get("num_samples", 4096)).names
+        asked = list(columns) if columns is not None else list(DEFAULT_COLUMNS)
+        bad = [c for c in asked if c not in names and c not in CAPTION_COLUMNS]
+        if bad:
+            raise mf.ReleaseError(f"columns {bad} do not exist; parts columns: {names}; caption columns: {list(CAPTION_COLUMNS)}")
+        parts_cols = ["uid", "part_id"] + [c for c in asked if c in names and c not in ("uid", "part_id")]
+        return parts_cols, [c for c in asked if c in CAPTION_COLUMNS]
+
+    def _plan(self) -> list[Unit]:
+        units = []
+        for shard, path in enumerate(self.files):
+            pf = open_parquet(path, self.loc.filesystem)
+            sizes = [pf.metadata.row_group(i).num_rows for i in range(pf.metadata.num_row_groups)]
+            if self.mode == "part":
+                units += [Unit(shard, [i], np.arange(n + 1)) for i, n in enumerate(sizes) if n]
+                continue
+            starts = _runs(pf.read(columns=["uid"]).column("uid").to_pylist())
+            units += self._object_units(shard, sizes, starts)
+        return units
+
+    @staticmethod
+    def _object_units(shard: int, sizes: list[int], starts: np.ndarray) -> list[Unit]:
+        ends = np.cumsum(sizes)
+        units, group, lo = [], [], 0
+        boundaries = set(starts.tolist())
+        for i, end in enumerate(ends):
+            group.append(i)
+            if int(end) in boundaries:  # no object crosses this row-group end
+                inside = starts[(starts >= lo) & (starts <= end)] - lo
+                if len(inside) > 1:
+                    units.append(Unit(shard, group, inside))
+                group, lo = [], int(end)
+        return units
+
+    def __len__(self) -> int:
+        return int(sum(u.n_items for u in self.units))
+
+    # ------------------------------------------------------------ order
+
+    def order(self, epoch: int, consumer: int = 0, consumers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """(unit index, item index) arrays of everything consumer `consumer` of `consumers` yields in `epoch`."""
+        n = len(self.units)
+        unit_order = np.random.default_rng([self.seed, epoch]).permutation(n) if self.shuffle else np.arange(n)
+        mine = unit_order[consumer::consumers]
+        counts = np.array([self.units[u].n_items for u in mine], dtype=np.int64)
+        units = np.repeat(mine, counts)
+        items = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        if self.shuffle and len(units) > 1:
+            perm = self._buffer_permutation(len(units), np.random.default_rng([self.seed, epoch, consumer, 1]))
+            units, items = units[perm], items[perm]
+        return units, items
+
+    def _buffer_permutation(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Order of a shuffle buffer of `buffer_size` over a stream of n items: (n,) permutation."""
+        size = min(self.buffer_size, n)
+        buf = np.arange(size)
+        picks = rng.integers(0, size, size=n - size)
+        out = np.empty(n, dtype=np.int64)
+        for k, (j, incoming) in enumerate(zip(picks.tolist(), range(size, n))):
+            out[k] = buf[j]
+            buf[j] = incoming
+        out[n - size:] = buf[rng.permutation(size)]
+        return out
+
+    # ------------------------------------------------------------ data
+
+    def iterate(self, epoch: int, consumer: int = 0, consumers: int = 1, start: int = 0) -> Iterator[dict[str, Any]]:
+        """Samples of one epoch for one consumer, from position `start` of its order."""
+        units, items = self.order(epoch, consumer, consumers)
+        units, items = units[start:], items[start:]
+        remaining = np.bincount(units, minlength=len(self.units)) if len(units) else np.zeros(len(self.units), np.int64)
+        loaded: dict[int, dict[str, Any]] = {}
+        files: dict[int, Any] = {}
+        for u, i in zip(units.tolist(), items.tolist()):
+            if u not in loaded:
+                loaded[u] = self._load(self.units[u], files)
+            yield self._sample(loaded[u], self.units[u], i)
+            remaining[u] -= 1
+            if remaining[u] == 0:
+                del loaded[u]
+
+    def _load(self, unit: Unit, files: dict) -> dict[str, Any]:
+        if unit.shard not in files:
+            if len(files) >= 8:  # a few open shards: footers are re-read only after eviction
+                files.pop(next(iter(files)))
+            files[unit.shard] = open_parquet(self.files[unit.shard], self.loc.filesystem, self.verify_pages)
+        table = files[unit.shard].read_row_groups(unit.row_groups, columns=self.columns)
+        cols = {name: _to_numpy(table.column(name), name) for name in self.columns}
+        if self.caption_columns:
+            cols.update(self._captions(unit.shard, cols["uid"], cols["part_id"]))
+        return cols
+
+    def _captions(self, shard: int, uids: list[str], part_ids: np.ndarray) -> dict[str, list]:
+        if shard not in self._caption_cache:  # captions are small: keep each shard's lookup
+            table = read_table(self.caption_files[shard], ["uid", "part_id", "brief", "detailed"], self.loc.filesystem)
+            cols = (table.column(c).to_pylist() for c in ("uid", "part_id", "brief", "detailed"))
+            self._caption_cache[shard] = {(u, p): (b, d) for u, p, b, d in zip(*cols)}
+        lookup = self._caption_cache[shard]
+        found = [lookup.get((u, p), (None, None)) for u, p in zip(uids, part_ids.tolist())]
+        return {c: [f[0 if CAPTION_COLUMNS[c] == "brief" else 1] for f in found] for c in self.caption_columns}
+
+    def _sample(self, cols: dict[str, Any], unit: Unit, item: int) -> dict[str, Any]:
+        lo, hi = int(unit.starts[item]), int(unit.starts[item + 1])
+        if self.mode == "part":
+            return {k: v[lo] for k, v in cols.items()}
+        out = {k: v[lo:hi] for k, v in cols.items()}
+        out["uid"] = cols["uid"][lo]
+        out["num_parts"] = hi - lo
+        return out
+
+
+def _to_numpy(column: pa.ChunkedArray, name: str):
+    """Column -> numpy (N, ...) for numbers and fixed-size lists, a list for strings / bytes / lists."""
+    t = column.type
+    if pa.types.is_fixed_size_list(t):
+        arr = column.combine_chunks()
+        values = np.asarray(arr.flatten() if arr.offset else arr.values)
+        values = values.reshape(len(arr), t.list_size).copy()  # writable: torch tensors share it
+        return values.reshape(len(arr), -1, 3) if name in ("points", "normals") else values
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        return column.to_numpy().copy()
+    if pa.types.is_list(t) and pa.types.is_integer(t.value_type):
+        return [np.asarray(v, dtype=np.int32) if v is not None else None for v in column.to_pylist()]
+    return column.to_pylist()

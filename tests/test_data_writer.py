@@ -1,0 +1,128 @@
+"""Release writer and reader: deterministic shards, manifest last, immutable versions, schema checks."""
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from partverse.data import manifest as mf
+from partverse.data.reader import read_manifest, read_release_table, read_table
+from partverse.data.schema import SCHEMA_VERSION, SchemaVersionError, TABLES, write_json_schemas
+from partverse.data.writer import WriterError, write_release
+from tests._data_release import asset_rows, write_run
+from tests.conftest import REPO
+
+
+def test_shards_are_byte_identical_for_the_same_rows_in_any_order(tmp_path):
+    objects, parts, captions = asset_rows()
+    a = write_release(tmp_path / "a", objects, parts, captions, version="1.0.0", rows_per_shard=16, row_group_rows=4)
+    rng = random.Random(7)
+    for rows in (objects, parts, captions):
+        rng.shuffle(rows)
+    b = write_release(tmp_path / "b", objects, parts, captions, version="1.0.0", rows_per_shard=16, row_group_rows=4)
+    assert len(a["files"]) >= 6  # several shards per table
+    for name, info in a["files"].items():
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+        assert info["sha256"] == b["files"][name]["sha256"]
+
+
+def test_manifest_counts_checksums_and_sorted_rows(tmp_path):
+    objects, parts, captions = asset_rows()
+    m = write_release(tmp_path / "r", objects, parts, captions, version="1.2.3", source_run="run-7", rows_per_shard=16, row_group_rows=4)
+    on_disk = json.loads((tmp_path / "r" / "manifest.json").read_text())
+    assert on_disk == m
+    assert m["schema_version"] == SCHEMA_VERSION and m["version"] == "1.2.3" and m["source_run"] == "run-7"
+    assert m["tables"]["objects"]["rows"] == len(objects) and m["tables"]["parts"]["rows"] == len(parts)
+    assert m["stats"]["parts_per_object"] == {str(k): v for k, v in sorted(
+        {n: sum(1 for o in objects if o["num_parts"] == n) for n in {o["num_parts"] for o in objects}}.items())}
+    assert sum(m["stats"]["licences"].values()) == len(objects)
+    for name, info in m["files"].items():
+        assert info["size"] == (tmp_path / "r" / name).stat().st_size
+        assert info["sha256"] == mf.sha256_bytes((tmp_path / "r" / name).read_bytes())
+    table = read_release_table(tmp_path / "r", "parts", ["uid", "part_id", "points"])
+    keys = list(zip(table.column("uid").to_pylist(), table.column("part_id").to_pylist()))
+    assert keys == sorted(keys) and len(keys) == len(parts)
+    # shard i of each table covers the same objects
+    for i, name in enumerate(m["tables"]["objects"]["files"]):
+        uids = set(read_table(tmp_path / "r" / name, ["uid"]).column("uid").to_pylist())
+        part_uids = set(read_table(tmp_path / "r" / m["tables"]["parts"]["files"][i], ["uid"]).column("uid").to_pylist())
+        assert part_uids <= uids
+    # samples survive exactly
+    first = sorted(parts, key=lambda p: (p["uid"], p["part_id"]))[0]
+    points = np.asarray(table.column("points")[0].as_py(), np.float32).reshape(-1, 3)
+    np.testing.assert_array_equal(points, first["points"])
+    assert pq.ParquetFile(tmp_path / "r" / m["tables"]["parts"]["files"][0]).metadata.row_group(0).num_rows <= 4
+
+
+def test_a_version_cannot_be_overwritten_but_identical_rewrite_is_a_no_op(tmp_path):
+    objects, parts, captions = asset_rows()
+    m = write_release(tmp_path / "r", objects, parts, captions, version="1.0.0", rows_per_shard=16)
+    again = write_release(tmp_path / "r", objects, parts, captions, version="1.0.0", rows_per_shard=16)
+    assert again["created_at"] == m["created_at"]
+    parts[0]["name"] = "renamed"
+    with pytest.raises(mf.ReleaseExistsError, match="immutable"):
+        write_release(tmp_path / "r", objects, parts, captions, version="1.0.0", rows_per_shard=16)
+    assert read_manifest(tmp_path / "r")["files"] == m["files"]
+
+
+def test_directory_without_manifest_is_not_a_release(tmp_path):
+    (tmp_path / "r").mkdir()
+    (tmp_path / "r" / "parts-00000.parquet").write_bytes(b"half")
+    with pytest.raises(mf.NotAReleaseError, match="not a release"):
+        read_manifest(tmp_path / "r")
+    objects, parts, captions = asset_rows()
+    m = write_release(tmp_path / "r", objects, parts, captions, version="1.0.0", rows_per_shard=1000)
+    assert sorted(p.name for p in (tmp_path / "r").iterdir()) == sorted([*m["files"], "manifest.json"])
+
+
+def test_bad_rows_are_refused_with_the_uid_and_column(tmp_path):
+    objects, parts, captions = asset_rows()
+    parts[3]["colour"] = "red"
+    with pytest.raises(WriterError, match=r"parts row uid=.*unknown columns \['colour'\]"):
+        write_release(tmp_path / "a", objects, parts, captions, version="1.0.0")
+    del parts[3]["colour"]
+    parts[2]["points"] = parts[2]["points"][:10]
+    with pytest.raises(WriterError, match=r"parts\.points.*exactly 768"):
+        write_release(tmp_path / "a", objects, parts, captions, version="1.0.0")
+    with pytest.raises(WriterError, match="not in objects"):
+        write_release(tmp_path / "b", objects[1:], asset_rows()[1], (), version="1.0.0")
+    with pytest.raises(mf.ReleaseError, match="not a semantic version"):
+        write_release(tmp_path / "c", objects, asset_rows()[1], (), version="v1")
+    assert not (tmp_path / "a" / "manifest.json").exists()
+
+
+def test_changing_one_object_rewrites_only_its_shards(tmp_path):
+    a = write_run(tmp_path / "a")
+    objects, parts, captions = asset_rows()
+    target = objects[4]["uid"]
+    objects[4]["face_labels"] = np.zeros_like(objects[4]["face_labels"])
+    for c in captions:
+        if c["uid"] == target:
+            c["brief"] = "edited"
+    b = write_run(tmp_path / "b", (objects, parts, captions))
+    changed = [n for n in a["files"] if a["files"][n]["sha256"] != b["files"][n]["sha256"]]
+    assert set(changed) <= {n for n, i in b["files"].items() if i["first_uid"] <= target <= i["last_uid"]}
+    assert {n.split("-")[0] for n in changed} == {"objects", "captions"}
+    assert len(changed) == 2 < len(a["files"])
+
+
+def test_reader_refuses_an_unknown_major_schema_version(tmp_path):
+    m = write_run(tmp_path / "run")
+    path = tmp_path / "run" / "release" / m["tables"]["parts"]["files"][0]
+    table = pq.read_table(path)
+    meta = dict(table.schema.metadata)
+    meta[b"partverse.schema_version"] = b"2.0"
+    pq.write_table(table.replace_schema_metadata(meta), tmp_path / "future.parquet")
+    with pytest.raises(SchemaVersionError, match=r"future\.parquet: schema version 2\.0 is not supported; this partverse reads 1\.x"):
+        read_table(tmp_path / "future.parquet")
+
+
+def test_json_schemas_in_repo_are_up_to_date(tmp_path):
+    write_json_schemas(tmp_path)
+    for name in TABLES:
+        fresh = (tmp_path / f"{name}.schema.json").read_text()
+        committed = (REPO / "schemas" / f"{name}.schema.json").read_text()
+        assert fresh == committed, f"schemas/{name}.schema.json is stale: run python -m partverse.data.schema"
