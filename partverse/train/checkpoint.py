@@ -34,7 +34,7 @@ def save(out_dir: str | Path, step: int, model, optimizer=None, scheduler=None, 
     save_file(_state_dict(model), str(tmp / "model.safetensors"))
     if ema is not None:
         save_file({k: v.contiguous() for k, v in ema.shadow.items()}, str(tmp / "ema.safetensors"))
-    state = {"step": step}
+    state = {"step": step, "ema_updates": ema.updates if ema is not None else 0}
     if optimizer is not None:
         state["optimizer"] = optimizer.state_dict()
     if scheduler is not None:
@@ -93,6 +93,7 @@ def load_state(ckpt: Path, model, optimizer=None, scheduler=None, ema=None) -> i
         scheduler.load_state_dict(state["scheduler"])
     if ema is not None and (ckpt / "ema.safetensors").exists():
         ema.shadow = load_weights(ckpt, "ema")
+        ema.updates = int(state.get("ema_updates", 0))
     return int(state["step"])
 
 

@@ -144,33 +144,32 @@ def _glb_mesh(glb: bytes) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
     return np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.int64)
 
 
-def objects_from_release(path: str | Path, limit: int | None = None) -> Iterator[TrainObject]:
-    """Objects of a release read through `partverse.data.PartDataset` in object mode. Each row has a
-    part table's columns (uid, part_id, bbox_min/max, points/normals flat (3*S,), glb bytes)."""
-    try:
-        from partverse.data import PartDataset  # type: ignore[attr-defined]
-    except ImportError:
-        raise ConfigError(f"data.source='release' ({path}): partverse.data.PartDataset is not available "
-                          "in this installation; use data.source=assets or synthetic") from None
-    dataset = PartDataset(path, mode="object")
-    for i, item in enumerate(dataset):
+RELEASE_COLUMNS = ["points", "normals", "bbox_min", "bbox_max", "glb", "name"]
+
+
+def objects_from_release(path: str | Path, limit: int | None = None, seed: int = 0) -> Iterator[TrainObject]:
+    """Objects of a release read through `partverse.data.PartDataset` in object mode (one sample per
+    object: points / normals (P, N, 3), bbox_min / bbox_max (P, 3), glb and name lists), in release
+    order (shuffle off: the trainer draws its own batches), normalised to the [-1, 1] frame."""
+    from partverse.data import PartDataset
+
+    dataset = PartDataset(path, mode="object", columns=RELEASE_COLUMNS, shuffle=False, seed=seed, rank=0, world_size=1)
+    for i, sample in enumerate(dataset):
         if limit is not None and i >= limit:
             break
-        yield normalize_object(_release_object(item))
+        yield normalize_object(release_object(sample))
 
 
-def _release_object(item: dict) -> TrainObject:
-    rows = item["parts"] if isinstance(item, dict) and "parts" in item else item
+def release_object(sample: dict) -> TrainObject:
+    """One object-mode PartDataset sample -> TrainObject (part meshes from each part's GLB bytes)."""
+    arr = lambda key: np.asarray(sample[key], dtype=np.float32)  # noqa: E731  (tensor or array)
+    points, normals, lo, hi = arr("points"), arr("normals"), arr("bbox_min"), arr("bbox_max")
+    names = list(sample.get("name") or [str(int(i)) for i in np.asarray(sample["part_id"])])
     parts = []
-    for row in sorted(rows, key=lambda r: int(r["part_id"])):
-        v, f = _glb_mesh(row.get("glb") or b"")
-        parts.append(TrainPart(
-            np.asarray(row["points"], np.float32).reshape(-1, 3), np.asarray(row["normals"], np.float32).reshape(-1, 3),
-            np.asarray(row["bbox_min"], np.float32), np.asarray(row["bbox_max"], np.float32), v, f,
-            str(row.get("name") or row["part_id"])))
-    uid = item.get("uid", rows[0]["uid"]) if isinstance(item, dict) else rows[0]["uid"]
-    captions = [str(r.get("caption") or "") for r in rows] if any(r.get("caption") for r in rows) else []
-    return TrainObject(uid=str(uid), parts=parts, captions=captions)
+    for k in range(len(points)):
+        v, f = _glb_mesh(sample["glb"][k] if "glb" in sample else b"")
+        parts.append(TrainPart(points[k], normals[k], lo[k], hi[k], v, f, names[k]))
+    return TrainObject(uid=str(sample["uid"]), parts=parts)
 
 
 def load_objects(cfg) -> list[TrainObject]:
@@ -184,4 +183,4 @@ def load_objects(cfg) -> list[TrainObject]:
         if not files:
             raise ConfigError(f"data.path={cfg.path!r}: no mesh files found")
         return objects_from_assets(files[: cfg.num_objects], cfg.max_parts, cfg.seed)
-    return list(objects_from_release(cfg.path, cfg.num_objects))
+    return list(objects_from_release(cfg.path, cfg.num_objects, cfg.seed))

@@ -10,17 +10,21 @@ from partverse.train.flow import flow_loss, noisy
 
 
 class EMA:
-    """Exponential moving average of parameters (float32 copies, on the model's device)."""
+    """Exponential moving average of parameters (float32 copies, on the model's device). The decay
+    warms up as min(decay, (1 + n) / (10 + n)) after n updates, so short runs still get a useful EMA."""
 
     def __init__(self, model, decay: float):
         self.decay = decay
+        self.updates = 0
         self.shadow = {k: v.detach().float().clone() for k, v in _unwrap(model).state_dict().items()}
 
     @torch.no_grad()
     def update(self, model) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for k, v in _unwrap(model).state_dict().items():
             if v.dtype.is_floating_point:
-                self.shadow[k].mul_(self.decay).add_(v.detach().float(), alpha=1 - self.decay)
+                self.shadow[k].mul_(decay).add_(v.detach().float(), alpha=1 - decay)
             else:
                 self.shadow[k].copy_(v)
 
