@@ -24,7 +24,7 @@ from partverse.train.step import dit_loss
 
 pytestmark = pytest.mark.slow
 
-VAE_STEPS, DIT_STEPS = 150, 200
+VAE_STEPS, DIT_STEPS = 600, 200
 MODEL = ["vae.width=48", "vae.heads=4", "vae.num_latents=16", "vae.latent_dim=8", "vae.decoder_layers=1",
          "data.encoder_points=256", "data.label_queries=2048", "data.volume_queries=256", "data.near_queries=256",
          "data.num_objects=6", "data.max_parts=4", "threads=1", "log_every=50", "optim.warmup_steps=10"]
@@ -35,7 +35,7 @@ DIT = ["dit.width=64", "dit.heads=4", "dit.depth=2", "dit.max_parts=4", "dit.con
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("dit")
-    vae_cfg = load_config(None, [f"out_dir={root / 'vae'}", "kind=vae", f"steps={VAE_STEPS}", "batch_size=6",
+    vae_cfg = load_config(None, [f"out_dir={root / 'vae'}", "kind=vae", f"steps={VAE_STEPS}", "batch_size=8",
                                  f"ckpt_every={VAE_STEPS}", "optim.lr=2e-3", *MODEL])
     train(vae_cfg)
     dit_cfg = load_config(None, [f"out_dir={root / 'dit'}", "kind=dit", f"vae_ckpt={root / 'vae'}",
@@ -66,14 +66,28 @@ def test_flow_loss_falls_well_below_untrained(run):
     assert after < 0.6 * before
 
 
+def _fits(vae, latents, boxes) -> list[float]:
+    return [box_fit(trimesh.Trimesh(v, f).sample(2000) if len(f) else np.zeros((0, 3)), b[0], b[1])
+            for (v, f), b in zip(decode_meshes(vae, latents, 48), boxes)]
+
+
 def test_samples_stay_in_their_boxes(run):
-    fits, recon_fits = [], []
+    from partverse.train.latents import encode_points
+
+    fits, recon_fits, matched, total = [], [], 0, 0
     for i, obj in enumerate(run["objects"][:3]):
         boxes = object_boxes(obj)
         lat = generate(run["dit"], run["vae"], run["scale"], boxes, steps=25, seed=i)
-        for (v, f), b in zip(decode_meshes(run["vae"], lat, 48), boxes):
-            fits.append(box_fit(trimesh.Trimesh(v, f).sample(2000) if len(f) else np.zeros((0, 3)), b[0], b[1]))
-    print("box-fit per generated part", np.round(fits, 3), "mean", np.mean(fits))
+        ref = encode_points(run["vae"], np.stack([p.points[:256] for p in obj.parts]),
+                            np.stack([p.normals[:256] for p in obj.parts]))
+        dist = np.linalg.norm(lat[:, None] - ref[None], axis=(2, 3))  # generated part k vs reference part j
+        matched += int((dist.argmin(1) == np.arange(len(boxes))).sum())
+        total += len(boxes)
+        fits += _fits(run["vae"], lat, boxes)
+        recon_fits += _fits(run["vae"], ref, boxes)
+    print(f"box-fit generated {np.round(fits, 3)} mean {np.mean(fits):.3f}; "
+          f"VAE reconstruction {np.mean(recon_fits):.3f}; latent nearest-reference match {matched}/{total}")
+    assert matched / total >= 0.7  # each generated part is closest to the true part of its box
     assert np.mean(fits) >= 0.7
 
 
