@@ -235,8 +235,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             raise ConfigError(f"{path}: cannot read config: {exc}") from None
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a mapping at the top level, got {type(values).__name__}")
-    values.update({k: v for k, v in top.items() if v is not None})
     apply_overrides(values, overrides or [])
+    values.update({k: v for k, v in top.items() if v is not None})  # e.g. the command's kind wins
     return from_dict(TrainConfig, values).validate()
 
 
