@@ -53,3 +53,15 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
     ema_two = checkpoint.load_weights(tmp_path / "two", "ema")
     for k in before:
         torch.testing.assert_close(ema_two[k], before[k], rtol=1e-4, atol=1e-5)
+
+
+def test_ray_train_two_workers_match_one_process(tmp_path):
+    """The Ray Train path (TorchTrainer, gloo) runs the same loop: same weights as one process."""
+    single = subprocess.run(_cmd(tmp_path / "one"), env=_env(), cwd=REPO, capture_output=True, text=True, timeout=400)
+    assert single.returncode == 0, single.stderr[-2000:]
+    ray = subprocess.run([*_cmd(tmp_path / "ray"), "--ray-workers", "2"], env=_env(), cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert ray.returncode == 0, ray.stderr[-3000:]
+    one, two = checkpoint.load_weights(tmp_path / "one"), checkpoint.load_weights(tmp_path / "ray")
+    for k in one:
+        torch.testing.assert_close(two[k], one[k], rtol=1e-4, atol=1e-5, msg=k)
