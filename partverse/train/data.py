@@ -1,0 +1,186 @@
+"""What the trainer reads: objects as lists of parts, in the object's [-1, 1] frame.
+
+Sources: `synthetic_objects` (primitives in given boxes), `objects_from_assets` (mesh files split per
+geometry) and `objects_from_release` (a release read through `partverse.data.PartDataset` in object
+mode). Every source yields `TrainObject`s; nothing else in the trainer knows where data came from.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from partverse.errors import ConfigError, PartverseError
+from partverse.train.occupancy import sample_surface
+
+NUM_SURFACE = 4096  # surface samples kept per part
+
+
+@dataclass
+class TrainPart:
+    """points / normals (S, 3) float32 on the surface; bbox_min / bbox_max (3,); vertices (V, 3) and
+    faces (F, 3) of the part mesh (for occupancy labels; may be None when only points are known)."""
+
+    points: np.ndarray
+    normals: np.ndarray
+    bbox_min: np.ndarray
+    bbox_max: np.ndarray
+    vertices: np.ndarray | None = None
+    faces: np.ndarray | None = None
+    name: str = ""
+
+
+@dataclass
+class TrainObject:
+    uid: str
+    parts: list[TrainPart]
+    captions: list[str] = field(default_factory=list)  # one per part, or empty
+
+
+def part_from_mesh(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator, name: str = "",
+                   samples: int = NUM_SURFACE) -> TrainPart:
+    pts, nrm = sample_surface(vertices, faces, samples, rng)
+    v = np.asarray(vertices, np.float32)
+    return TrainPart(pts, nrm, v.min(0), v.max(0), v, np.asarray(faces, np.int64), name)
+
+
+def normalize_object(obj: TrainObject, extent: float = 0.95) -> TrainObject:
+    """Scale / translate all parts together so the object's box spans [-extent, extent] on its
+    longest side (PartCrafter's convention; parts stay in the object frame)."""
+    lo = np.min([p.bbox_min for p in obj.parts], axis=0)
+    hi = np.max([p.bbox_max for p in obj.parts], axis=0)
+    center, scale = (lo + hi) / 2, 2 * extent / max(float(np.max(hi - lo)), 1e-8)
+    for p in obj.parts:
+        p.points = ((p.points - center) * scale).astype(np.float32)
+        p.bbox_min = ((p.bbox_min - center) * scale).astype(np.float32)
+        p.bbox_max = ((p.bbox_max - center) * scale).astype(np.float32)
+        if p.vertices is not None:
+            p.vertices = ((p.vertices - center) * scale).astype(np.float32)
+    return obj
+
+
+def _primitive(kind: int, lo: np.ndarray, hi: np.ndarray):
+    import trimesh
+
+    if kind == 0:
+        mesh = trimesh.creation.box(extents=[1, 1, 1])
+    elif kind == 1:
+        mesh = trimesh.creation.icosphere(subdivisions=2, radius=0.5)
+    else:
+        mesh = trimesh.creation.cylinder(radius=0.5, height=1.0, sections=24)
+    v = np.asarray(mesh.vertices) * (hi - lo) + (hi + lo) / 2  # unit primitive -> fills the box
+    return v, np.asarray(mesh.faces)
+
+
+def synthetic_objects(count: int, seed: int = 0, min_parts: int = 2, max_parts: int = 4,
+                      samples: int = NUM_SURFACE) -> list[TrainObject]:
+    """Objects of 2-4 primitives (box / sphere / cylinder), each filling its own box; boxes are
+    stacked along a random axis so they do not overlap."""
+    rng = np.random.default_rng(seed)
+    objects = []
+    for i in range(count):
+        n = int(rng.integers(min_parts, max_parts + 1))
+        axis = int(rng.integers(3))
+        cuts = np.sort(rng.uniform(-0.9, 0.9, n - 1))
+        edges = np.concatenate([[-0.9], cuts, [0.9]])
+        parts = []
+        for k in range(n):
+            lo, hi = rng.uniform(-0.9, -0.2, 3), rng.uniform(0.2, 0.9, 3)
+            lo[axis], hi[axis] = edges[k] + 0.02, max(edges[k + 1] - 0.02, edges[k] + 0.1)
+            v, f = _primitive(int(rng.integers(3)), lo, hi)
+            parts.append(part_from_mesh(v, f, rng, name=f"part{k}", samples=samples))
+        objects.append(TrainObject(uid=f"synthetic-{seed}-{i}", parts=parts))
+    return objects
+
+
+def merge_to(meshes: list[tuple[np.ndarray, np.ndarray]], max_parts: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Merge the smallest part (by surface area) into the part whose box centre is nearest until at
+    most `max_parts` remain (AutoPartGen merges artist meshes the same way, to a bound)."""
+    import trimesh
+
+    meshes = list(meshes)
+    while len(meshes) > max_parts:
+        areas = [trimesh.Trimesh(v, f, process=False).area for v, f in meshes]
+        small = int(np.argmin(areas))
+        v, f = meshes.pop(small)
+        centres = np.array([(mv.min(0) + mv.max(0)) / 2 for mv, _ in meshes])
+        target = int(np.argmin(np.linalg.norm(centres - (v.min(0) + v.max(0)) / 2, axis=1)))
+        tv, tf = meshes[target]
+        meshes[target] = (np.vstack([tv, v]), np.vstack([tf, f + len(tv)]))
+    return meshes
+
+
+def object_from_file(path: str | Path, max_parts: int, seed: int = 0, samples: int = NUM_SURFACE) -> TrainObject:
+    """A mesh file split per geometry instance (transforms baked) -> a normalised TrainObject."""
+    import trimesh
+
+    try:
+        loaded = trimesh.load(str(path), force="scene", process=False)
+    except Exception as exc:  # trimesh raises many types on bad files
+        raise PartverseError(f"{path}: cannot load as a mesh: {exc}") from None
+    meshes = [(np.asarray(g.vertices, np.float64), np.asarray(g.faces, np.int64))
+              for g in loaded.dump(concatenate=False) if isinstance(g, trimesh.Trimesh) and len(g.faces)]
+    if not meshes:
+        raise PartverseError(f"{path}: no triangle geometry")
+    rng = np.random.default_rng(seed)
+    parts = [part_from_mesh(v, f, rng, name=f"part{k}", samples=samples)
+             for k, (v, f) in enumerate(merge_to(meshes, max_parts))]
+    return normalize_object(TrainObject(uid=Path(path).stem, parts=parts))
+
+
+def objects_from_assets(paths: Iterable[str | Path], max_parts: int, seed: int = 0) -> list[TrainObject]:
+    return [object_from_file(p, max_parts, seed) for p in paths]
+
+
+def _glb_mesh(glb: bytes) -> tuple[np.ndarray, np.ndarray] | tuple[None, None]:
+    import trimesh
+
+    if not glb:
+        return None, None
+    mesh = trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh", process=False)
+    return np.asarray(mesh.vertices, np.float32), np.asarray(mesh.faces, np.int64)
+
+
+RELEASE_COLUMNS = ["points", "normals", "bbox_min", "bbox_max", "glb", "name"]
+
+
+def objects_from_release(path: str | Path, limit: int | None = None, seed: int = 0) -> Iterator[TrainObject]:
+    """Objects of a release read through `partverse.data.PartDataset` in object mode (one sample per
+    object: points / normals (P, N, 3), bbox_min / bbox_max (P, 3), glb and name lists), in release
+    order (shuffle off: the trainer draws its own batches), normalised to the [-1, 1] frame."""
+    from partverse.data import PartDataset
+
+    dataset = PartDataset(path, mode="object", columns=RELEASE_COLUMNS, shuffle=False, seed=seed, rank=0, world_size=1)
+    for i, sample in enumerate(dataset):
+        if limit is not None and i >= limit:
+            break
+        yield normalize_object(release_object(sample))
+
+
+def release_object(sample: dict) -> TrainObject:
+    """One object-mode PartDataset sample -> TrainObject (part meshes from each part's GLB bytes)."""
+    arr = lambda key: np.asarray(sample[key], dtype=np.float32)  # noqa: E731  (tensor or array)
+    points, normals, lo, hi = arr("points"), arr("normals"), arr("bbox_min"), arr("bbox_max")
+    names = list(sample.get("name") or [str(int(i)) for i in np.asarray(sample["part_id"])])
+    parts = []
+    for k in range(len(points)):
+        v, f = _glb_mesh(sample["glb"][k] if "glb" in sample else b"")
+        parts.append(TrainPart(points[k], normals[k], lo[k], hi[k], v, f, names[k]))
+    return TrainObject(uid=str(sample["uid"]), parts=parts)
+
+
+def load_objects(cfg) -> list[TrainObject]:
+    """The objects a DataConfig names (at most cfg.num_objects)."""
+    if cfg.source == "synthetic":
+        return synthetic_objects(cfg.num_objects, cfg.seed, max_parts=min(4, cfg.max_parts))
+    if cfg.source == "assets":
+        root = Path(cfg.path)
+        files = sorted(root.iterdir()) if root.is_dir() else [Path(p) for p in cfg.path.split(",")]
+        files = [f for f in files if f.suffix.lower() in (".glb", ".gltf", ".obj", ".ply", ".off", ".stl")]
+        if not files:
+            raise ConfigError(f"data.path={cfg.path!r}: no mesh files found")
+        return objects_from_assets(files[: cfg.num_objects], cfg.max_parts, cfg.seed)
+    return list(objects_from_release(cfg.path, cfg.num_objects, cfg.seed))

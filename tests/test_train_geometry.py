@@ -1,0 +1,80 @@
+"""Occupancy labels (closed and open meshes), marching cubes, metrics."""
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from partverse.train.mesh import grid_points, marching_cubes
+from partverse.train.metrics import box_fit, chamfer, fscore, iou, surface_metrics
+from partverse.train.occupancy import box_surface, occupancy, sample_surface, winding_number
+
+
+def test_winding_number_sphere_and_open_hemisphere():
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    q = np.random.default_rng(0).uniform(-1.3, 1.3, (500, 3))
+    truth = np.linalg.norm(q, axis=1) < 0.98
+    far = np.abs(np.linalg.norm(q, axis=1) - 1) > 0.05
+    w = winding_number(sphere.vertices, sphere.faces, q)
+    assert np.array_equal((np.abs(w) >= 0.5)[far], truth[far])
+    # remove the top cap: the sphere is now open but the winding number still says "inside" near the bottom
+    centres = sphere.triangles_center
+    opened = sphere.faces[centres[:, 2] < 0.8]
+    inner = np.array([[0, 0, -0.5], [0, 0, 0.0], [0.3, 0.0, -0.2]])
+    assert np.all(np.abs(winding_number(sphere.vertices, opened, inner)) >= 0.5)
+
+
+def test_occupancy_open_mesh_policy_matches_closed_answer():
+    box = trimesh.creation.box(extents=[1, 1, 1])
+    rng = np.random.default_rng(1)
+    q = rng.uniform(-0.8, 0.8, (3000, 3))
+    truth = np.all(np.abs(q) < 0.5, axis=1)
+    surf, _ = sample_surface(box.vertices, box.faces, 4000, rng)
+    margin = np.abs(np.abs(q).max(1) - 0.5) > 0.03
+    closed = occupancy(box.vertices, box.faces, q, surf, thickness=0.0)
+    assert np.array_equal(closed[margin], truth[margin])
+    top = box.faces[box.triangles_center[:, 2] < 0.49]  # drop the lid: open box
+    opened = occupancy(box.vertices, top, q, surf, thickness=0.0)
+    assert (opened[margin] == truth[margin]).mean() > 0.97
+    # a flat sheet has no volume: the thickness shell makes it occupied near the surface
+    sheet_v = np.array([[-0.5, -0.5, 0], [0.5, -0.5, 0], [0.5, 0.5, 0], [-0.5, 0.5, 0]], float)
+    sheet_f = np.array([[0, 1, 2], [0, 2, 3]])
+    sheet_s, _ = sample_surface(sheet_v, sheet_f, 4000, rng)
+    near = np.array([[0.1, 0.1, 0.005], [0.0, 0.0, 0.2]])
+    assert occupancy(sheet_v, sheet_f, near, sheet_s, thickness=0.02).tolist() == [True, False]
+
+
+def test_box_surface_points_lie_on_faces():
+    pts, nrm = box_surface(np.array([-0.2, 0.0, 0.1]), np.array([0.4, 0.3, 0.5]), 2000, np.random.default_rng(0))
+    lo, hi = np.array([-0.2, 0.0, 0.1]), np.array([0.4, 0.3, 0.5])
+    on_face = np.isclose(pts, lo, atol=1e-6) | np.isclose(pts, hi, atol=1e-6)
+    assert on_face.any(axis=1).all() and np.all((pts >= lo - 1e-6) & (pts <= hi + 1e-6))
+    assert np.allclose(np.linalg.norm(nrm, axis=1), 1)
+
+
+def test_marching_cubes_of_sphere_logits_and_metrics():
+    r = 48
+    pts = grid_points(r)
+    logits = (0.6 - np.linalg.norm(pts, axis=1)).reshape(r, r, r)
+    v, f = marching_cubes(logits)
+    assert len(f) > 100
+    radii = np.linalg.norm(v, axis=1)
+    assert np.allclose(radii, 0.6, atol=0.02)
+    mesh = trimesh.Trimesh(v, f)
+    assert mesh.is_watertight and mesh.volume > 0  # outward winding
+    ref = trimesh.creation.icosphere(subdivisions=4, radius=0.6).sample(30000)
+    got = mesh.sample(30000)
+    m = surface_metrics(got, ref)
+    assert m["fscore_0.02"] > 0.95 and m["chamfer_l1"] < 0.01 and m["fscore_0.1"] == 1.0
+    assert marching_cubes(np.full((8, 8, 8), -1.0))[1].shape == (0, 3)
+
+
+def test_metric_edge_cases():
+    a = np.random.default_rng(0).random((100, 3))
+    assert chamfer(a, a)["chamfer_l2"] == 0 and fscore(a, a, 0.02) == 1.0
+    assert fscore(a, a + 1.0, 0.1) == 0.0 and chamfer(a, np.zeros((0, 3)))["chamfer_l1"] == float("inf")
+    g1 = np.zeros((4, 4, 4), bool)
+    g1[:2] = True
+    g2 = np.zeros_like(g1)
+    g2[1:3] = True
+    assert iou(g1, g2) == 1 / 3 and iou(np.zeros_like(g1), np.zeros_like(g1)) == 1.0
+    assert box_fit(np.array([[0, 0, 0], [2, 2, 2]]), np.array([-1, -1, -1]), np.array([1, 1, 1])) == 0.5

@@ -1,0 +1,13 @@
+"""Tiny trainer configs shared by the trainer tests."""
+from __future__ import annotations
+
+from partverse.train.config import TrainConfig, load_config
+
+TINY_VAE = ["vae.width=32", "vae.heads=2", "vae.num_latents=16", "vae.latent_dim=8", "vae.decoder_layers=1",
+            "data.encoder_points=128", "data.volume_queries=128", "data.near_queries=128", "data.label_queries=1024",
+            "optim.warmup_steps=2", "log_every=1", "threads=1"]
+
+
+def tiny_vae_config(out_dir, *extra: str) -> TrainConfig:
+    return load_config(None, [f"out_dir={out_dir}", "kind=vae", "data.num_objects=2", "batch_size=4",
+                              *TINY_VAE, *extra])
