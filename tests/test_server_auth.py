@@ -35,9 +35,19 @@ def _api_routes(routes, prefix: str = ""):  # noqa: ANN001, ANN202
             yield from _api_routes(route.original_router.routes, prefix + route.include_context.prefix)
 
 
+# routes left out of the OpenAPI spec on purpose: the review page's HTML shell, which holds no data
+# (everything it shows comes from the token-checked API)
+PUBLIC_PAGES = {"/review"}
+
+
 def _endpoints(app) -> list[tuple[str, str, frozenset[str] | None]]:  # noqa: ANN001
     out = []
-    for full, route in _api_routes(app.routes):
+    routes = list(_api_routes(app.routes))
+    hidden = {full for full, route in routes if not route.include_in_schema}
+    assert hidden == PUBLIC_PAGES, f"undocumented routes: {sorted(hidden - PUBLIC_PAGES)}"
+    for full, route in routes:
+        if not route.include_in_schema:
+            continue
         path = re.sub(r"\{(\w+)\}", lambda m: SAMPLE[m.group(1)], full)
         out += [(method, path, _roles(route.dependant)) for method in sorted(route.methods)]
     paths = {p for _, p, _ in out}
