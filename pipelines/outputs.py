@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
-from partverse.io.store import atomic_write_bytes
+from partverse.fsutil import atomic_write_bytes
 from pipelines.stage import Stage
 
 

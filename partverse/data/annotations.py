@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from partverse.fsutil import atomic_write_bytes
 from partverse.records import Annotation
 
 
@@ -33,12 +32,7 @@ def save_annotation(directory: str | Path, ann: Annotation) -> Path:
     buf = io.BytesIO()
     np.savez(buf, face_labels=np.asarray(ann.face_labels, dtype=np.int32), header=np.array(json.dumps(header)))
     target = directory / f"{ann.uid}.npz"
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{ann.uid}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.getvalue())
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, target)
+    atomic_write_bytes(target, buf.getvalue())
     return target
 
 

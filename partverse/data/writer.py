@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from partverse.fsutil import fsync_dir
 from partverse.data import manifest as mf
 from partverse.data.schema import NUM_SAMPLES, SCHEMA_VERSION, TABLES, parts_schema
 
@@ -226,14 +227,6 @@ def file_digest(path: Path) -> tuple[str, int]:
     return h.hexdigest(), path.stat().st_size
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _fsync_file(path: Path) -> None:
     with open(path, "rb+") as f:
         os.fsync(f.fileno())
@@ -426,7 +419,7 @@ def _move_into_place(staging: Path, out_dir: Path, files: dict) -> None:
     for name in files:
         _fsync_file(staging / name)
         os.replace(staging / name, out_dir / name)
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)
 
 
 def publish_manifest_local(out_dir: Path, manifest: dict) -> None:
@@ -440,4 +433,4 @@ def publish_manifest_local(out_dir: Path, manifest: dict) -> None:
         raise mf.ReleaseExistsError(f"{out_dir}: manifest.json already exists; versions are immutable") from exc
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(out_dir)
+    fsync_dir(out_dir)

@@ -19,6 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from partverse.fsutil import atomic_write_bytes, file_sha256, fsync_dir  # noqa: F401 (re-exported)
 from partverse.errors import PartverseError
 
 
@@ -33,11 +34,6 @@ class StoreEntry:
     created: bool  # False: the content was already in the store (a duplicate)
 
 
-def file_sha256(path: str | Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def bundle_sha256(main: Path, sidecars: dict[str, Path]) -> str:
     """sha256 of a file, or of a file with its sidecars (relative path -> file)."""
     main_hash = file_sha256(main)
@@ -46,31 +42,6 @@ def bundle_sha256(main: Path, sidecars: dict[str, Path]) -> str:
     lines = [f"{main_hash}  {main.name}"]
     lines += [f"{file_sha256(p)}  {rel}" for rel, p in sorted(sidecars.items())]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def atomic_write_bytes(target: str | Path, data: bytes) -> None:
-    """Write `data` to `target` through a temp file in the same folder, fsync, then rename."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.parent / f".{target.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(target.parent)
 
 
 class ContentStore:
@@ -138,7 +109,7 @@ class ContentStore:
                 if not self.has(sha):  # a concurrent writer may have won the race
                     raise
                 return StoreEntry(sha, self.path(sha), created=False)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
             return StoreEntry(sha, final / main_name, created=True)
         finally:
             if tmp.exists():

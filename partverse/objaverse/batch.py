@@ -16,6 +16,7 @@ from typing import Iterable, Iterator
 
 import pyarrow as pa
 
+from partverse.fsutil import file_sha256  # noqa: F401 (re-exported)
 from partverse.objaverse.http import ContentError, DownloadError, Fetcher
 from partverse.objaverse.layout import CacheLayout
 from partverse.objaverse.sources import Target, http_target
@@ -39,14 +40,6 @@ class Outcome:
     reason: str | None = None  # failed: short code, e.g. "sha256_mismatch", "http_404", "timeout"
     detail: str | None = None
     attempts: int = 0
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def verify_cached(target: Target, rehash: bool = True) -> str | None:

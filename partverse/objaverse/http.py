@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 from urllib.parse import urlsplit
 
+from partverse.fsutil import fsync_dir
 from partverse.errors import ConfigError, PartverseError
 from partverse.extras import require
 
@@ -222,7 +223,7 @@ class Fetcher:
                 os.fsync(fd)
             os.replace(part, dest)
             if self.durable:
-                _fsync_dir(dest.parent)
+                fsync_dir(dest.parent)
             return FetchResult(url, dest, digest, size, attempt + 1, resumed)
         raise DownloadError(url, last.reason, last.detail, self.policy.attempts)
 
@@ -351,7 +352,7 @@ def _hash_prefix(out, hasher, n: int) -> None:
         left -= len(block)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
