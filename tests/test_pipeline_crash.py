@@ -37,9 +37,12 @@ def _write_config(path: Path, run_dir: Path, inputs: Path) -> Path:
     return path
 
 
-def _start(config: Path) -> subprocess.Popen:
+def _start(config: Path, shard_delay: float = 0.0) -> subprocess.Popen:
+    # the crashing runs stage each shard slowly (a failpoint in the writer), so that a kill lands
+    # during a shard write however fast the machine is; the outputs are the same bytes
+    env = {**os.environ, "PARTVERSE_FAILPOINT_SHARD_DELAY_S": str(shard_delay)} if shard_delay else None
     return subprocess.Popen([sys.executable, "-m", "partverse", "build", "--config", str(config)], cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True, env=env)
 
 
 def _events(run_dir: Path) -> list[dict]:
@@ -111,7 +114,7 @@ def test_sigkill_at_many_points_then_resume_equals_uninterrupted(tmp_path):
     killed = []
     for label, wait in kill_points:
         seen = len(_events(crash_dir))
-        proc = _start(config)
+        proc = _start(config, shard_delay=0.3)
         reached = wait(proc, seen)
         still_running = proc.poll() is None
         _kill(proc)

@@ -394,7 +394,16 @@ def _write_shards(staging: Path, tables: dict[str, pa.Table], rows_per_shard: in
                 "first_uid": first, "last_uid": last,
             }
             index[name]["files"].append(fname)
+            _failpoint_delay()
     return files, index
+
+
+def _failpoint_delay() -> None:
+    """Crash-test aid: `PARTVERSE_FAILPOINT_SHARD_DELAY_S` seconds of sleep after each staged shard,
+    so a test can kill a build deterministically in the middle of a release write."""
+    delay = os.environ.get("PARTVERSE_FAILPOINT_SHARD_DELAY_S")
+    if delay:
+        time.sleep(float(delay))
 
 
 def _same_or_raise(existing: Path, manifest: dict) -> dict:
