@@ -5,13 +5,18 @@
 2. Superfaces: Voronoi cells on the dual graph from seeded random faces (one per
    `faces_per_superface` faces, plus one per connected piece), with link lengths inflated across
    creases so cells stop at them (scipy's multi-source Dijkstra, vectorized).
-3. A merge hierarchy by normalized association (`hierarchy`), cut either at a target count
+3. Thickness (`thickness`): the shape diameter function, per face, from rays cast inward
+   (embree). By default (`region_thickness_scale`) two regions whose area-weighted mean log
+   diameters differ by d merge with their association scaled by exp(-d / scale), so a limb, a
+   finger or a handle stays apart from the thicker body it joins; optionally
+   (`thickness_scale`) a jump in log diameter across a link also counts as a crease.
+4. A merge hierarchy by normalized association (`hierarchy`), cut either at a target count
    (`num_parts`) or at an association threshold set by `granularity`.
 
 Granularity: the hierarchy stops at the first merge whose normalized association is below
 `GRANULARITY_SCALE * granularity`. Higher granularity -> more segments, and every finer result
 refines every coarser one (same hierarchy). granularity = 1 is tuned to over-segment human part
-boundaries on the Princeton benchmark at about 3x the human segment count.
+boundaries on the Princeton benchmark at about 3x the human segment count (one global value).
 """
 from __future__ import annotations
 
