@@ -31,7 +31,7 @@ from partverse.geometry.adjacency import relabel_by_first_occurrence
 from partverse.segment.facegraph import FaceGraph, build_face_graph
 from partverse.segment.hierarchy import MergeHierarchy, build_hierarchy
 
-GRANULARITY_SCALE = 12.0
+GRANULARITY_SCALE = 12.3
 MAX_SUPERFACES = 20000
 
 

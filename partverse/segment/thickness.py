@@ -1,10 +1,12 @@
 """Shape diameter function (Shapira et al. 2008): per-face local thickness from rays cast inward.
 
-For every face, `rays` rays leave the centroid in a cone around the inward normal; the face's
-diameter is the median distance to the first hit (rays that escape, e.g. on open or inverted
-surface, are ignored; a face with no hit takes its neighbours' value). The log-diameter is then
-smoothed over the dual graph, so it is a property of the local volume (a limb, a finger, a handle)
-and changes where two volumes of different thickness meet. Ray casting uses embree (`render` extra).
+For every face, `rays` rays leave the centroid, the inward normal and rays - 1 more on a cone around
+it (default: the normal alone, as good on the Princeton benchmark as 7 rays at a seventh of the
+casting time; the smoothing below does the averaging); the face's diameter is the median distance
+to the first hit (rays that escape, e.g. on open or inverted surface, are ignored; a face with no
+hit takes its neighbours' value). The log-diameter is then smoothed over the dual graph, so it is
+a property of the local volume (a limb, a finger, a handle) and changes where two volumes of
+different thickness meet. Ray casting uses embree (`render` extra).
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def _cone_directions(normals: np.ndarray, rays: int, half_angle: float) -> np.nd
     return np.concatenate([inward[:, None, :], ring], axis=1)
 
 
-def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, rays: int = 7, half_angle: float = 0.5,
+def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, rays: int = 1, half_angle: float = 0.5,
                    smooth_steps: int = 4) -> np.ndarray:
     """(F,) float64 log shape diameter per face of (V, 3) vertices / (F, 3) faces, smoothed over
     `graph` (their dual graph); log(bounding-box diagonal) where no ray of any nearby face hits."""
