@@ -10,6 +10,8 @@ different thickness meet. Ray casting uses embree (`render` extra).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -25,7 +27,8 @@ def _cone_directions(normals: np.ndarray, rays: int, half_angle: float) -> np.nd
     v = np.cross(inward, u)
     phi = 2.0 * np.pi * np.arange(rays - 1) / max(rays - 1, 1)
     s, c = np.sin(half_angle), np.cos(half_angle)
-    ring = c * inward[:, None, :] + s * (np.cos(phi)[None, :, None] * u[:, None, :] + np.sin(phi)[None, :, None] * v[:, None, :])
+    around = np.cos(phi)[None, :, None] * u[:, None, :] + np.sin(phi)[None, :, None] * v[:, None, :]
+    ring = c * inward[:, None, :] + s * around
     return np.concatenate([inward[:, None, :], ring], axis=1)
 
 
@@ -35,6 +38,9 @@ def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, ra
     `graph` (their dual graph); log(bounding-box diagonal) where no ray of any nearby face hits."""
     from partverse.render.faceid import RayScene
 
+    if not isinstance(rays, int) or rays < 1:
+        raise ValueError(f"shape_diameter: rays = {rays!r}: must be a positive integer")
+
     vertices = np.asarray(vertices, dtype=np.float64)
     n = graph.num_faces
     diagonal = float(np.linalg.norm(vertices.max(axis=0) - vertices.min(axis=0))) or 1.0
@@ -42,17 +48,13 @@ def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, ra
     dirs = _cone_directions(graph.normals, rays, half_angle).reshape(-1, 3)
     origins = np.repeat(graph.centroids, rays, axis=0) + dirs * (1e-5 * diagonal)
     hit, _, t = scene.cast(origins, dirs)
-    owner = np.repeat(np.arange(n), rays)
     # a ray that meets the surface from its front (hit normal facing the ray) escaped the volume
     ok = hit >= 0
     ok[ok] &= np.einsum("ij,ij->i", graph.normals[hit[ok]], dirs[ok]) > 0
     t = np.where(ok, t, np.nan).reshape(n, rays)
-    with np.errstate(all="ignore"):
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            diameter = np.nanmedian(t, axis=1)
+    with warnings.catch_warnings():  # faces whose rays all escaped: NaN, filled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        diameter = np.nanmedian(t, axis=1)
     known = np.isfinite(diameter) & (diameter > 0)
     log_d = np.where(known, np.log(np.maximum(diameter, 1e-9 * diagonal)), 0.0)
     return _smooth(graph, log_d, known.astype(np.float64), smooth_steps, np.log(diagonal))
