@@ -111,3 +111,20 @@ def test_bad_parameters_and_empty_meshes_are_refused():
 
 def test_single_triangle():
     assert segment(_mesh(np.eye(3), [[0, 1, 2]]), "geometric").tolist() == [0]
+
+
+def test_shape_diameter_measures_thickness():
+    import trimesh
+
+    from partverse.segment.facegraph import build_face_graph
+    from partverse.segment.thickness import shape_diameter
+
+    box = trimesh.creation.box(extents=(1.0, 1.0, 1.0))
+    rod = trimesh.creation.cylinder(radius=0.05, height=1.0, sections=24)
+    rod.apply_translation((3.0, 0.0, 0.0))
+    both = trimesh.util.concatenate([box, rod])
+    graph = build_face_graph(both.vertices, both.faces)
+    diameter = np.exp(shape_diameter(both.vertices, both.faces, graph))
+    on_box = np.arange(len(both.faces)) < len(box.faces)
+    assert 0.9 <= np.median(diameter[on_box]) <= 1.25  # side 1, cone rays slant a little
+    assert 0.07 <= np.median(diameter[~on_box]) <= 0.14  # rod diameter 0.1

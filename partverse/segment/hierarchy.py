@@ -11,6 +11,7 @@ regions (hundreds to a few thousand), never over faces.
 from __future__ import annotations
 
 import heapq
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,13 +53,16 @@ class MergeHierarchy:
 
 
 def build_hierarchy(
-    region: np.ndarray, pairs: np.ndarray, weight: np.ndarray, areas: np.ndarray, blocked: np.ndarray | None = None
+    region: np.ndarray, pairs: np.ndarray, weight: np.ndarray, areas: np.ndarray, blocked: np.ndarray | None = None,
+    face_value: np.ndarray | None = None, value_scale: float = 1.0,
 ) -> MergeHierarchy:
     """Merge regions greedily by normalized association.
 
     region: (F,) int region id 0..R-1 per face; pairs: (E, 2) adjacent faces; weight: (E,) link
     affinity >= 0 (low across creases); areas: (F,) face areas; blocked: (E,) bool links that
-    never join regions (e.g. artist-part borders).
+    never join regions (e.g. artist-part borders); face_value: (F,) optional per-face quantity
+    (e.g. log shape diameter): two regions whose area-weighted means differ by d have their
+    association scaled by exp(-d / value_scale), so regions of different thickness merge late.
     """
     region = np.asarray(region, dtype=np.int64)
     n = int(region.max()) + 1
@@ -73,19 +77,25 @@ def build_hierarchy(
     neighbours: list[dict[int, list[float]]] = [dict() for _ in range(n)]
     for a, b, w in zip(table.row.tolist(), table.col.tolist(), table.data.tolist()):
         neighbours[a][b] = neighbours[b][a] = [w]
-    return _greedy_merge(neighbours, area, region, n)
+    value = None
+    if face_value is not None:
+        value = np.bincount(region, weights=areas * face_value, minlength=n) / area / value_scale
+    return _greedy_merge(neighbours, area, region, n, value)
 
 
-def _affinity(a: int, b: int, entry: list, area: list, scale: float) -> float:
+def _affinity(a: int, b: int, entry: list, area: list, scale: float, value: list | None) -> float:
     """Normalized association of two regions: shared link weight over each region's area,
-    made scale-free by sqrt(total area). High = weakly separated, merge early."""
-    return entry[0] * (1.0 / area[a] + 1.0 / area[b]) * scale
+    made scale-free by sqrt(total area), damped by their difference in `value`. High = weakly
+    separated, merge early."""
+    base = entry[0] * (1.0 / area[a] + 1.0 / area[b]) * scale
+    return base if value is None else base * math.exp(-abs(value[a] - value[b]))
 
 
-def _greedy_merge(neighbours, area, region, n) -> MergeHierarchy:
+def _greedy_merge(neighbours, area, region, n, value=None) -> MergeHierarchy:
     scale = float(np.sqrt(area.sum()))
+    value = None if value is None else value.tolist()
     area = area.tolist()  # python floats: faster than numpy scalars in this loop
-    heap = [(-_affinity(a, b, e, area, scale), a, b) for a in range(n) for b, e in neighbours[a].items() if a < b]
+    heap = [(-_affinity(a, b, e, area, scale, value), a, b) for a in range(n) for b, e in neighbours[a].items() if a < b]
     heapq.heapify(heap)
     alive = np.ones(n, dtype=bool)
     merges, affinity = [], []
@@ -93,19 +103,21 @@ def _greedy_merge(neighbours, area, region, n) -> MergeHierarchy:
         negative, a, b = heapq.heappop(heap)
         if not (alive[a] and alive[b]) or b not in neighbours[a]:
             continue
-        if -negative != _affinity(a, b, neighbours[a][b], area, scale):
+        if -negative != _affinity(a, b, neighbours[a][b], area, scale, value):
             continue  # stale entry: the pair changed since it was pushed
         merges.append((a, b))  # the surviving cluster keeps id a
         affinity.append(-negative)
-        _absorb(a, b, neighbours, area, alive)
+        _absorb(a, b, neighbours, area, alive, value)
         for c, e in neighbours[a].items():
-            heapq.heappush(heap, (-_affinity(a, c, e, area, scale), min(a, c), max(a, c)))
+            heapq.heappush(heap, (-_affinity(a, c, e, area, scale, value), min(a, c), max(a, c)))
     merges_arr = np.array(merges, dtype=np.int64).reshape(-1, 2)
     return MergeHierarchy(merges_arr, np.array(affinity, dtype=np.float64), region, n)
 
 
-def _absorb(a: int, b: int, neighbours, area, alive) -> None:
+def _absorb(a: int, b: int, neighbours, area, alive, value=None) -> None:
     """Cluster b joins cluster a (in place)."""
+    if value is not None:  # area-weighted mean of the two
+        value[a] = (value[a] * area[a] + value[b] * area[b]) / (area[a] + area[b])
     neighbours[a].pop(b)
     neighbours[b].pop(a)
     for c, w in neighbours[b].items():

@@ -1,0 +1,78 @@
+"""Shape diameter function (Shapira et al. 2008): per-face local thickness from rays cast inward.
+
+For every face, `rays` rays leave the centroid, the inward normal and rays - 1 more on a cone around
+it (default: the normal alone, as good on the Princeton benchmark as 7 rays at a seventh of the
+casting time; the smoothing below does the averaging); the face's diameter is the median distance
+to the first hit (rays that escape, e.g. on open or inverted surface, are ignored; a face with no
+hit takes its neighbours' value). The log-diameter is then smoothed over the dual graph, so it is
+a property of the local volume (a limb, a finger, a handle) and changes where two volumes of
+different thickness meet. Ray casting uses embree (`render` extra).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+
+from partverse.segment.facegraph import FaceGraph
+
+
+def _cone_directions(normals: np.ndarray, rays: int, half_angle: float) -> np.ndarray:
+    """(F, rays, 3) unit directions: the inward normal and rays-1 spread on a cone around it."""
+    inward = -normals
+    helper = np.where(np.abs(inward[:, :1]) < 0.9, np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]]))
+    u = np.cross(inward, helper)
+    u /= np.maximum(np.linalg.norm(u, axis=1, keepdims=True), 1e-30)
+    v = np.cross(inward, u)
+    phi = 2.0 * np.pi * np.arange(rays - 1) / max(rays - 1, 1)
+    s, c = np.sin(half_angle), np.cos(half_angle)
+    around = np.cos(phi)[None, :, None] * u[:, None, :] + np.sin(phi)[None, :, None] * v[:, None, :]
+    ring = c * inward[:, None, :] + s * around
+    return np.concatenate([inward[:, None, :], ring], axis=1)
+
+
+def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, rays: int = 1, half_angle: float = 0.5,
+                   smooth_steps: int = 4) -> np.ndarray:
+    """(F,) float64 log shape diameter per face of (V, 3) vertices / (F, 3) faces, smoothed over
+    `graph` (their dual graph); log(bounding-box diagonal) where no ray of any nearby face hits."""
+    from partverse.render.faceid import RayScene
+
+    if not isinstance(rays, int) or rays < 1:
+        raise ValueError(f"shape_diameter: rays = {rays!r}: must be a positive integer")
+
+    vertices = np.asarray(vertices, dtype=np.float64)
+    n = graph.num_faces
+    diagonal = float(np.linalg.norm(vertices.max(axis=0) - vertices.min(axis=0))) or 1.0
+    scene = RayScene(vertices, faces)
+    dirs = _cone_directions(graph.normals, rays, half_angle).reshape(-1, 3)
+    origins = np.repeat(graph.centroids, rays, axis=0) + dirs * (1e-5 * diagonal)
+    hit, _, t = scene.cast(origins, dirs)
+    # a ray that meets the surface from its front (hit normal facing the ray) escaped the volume
+    ok = hit >= 0
+    ok[ok] &= np.einsum("ij,ij->i", graph.normals[hit[ok]], dirs[ok]) > 0
+    t = np.where(ok, t, np.nan).reshape(n, rays)
+    with warnings.catch_warnings():  # faces whose rays all escaped: NaN, filled below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        diameter = np.nanmedian(t, axis=1)
+    known = np.isfinite(diameter) & (diameter > 0)
+    log_d = np.where(known, np.log(np.maximum(diameter, 1e-9 * diagonal)), 0.0)
+    return _smooth(graph, log_d, known.astype(np.float64), smooth_steps, np.log(diagonal))
+
+
+def _smooth(graph: FaceGraph, value: np.ndarray, weight: np.ndarray, steps: int, fallback: float) -> np.ndarray:
+    """Area-weighted neighbour averaging over the dual graph; faces without a value are filled."""
+    n = graph.num_faces
+    p = graph.pairs
+    adj = sp.coo_matrix((np.ones(2 * len(p)), (np.r_[p[:, 0], p[:, 1]], np.r_[p[:, 1], p[:, 0]])), shape=(n, n)).tocsr()
+    adj = adj + sp.identity(n, format="csr")
+    w = weight * graph.areas
+    num, den = value * w, w.copy()
+    for _ in range(steps):
+        num, den = adj @ num, adj @ den
+    # faces still without a value after smoothing: flood from known neighbours a few more rounds
+    for _ in range(20):
+        if (den > 0).all():
+            break
+        num, den = np.where(den > 0, num, adj @ num), np.where(den > 0, den, adj @ den)
+    return np.where(den > 0, num / np.where(den > 0, den, 1.0), fallback)
