@@ -16,11 +16,12 @@ Licence, source and the Objaverse metadata travel in `Asset.license`, `.source`,
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterator
 
 from partverse.errors import ConfigError
+from partverse.objaverse.selection import SelectionSpec
 from partverse.records import Asset
 from pipelines.records import SourceFile
 from pipelines.stage import Resources, SourceStage
@@ -136,31 +137,17 @@ def _asset_metadata(row: dict, outcome) -> dict:
 
 
 @dataclass
-class ObjaverseSelect(_ObjaverseSource):
-    """Select with filters (see `partverse.objaverse.selection.SelectionSpec`), then download."""
+class ObjaverseSelect(_ObjaverseSource, SelectionSpec):
+    """Select with filters (the fields of `partverse.objaverse.selection.SelectionSpec`), then download."""
 
     name = "objaverse_select"
     version = "1"
 
-    sources: list[str] = field(default_factory=lambda: ["v1"])
-    licenses: list[str] | None = None
-    lvis_categories: list[str] | None = None
-    tags: list[str] | None = None
-    min_faces: int | None = None
-    max_faces: int | None = None
-    file_types: list[str] | None = None
-    uids_file: str | None = None
-    sample: int | None = None
-    seed: int = 0
-    v1_checksums: bool = True
-
     def __post_init__(self) -> None:
-        super().__post_init__()
-        self.spec()  # validate the filters when the config is built
+        _ObjaverseSource.__post_init__(self)
+        SelectionSpec.__post_init__(self)  # validate the filters when the config is built
 
-    def spec(self):
-        from partverse.objaverse.selection import SelectionSpec
-
+    def spec(self) -> SelectionSpec:
         names = {f.name for f in fields(SelectionSpec)}
         return SelectionSpec(**{k: v for k, v in asdict(self).items() if k in names})
 
