@@ -39,7 +39,7 @@ def test_vae_overfits_four_real_parts(tmp_path):
                              "threads=2", "log_every=50"])
     parts = load_objects(cfg.data)[0].parts
     assert len(parts) == 4
-    refs = [mesh_occupancy_grid(p.vertices, p.faces, 64, cfg.data.thickness, p.points) for p in parts]
+    refs = [mesh_occupancy_grid(p.vertices, p.faces, 64, cfg.data.thickness) for p in parts]
     curve: dict[int, list[float]] = {}
     model = {}
 

@@ -17,6 +17,9 @@ from partverse.train.data import TrainObject, TrainPart
 from partverse.train.occupancy import box_surface, occupancy
 
 
+LABELS_VERSION = 2  # part of the label-cache key: 2 = thickness test on a dense surface sample
+
+
 @dataclass
 class PartLabels:
     """Stacked per-part arrays for K parts: points / normals (K, S, 3); volume / near queries
@@ -40,7 +43,7 @@ def _part_labels(part: TrainPart, count: int, sigma: float, thickness: float, se
                           rng.uniform(part.bbox_min - pad, part.bbox_max + pad, (half, 3))])
     near = part.points[rng.integers(len(part.points), size=count)] + rng.normal(0, sigma, (count, 3))
     queries = np.concatenate([vol, near]).astype(np.float32)
-    occ = occupancy(part.vertices, part.faces, queries, part.points, thickness).astype(np.float32)
+    occ = occupancy(part.vertices, part.faces, queries, None, thickness).astype(np.float32)
     return queries[:count], occ[:count], queries[count:], occ[count:]
 
 
@@ -51,7 +54,7 @@ def part_labels(parts: list[TrainPart], count: int, sigma: float, thickness: flo
     for i, part in enumerate(parts):
         key = hashlib.sha256(b"".join([np.ascontiguousarray(part.vertices).tobytes(),
                                        np.ascontiguousarray(part.faces).tobytes(),
-                                       repr((count, sigma, thickness, seed + i)).encode()])).hexdigest()[:24]
+                                       repr((LABELS_VERSION, count, sigma, thickness, seed + i)).encode()])).hexdigest()[:24]
         path = Path(cache_dir) / f"{key}.npz" if cache_dir else None
         if path is not None and path.exists():
             with np.load(path) as z:

@@ -21,7 +21,7 @@ def _mesh_points(v: np.ndarray, f: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def _ref_grid(part: TrainPart, resolution: int, thickness: float) -> np.ndarray:
-    return M.mesh_occupancy_grid(part.vertices, part.faces, resolution, thickness, part.points)
+    return M.mesh_occupancy_grid(part.vertices, part.faces, resolution, thickness)
 
 
 def _score(pred_grids, pred_meshes, parts: list[TrainPart], resolution: int, thickness: float) -> dict:
