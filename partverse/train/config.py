@@ -89,6 +89,7 @@ class DataConfig:
     encoder_points: int = 512  # surface points given to the encoder per part
     volume_queries: int = 1024  # per part per step
     near_queries: int = 1024
+    free_queries: int = 1024  # fresh uniform queries per part per step, free labels outside the part's box
     near_sigma: float = 0.01
     label_queries: int = 16384  # precomputed labelled queries per part (each kind)
     thickness: float = 0.01  # open / thin parts: points closer than this to the surface are inside
@@ -101,6 +102,7 @@ class DataConfig:
             _check(bool(self.path), f"{prefix}.path", self.path, f"a path when source={self.source!r}")
         for name in ("num_objects", "max_parts", "encoder_points", "volume_queries", "near_queries", "label_queries"):
             _check(getattr(self, name) > 0, f"{prefix}.{name}", getattr(self, name), "> 0")
+        _check(self.free_queries >= 0, f"{prefix}.free_queries", self.free_queries, ">= 0")
         _check(self.near_sigma > 0 and self.thickness >= 0, f"{prefix}.near_sigma", self.near_sigma, "> 0")
 
 

@@ -73,7 +73,7 @@ class Task:
         c, d = self.cfg, self.cfg.data
         if c.kind == "vae":
             arrays = vae_batch(self.labels, step, c.seed, c.batch_size, d.encoder_points, d.volume_queries,
-                               d.near_queries, (c.vae.num_latents, c.vae.latent_dim), rank, world)
+                               d.near_queries, (c.vae.num_latents, c.vae.latent_dim), rank, world, d.free_queries)
         else:
             arrays = dit_batch(self.store, step, c.seed, c.batch_size, c.dit.part_id_table, c.dit.cond_dropout,
                                rank, world, c.dit.caption_dropout)
