@@ -31,7 +31,7 @@ from partverse.geometry.adjacency import relabel_by_first_occurrence
 from partverse.segment.facegraph import FaceGraph, build_face_graph
 from partverse.segment.hierarchy import MergeHierarchy, build_hierarchy
 
-GRANULARITY_SCALE = 12.3
+GRANULARITY_SCALE = 11.7
 MAX_SUPERFACES = 20000
 
 
@@ -137,8 +137,8 @@ def geometric_hierarchy(vertices: np.ndarray, faces: np.ndarray, config: Geometr
         region = relabel_by_first_occurrence(np.asarray(regions))
     weight = graph.length * (1.0 - strength)
     value = log_d if config.region_thickness_scale is not None else None
-    return graph, build_hierarchy(region, graph.pairs, weight, graph.areas, blocked,
-                                  face_value=value, value_scale=config.region_thickness_scale or 1.0)
+    return graph, build_hierarchy(region, graph.pairs, weight, graph.areas, blocked, face_value=value,
+                                  value_scale=config.region_thickness_scale or 1.0, length=graph.length)
 
 
 def cut_hierarchy(hierarchy: MergeHierarchy, config: GeometricConfig) -> np.ndarray:
