@@ -47,7 +47,8 @@ class FaceGraph:
 def face_geometry(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(F,) areas, (F, 3) centroids and (F, 3) unit normals (zero rows for zero-area faces)."""
     tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces, dtype=np.int64)]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    u, v = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
+    cross = u[:, [1, 2, 0]] * v[:, [2, 0, 1]] - u[:, [2, 0, 1]] * v[:, [1, 2, 0]]  # np.cross, less overhead
     norm = np.linalg.norm(cross, axis=1)
     normals = np.divide(cross, norm[:, None], out=np.zeros_like(cross), where=norm[:, None] > 0)
     return 0.5 * norm, tri.mean(axis=1), normals

@@ -96,13 +96,15 @@ def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int,
     pairs = graph.pairs[keep]
     mean_len = float(graph.length.mean()) if len(graph.length) else 1.0
     cost = (graph.length[keep] + 1e-6 * mean_len) * (1.0 + strength[keep])
-    matrix = sp.coo_matrix((cost, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
-    _, piece = connected_components(matrix, directed=False)
+    # both directions stored once, so the solvers need not symmetrize the matrix themselves
+    rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    matrix = sp.csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
+    _, piece = connected_components(matrix, directed=True, connection="weak")
     _, first_of_piece = np.unique(piece, return_index=True)
     count = int(np.clip(n // faces_per_superface, 1, MAX_SUPERFACES))
     rng = np.random.default_rng(seed)
     seeds = np.union1d(rng.choice(n, size=min(n, count), replace=False), first_of_piece)
-    _, _, source = dijkstra(matrix, directed=False, indices=seeds, min_only=True, return_predecessors=True)
+    _, _, source = dijkstra(matrix, directed=True, indices=seeds, min_only=True, return_predecessors=True)
     return relabel_by_first_occurrence(source)
 
 

@@ -102,26 +102,31 @@ def _greedy_merge(neighbours, area, region, n, value=None) -> MergeHierarchy:
     scale = float(np.sqrt(area.sum()))
     value = None if value is None else value.tolist()
     area = area.tolist()  # python floats: faster than numpy scalars in this loop
-    heap = [(-_affinity(a, b, e, area, scale, value), a, b) for a in range(n) for b, e in neighbours[a].items() if a < b]
+    # heap entries carry both clusters' versions at push time; a merge bumps the versions of the
+    # clusters it changes, so an entry is current iff both versions still match (no recomputation)
+    heap = [(-_affinity(a, b, e, area, scale, value), a, b, 0, 0) for a in range(n) for b, e in neighbours[a].items() if a < b]
     heapq.heapify(heap)
-    alive = np.ones(n, dtype=bool)
+    version = [0] * n
     merges, affinity = [], []
+    pop, push = heapq.heappop, heapq.heappush
     while heap:
-        negative, a, b = heapq.heappop(heap)
-        if not (alive[a] and alive[b]) or b not in neighbours[a]:
-            continue
-        if -negative != _affinity(a, b, neighbours[a][b], area, scale, value):
-            continue  # stale entry: the pair changed since it was pushed
+        negative, a, b, va, vb = pop(heap)
+        if version[a] != va or version[b] != vb:
+            continue  # stale entry: one of the two clusters changed since it was pushed
         merges.append((a, b))  # the surviving cluster keeps id a
         affinity.append(-negative)
-        _absorb(a, b, neighbours, area, alive, value)
+        _absorb(a, b, neighbours, area, value)
+        version[a] += 1
+        version[b] += 1  # b is gone: its entries are all stale now
+        va = version[a]
         for c, e in neighbours[a].items():
-            heapq.heappush(heap, (-_affinity(a, c, e, area, scale, value), min(a, c), max(a, c)))
+            key = -_affinity(a, c, e, area, scale, value)
+            push(heap, (key, a, c, va, version[c]) if a < c else (key, c, a, version[c], va))
     merges_arr = np.array(merges, dtype=np.int64).reshape(-1, 2)
     return MergeHierarchy(merges_arr, np.array(affinity, dtype=np.float64), region, n)
 
 
-def _absorb(a: int, b: int, neighbours, area, alive, value=None) -> None:
+def _absorb(a: int, b: int, neighbours, area, value=None) -> None:
     """Cluster b joins cluster a (in place)."""
     if value is not None:  # area-weighted mean of the two
         value[a] = (value[a] * area[a] + value[b] * area[b]) / (area[a] + area[b])
@@ -135,4 +140,3 @@ def _absorb(a: int, b: int, neighbours, area, alive, value=None) -> None:
         neighbours[c][a] = entry
     neighbours[b] = {}
     area[a] += area[b]
-    alive[b] = False
