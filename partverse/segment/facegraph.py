@@ -88,17 +88,18 @@ def adjacency_fast(welded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     f = len(welded)
     if f == 0:
         return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    edges = welded[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
-    lo, hi = edges.min(axis=1), edges.max(axis=1)
+    a, b = welded.reshape(-1), welded[:, [1, 2, 0]].reshape(-1)  # edge j of face f at 3 f + j
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
     key = lo * (int(hi.max()) + 1) + hi
-    order = np.argsort(key, kind="stable")
+    order = np.argsort(key)
     k = key[order]
     same = k[1:] == k[:-1]
     if (same[1:] & same[:-1]).any():
         return face_adjacency(welded)
     i = np.flatnonzero(same)
-    owner = order // 3
-    pairs = np.stack([owner[i], owner[i + 1]], axis=1)
+    first, second = order[i] // 3, order[i + 1] // 3
+    # (lower face, higher face), as the stable sort of the general routine gives
+    pairs = np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1)
     shared = np.stack([lo[order[i]], hi[order[i]]], axis=1)
     keep = pairs[:, 0] != pairs[:, 1]
     return pairs[keep], shared[keep]
