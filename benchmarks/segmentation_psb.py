@@ -80,8 +80,8 @@ def main() -> None:
     parser.add_argument("--psb", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "psb"))
     parser.add_argument("--method", default="auto")
     parser.add_argument("--granularity", type=float, default=1.0)
-    parser.add_argument("--assets", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "assets"),
-                        help="shared assets folder for the artist-parts table ('' to skip)")
+    parser.add_argument("--assets", default=None,
+                        help="shared assets folder for the artist-parts table (default: PSB/../assets; '' to skip)")
     args = parser.parse_args()
     rows = [evaluate(m, args.method, args.granularity) for m in list_models(args.psb)]
     print("\t".join(COLUMNS))
@@ -92,8 +92,11 @@ def main() -> None:
     print(f"\n{args.method} @ granularity {args.granularity}: ASA {means['over_ASA']:.3f} (target >= 0.95) at "
           f"{means['ratio']:.2f}x the human median count (target <= 3); at the median count RI error "
           f"{means['k_RI']:.3f} (target <= 0.15); humans: RI {means['hum_RI']:.3f}, ASA {means['hum_ASA']:.3f}")
-    if args.assets:
-        arows = artist_rows(Path(args.assets), args.method, args.granularity)
+    assets = Path(args.psb).parent / "assets" if args.assets is None else Path(args.assets) if args.assets else None
+    if assets is not None and not assets.is_dir():
+        print(f"\nno artist-parts table: {assets} is not a folder")
+    elif assets is not None:
+        arows = artist_rows(assets, args.method, args.granularity)
         keys = ["asset", "faces", "artist_n", "seg_n", "artist_ASA"]
         print("\n" + "\t".join(keys))
         for row in arows:
