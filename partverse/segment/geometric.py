@@ -10,8 +10,9 @@
    diameters differ by d merge with their association scaled by exp(-d / scale), so a limb, a
    finger or a handle stays apart from the thicker body it joins; optionally
    (`thickness_scale`) a jump in log diameter across a link also counts as a crease.
-4. A merge hierarchy by normalized association (`hierarchy`), cut either at a target count
-   (`num_parts`) or at an association threshold set by `granularity`.
+4. A merge hierarchy by normalized association times the shared border's mean smoothness
+   (`hierarchy`), cut either at a target count (`num_parts`) or at an association threshold set
+   by `granularity`.
 
 Granularity: the hierarchy stops at the first merge whose normalized association is below
 `GRANULARITY_SCALE * granularity`. Higher granularity -> more segments, and every finer result
