@@ -83,7 +83,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     app.state.engine = engine
     app.state.sessionmaker = db.make_sessionmaker(engine)
     app.state.store = BlobStore(settings.store_dir)
-    app.state.token_cache = {}
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
