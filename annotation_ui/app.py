@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     from annotation_ui import db
     from annotation_ui.errors import ApiError
     from annotation_ui.routers import audit, blobs, health, projects, reviews, tasks, users
+    from annotation_ui.services.content import LabelCache
     from annotation_ui.store import BlobStore
 
     settings = settings or Settings.from_env()
@@ -81,7 +82,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.label_cache = LabelCache(settings.label_cache_mb * 1024 * 1024)
+    # every session sees the app's label cache and name memo (services/content.py, services/lookup.py)
+    app.state.sessionmaker = db.make_sessionmaker(engine, info={"label_cache": app.state.label_cache, "names": {}})
     app.state.store = BlobStore(settings.store_dir)
 
     @app.exception_handler(ApiError)
@@ -100,3 +103,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     review_page.mount(app, API_PREFIX)
     app.add_middleware(BodyLimit, settings=settings)
     return app
+
+
+def worker_app():  # noqa: ANN201
+    """The app of one `partverse serve --workers N` process: settings from PARTVERSE_* (set by serve),
+    schema already migrated by the parent."""
+    return create_app(Settings.from_env(), migrate=False)

@@ -113,12 +113,22 @@ def transaction(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict | None = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects after commit; `info` is shared by all of them (Session.info)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema to `revision` with the Alembic migrations shipped in this package."""
+    _migrate(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database schema back to `revision` (e.g. "0002"), converting data where a migration did."""
+    _migrate(engine, "downgrade", revision)
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -126,5 +136,5 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        getattr(command, direction)(cfg, revision)
         conn.commit()

@@ -32,7 +32,38 @@ def present_segments(labels: np.ndarray) -> np.ndarray:
 
 def decode(blob: bytes, count: int) -> np.ndarray:
     """zstd bytes -> (count,) int32; refuses output of any other size without inflating past it."""
-    want = 4 * count
+    raw = _inflate(blob, 4 * count, f"({count} int32 values)")
+    return np.frombuffer(raw, dtype="<i4").astype(np.int32)
+
+
+def delta(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """The change from (F,) `old` to (F,) `new` as one (2k,) int32: k changed face indices, then their labels."""
+    changed = np.flatnonzero(old != new).astype(np.int32)
+    return np.concatenate([changed, new[changed].astype(np.int32)])
+
+
+def encode_delta(old: np.ndarray, new: np.ndarray) -> tuple[bytes, int]:
+    """zstd of `delta(old, new)` and k, the number of changed faces."""
+    d = delta(old, new)
+    return encode(d), d.size // 2
+
+
+def apply_delta(labels: np.ndarray, blob: bytes) -> np.ndarray:
+    """(F,) labels with an `encode_delta` blob applied (a new array); a delta never holds more than F faces."""
+    count = labels.shape[0]
+    data = np.frombuffer(_inflate(blob, 8 * count, "(a delta)", exact=False), dtype="<i4")
+    if data.size % 2:
+        raise LabelError(f"label delta: {data.size} int32 values, expected an even number")
+    idx, values = data[: data.size // 2], data[data.size // 2 :]
+    if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= count):
+        raise LabelError(f"label delta: face index outside 0..{count - 1}")
+    out = labels.copy()
+    out[idx] = values
+    return out
+
+
+def _inflate(blob: bytes, want: int, what: str, exact: bool = True) -> bytes:
+    """Decompress at most `want` bytes (exactly `want` when `exact`), never inflating past want + 1."""
     chunks, got = [], 0
     try:
         with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(blob)) as reader:
@@ -44,11 +75,10 @@ def decode(blob: bytes, count: int) -> np.ndarray:
                 got += len(chunk)
     except zstandard.ZstdError as exc:
         raise LabelError(f"labels: not valid zstd data ({exc})") from None
-    if got != want:
+    if got > want or (exact and got != want):
         size = f"{got} bytes" if got < want else f"more than {want} bytes"
-        raise LabelError(f"labels: decompressed to {size}, expected {want} ({count} int32 values)")
-    raw = b"".join(chunks)
-    return np.frombuffer(raw, dtype="<i4").astype(np.int32)
+        raise LabelError(f"labels: decompressed to {size}, expected {'' if exact else 'at most '}{want} {what}")
+    return b"".join(chunks)
 
 
 def decode_b64(data: str, count: int) -> np.ndarray:
