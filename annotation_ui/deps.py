@@ -55,7 +55,9 @@ def current_user(
         select(User.id, User.name, User.role, User.created_at).join(ApiToken, ApiToken.user_id == User.id)
         .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
     ).first()
-    session.rollback()  # end the read transaction: no snapshot is held while the request runs
+    # end the read: the connection goes back to the pool while the request waits for a handler thread
+    # (holding it there could exhaust the pool with requests that cannot run)
+    session.rollback()
     if row is None:
         raise Unauthorized("invalid or revoked API token")
     # a detached user: services end transactions freely without expiring (and reloading) it

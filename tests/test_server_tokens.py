@@ -5,7 +5,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from annotation_ui.client import ApiCallError, Client
-from tests.server_support import DB_KINDS, add_user, db_url, make_app, seed_tasks
+from tests.server_support import DB_KINDS, SECRET, add_user, db_url, make_app, seed_tasks
 
 
 def _client(app, token: str | None) -> Client:  # noqa: ANN001
@@ -78,3 +78,26 @@ def test_reviewer_cannot_review_a_revision_they_authored(app) -> None:  # noqa: 
     other = ann.claim("p")["task"]
     t = ann.submit(other["id"], other["revision"])
     assert root.review(other["id"], t["revision"], "reject", "redo")["reassigned_to"] == "ann"
+
+
+def test_users_tokens_and_revoke_commands(tmp_path) -> None:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from partverse import cli
+
+    if not any(getattr(g, "name", None) == "users" for g in cli.app.registered_groups):
+        cli._register_all()
+    env = {"PARTVERSE_DATA_DIR": str(tmp_path), "PARTVERSE_SECRET_KEY": SECRET}
+    run = lambda *a: CliRunner().invoke(cli.app, list(a), env=env)  # noqa: E731
+    token = run("users", "add", "alice", "--role", "annotator").stdout.strip()
+    app = make_app(f"sqlite:///{tmp_path / 'annotations.sqlite3'}", tmp_path)
+    assert _client(app, token).call("GET", "/users/me").json()["name"] == "alice"
+    listed = run("users", "tokens", "alice")
+    assert listed.exit_code == 0 and "\talice\tcli\t" in listed.stdout and token not in listed.stdout
+    token_id = listed.stdout.split("\t")[0]
+    assert run("users", "revoke", token_id).stdout.strip() == f"revoked token {token_id} of alice"
+    with pytest.raises(ApiCallError) as gone:
+        _client(app, token).call("GET", "/users/me")
+    assert gone.value.status_code == 401
+    again = run("users", "revoke", token_id)
+    assert again.exit_code == 1 and "already revoked" in again.stderr

@@ -67,7 +67,6 @@ def write(session: Session, task_id: int, user: User, base: int, kind: str, edit
     task = task_row(session, task_id)
     _refuse(task, user, base)
     current = C.load(session, task_id, base, task.num_faces)
-    session.rollback()  # end the read transaction before the (possibly long) edit
     try:
         new = edit(current)
     except L.LabelError as exc:
