@@ -105,16 +105,44 @@ def validate(labels: np.ndarray, num_faces: int) -> np.ndarray:
     return labels
 
 
-def validate_names(part_names: dict[str, str], labels: np.ndarray) -> dict[str, str]:
-    """Names keyed by segment id (as a string); every key must be a segment present in `labels`."""
-    present = set(present_segments(labels).tolist()) if part_names else set()
+def segment_counts(labels: np.ndarray) -> np.ndarray:
+    """Faces per segment id of validated (F,) labels: (S,) int64, S = max label + 1 (bincount, O(F))."""
+    return np.bincount(labels) if labels.size else np.zeros(0, np.int64)
+
+
+def counts_after_merge(counts: np.ndarray, segments: list[int]) -> np.ndarray:
+    """`segment_counts` after `merge(..., segments)`, from the counts before it: O(S), no pass over faces."""
+    wanted = np.unique(np.asarray(segments, dtype=np.int64))
+    out = counts.copy()
+    out[wanted[0]] = counts[wanted].sum()
+    out[wanted[1:]] = 0
+    return out
+
+
+def counts_after_split(counts: np.ndarray, labels: np.ndarray, faces: list[int] | np.ndarray) -> np.ndarray:
+    """`segment_counts` after `split(labels, ..., faces)`, from the counts before it: O(len(faces) + S)."""
+    idx = np.unique(np.asarray(faces, dtype=np.int64))
+    new = int(np.flatnonzero(counts)[-1]) + 1 if counts.any() else 0
+    out = np.zeros(max(counts.size, new + 1), np.int64)
+    out[: counts.size] = counts - np.bincount(labels[idx], minlength=counts.size)
+    out[new] = idx.size
+    return out
+
+
+def validate_names(part_names: dict[str, str], labels: np.ndarray, counts: np.ndarray | None = None) -> dict[str, str]:
+    """Names keyed by segment id (as a string); every key must be a segment present in `labels`.
+
+    `counts` (the labels' `segment_counts`, when the caller has them) saves a pass over the faces.
+    """
+    if part_names and counts is None:
+        counts = segment_counts(labels)
     clean: dict[str, str] = {}
     for key, name in part_names.items():
         try:
             segment = int(key)
         except ValueError:
             raise LabelError(f"part_names: key {key!r} is not a segment id") from None
-        if segment not in present:
+        if not 0 <= segment < counts.size or not counts[segment]:
             raise LabelError(f"part_names: segment {segment} does not occur in the labels")
         name = name.strip()
         if not name or len(name) > MAX_NAME_LENGTH:
@@ -123,17 +151,30 @@ def validate_names(part_names: dict[str, str], labels: np.ndarray) -> dict[str, 
     return clean
 
 
-def merge(labels: np.ndarray, part_names: dict[str, str], segments: list[int]) -> tuple[np.ndarray, dict[str, str]]:
+def _member(labels: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """(F,) bool: labels in `wanted`; a few SIMD comparisons beat np.isin for the handful a merge names."""
+    if wanted.size > 8:
+        return np.isin(labels, wanted)
+    mask = labels == wanted[0]
+    for w in wanted[1:]:
+        mask |= labels == w
+    return mask
+
+
+def merge(labels: np.ndarray, part_names: dict[str, str], segments: list[int],
+          counts: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, str]]:
     """Merge `segments` into the smallest of them; it keeps its name, or the first name among the others."""
     wanted = np.unique(np.asarray(segments, dtype=np.int64))
     if wanted.size < 2:
         raise LabelError("merge: give at least two distinct segments")
-    missing = np.setdiff1d(wanted, present_segments(labels))
+    counts = segment_counts(labels) if counts is None else counts
+    inside = wanted[(wanted >= 0) & (wanted < counts.size)]
+    missing = np.setdiff1d(wanted, inside[counts[inside] > 0])
     if missing.size:
         raise LabelError(f"merge: segments {missing.tolist()} do not occur in the labels")
     target = int(wanted[0])
     out = labels.copy()
-    out[np.isin(out, wanted)] = target
+    out[_member(out, wanted)] = target
     names = {k: v for k, v in part_names.items() if int(k) not in set(wanted.tolist())}
     inherited = [part_names[str(s)] for s in wanted.tolist() if str(s) in part_names]
     if inherited:
@@ -142,9 +183,13 @@ def merge(labels: np.ndarray, part_names: dict[str, str], segments: list[int]) -
 
 
 def split(
-    labels: np.ndarray, part_names: dict[str, str], faces: list[int], name: str | None = None
+    labels: np.ndarray, part_names: dict[str, str], faces: list[int], name: str | None = None,
+    counts: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, str], int]:
-    """Move `faces` (indices into the (F,) labels) to a new segment, max label + 1; returns its id."""
+    """Move `faces` (indices into the (F,) labels) to a new segment, max label + 1; returns its id.
+
+    `counts`: the labels' `segment_counts`, when the caller has them (saves passes over the faces).
+    """
     idx = np.unique(np.asarray(faces, dtype=np.int64))
     if idx.size == 0:
         raise LabelError("split: give at least one face")
@@ -152,14 +197,15 @@ def split(
         bad = int(idx[0] if idx[0] < 0 else idx[-1])
         raise LabelError(f"split: face {bad} does not exist (mesh has {labels.shape[0]} faces)")
     new = int(labels.max()) + 1
+    after = counts_after_split(segment_counts(labels) if counts is None else counts, labels, idx)
     out = labels.copy()
     out[idx] = new
-    present = set(present_segments(out).tolist()) if part_names else set()
-    names = {k: v for k, v in part_names.items() if int(k) in present}
+    names = {k: v for k, v in part_names.items() if int(k) < after.size and after[int(k)]}
     if name is not None:
-        names = validate_names({**names, str(new): name}, out)
+        names = validate_names({**names, str(new): name}, out, after)
     return out, names, new
 
 
-def rename(labels: np.ndarray, part_names: dict[str, str], segment: int, name: str) -> dict[str, str]:
-    return validate_names({**part_names, str(segment): name}, labels)
+def rename(labels: np.ndarray, part_names: dict[str, str], segment: int, name: str,
+           counts: np.ndarray | None = None) -> dict[str, str]:
+    return validate_names({**part_names, str(segment): name}, labels, counts)

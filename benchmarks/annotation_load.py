@@ -51,31 +51,43 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _bootstrap(url: str, annotators: int) -> dict[str, str]:
-    from annotation_ui import db
-    from annotation_ui.services import accounts
+_BOOTSTRAP = """
+import json, sys
+from annotation_ui import db
+from annotation_ui.services import accounts
+url, n, secret = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+engine = db.make_engine(url, pool_size=2)
+db.upgrade(engine)
+tokens = {}
+with db.make_sessionmaker(engine)() as session:
+    for name, role in [("lead", "admin"), *[(f"a{i:03d}", "annotator") for i in range(n)]]:
+        accounts.add_user(session, name, role)
+        tokens[name] = accounts.issue_token(session, name, secret)
+engine.dispose()
+print(json.dumps(tokens))
+"""
 
-    engine = db.make_engine(url, pool_size=2)
-    db.upgrade(engine)
-    tokens = {}
-    with db.make_sessionmaker(engine)() as session:
-        for name, role in [("lead", "admin"), *[(f"a{i:03d}", "annotator") for i in range(annotators)]]:
-            accounts.add_user(session, name, role)
-            tokens[name] = accounts.issue_token(session, name, SECRET)
-    engine.dispose()
-    return tokens
+
+def _bootstrap(url: str, annotators: int, repo: Path) -> dict[str, str]:
+    """Schema and users, created by the code of the server under test (`repo`), in a subprocess."""
+    import json
+
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-c", _BOOTSTRAP, url, str(annotators), SECRET], cwd=repo, env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _start_server(url: str, data_dir: Path, args: argparse.Namespace) -> tuple[subprocess.Popen, str]:
+def _start_server(url: str, data_dir: Path, args: argparse.Namespace, repo: Path) -> tuple[subprocess.Popen, str]:
     import httpx
 
     port = _free_port()
-    env = {**os.environ, "PARTVERSE_SECRET_KEY": SECRET, "PYTHONPATH": str(REPO),
+    env = {**os.environ, "PARTVERSE_SECRET_KEY": SECRET, "PYTHONPATH": str(repo),
            "PARTVERSE_SQLITE_SYNCHRONOUS": args.sqlite_synchronous}
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115
+    workers = ["--workers", str(args.workers)] if args.workers > 1 else []
     proc = subprocess.Popen([sys.executable, "-m", "partverse", "serve", "--db", url, "--data-dir", str(data_dir),
-                             "--port", str(port), "--workers", str(args.workers)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+                             "--port", str(port), *workers], cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     for _ in range(600):
         try:
@@ -101,7 +113,7 @@ def _seed(base: str, token: str, tasks: int, faces: int) -> None:
 
 
 class Recorder:
-    """Latencies per call name, errors, and (task, revision, sha256 of labels data) of each 2xx submit."""
+    """Latencies per call name, errors, and (task, revision, sha256 of the labels) of each 2xx submit."""
 
     def __init__(self, think_mean: float, seed: int = 0) -> None:
         self.latency: dict[str, list[float]] = defaultdict(list)
@@ -166,7 +178,12 @@ async def _annotator(base: str, token: str, rec: Recorder, stop_at: float, seed:
                 got = await rec.call(http, rng, "submit", "POST", f"tasks/{tid}/submit",
                                      headers={"If-Match": f'"{rev}"'})
                 if got is not None:
-                    rec.acked.append((tid, got[1]["revision"], hashlib.sha256(got[1]["labels"]["data"].encode()).digest()))
+                    rec.acked.append((tid, got[1]["revision"], _digest(got[1]["labels"])))
+
+
+def _digest(packed: dict) -> bytes:
+    """sha256 of the decoded labels (two encodings of the same labels are the same write)."""
+    return hashlib.sha256(unpack(packed).tobytes()).digest()
 
 
 async def _round_trip(base: str, n: int = 200) -> list[float]:
@@ -197,7 +214,7 @@ async def _lost_writes(base: str, token: str, acked: list[tuple[int, int, bytes]
                 task = orjson.loads(await r.read())
             async with http.get(f"tasks/{tid}/revisions") as r:
                 history = orjson.loads(await r.read())
-        same = hashlib.sha256(task["labels"]["data"].encode()).digest() == digest
+        same = _digest(task["labels"]) == digest
         if task["status"] != "submitted" or task["revision"] != revision or not same or len(history) != revision:
             lost += 1
 
@@ -207,11 +224,11 @@ async def _lost_writes(base: str, token: str, acked: list[tuple[int, int, bytes]
     return lost
 
 
-def run(kind: str, mode: str, args: argparse.Namespace, pg=None) -> dict:  # noqa: ANN001
+def run(kind: str, mode: str, args: argparse.Namespace, pg=None, repo: Path = REPO) -> dict:  # noqa: ANN001
     data_dir = Path(tempfile.mkdtemp(prefix=f"partverse-bench-{kind}-"))
     url = pg.new_database() if kind == "postgres" else f"sqlite:///{data_dir / 'annotations.sqlite3'}"
-    tokens = _bootstrap(url, args.annotators)
-    proc, base = _start_server(url, data_dir, args)
+    tokens = _bootstrap(url, args.annotators, repo)
+    proc, base = _start_server(url, data_dir, args, repo)
     try:
         _seed(base, tokens["lead"], args.tasks, args.faces)
         rtt = asyncio.run(_round_trip(base))
@@ -238,17 +255,17 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q) * 1000) if values else float("nan")
 
 
-def report(kind: str, mode: str, res: dict, think_mean: float) -> dict[str, tuple[float, float]]:
+def report(kind: str, mode: str, res: dict, think_mean: float, server: str = "") -> dict[str, tuple[float, float]]:
     rec, rtt50 = res["rec"], _pct(res["rtt"], 50)
     label = "closed loop, no think time" if mode == "closed" else f"think time exponential, mean {think_mean:g} s"
-    print(f"\n== {kind}, {label}: {len(rec.acked)} submits in {res['elapsed']:.1f} s = "
+    print(f"\n== {server}{kind}, {label}: {len(rec.acked)} submits in {res['elapsed']:.1f} s = "
           f"{len(rec.acked) / res['elapsed']:.2f} tasks/s, "
           f"{sum(len(v) for v in rec.latency.values()) / res['elapsed']:.1f} calls/s; "
           f"errors {len(rec.errors)}, lost writes {res['lost']}; load average {res['load'][0]:.1f} -> "
           f"{res['load'][1]:.1f}")
     print(f"   baseline GET /health round trip p50 {rtt50:.2f} ms")
     print(f"   {'call':8s} {'n':>6s} {'p50 ms':>9s} {'p99 ms':>9s} {'p50/rtt':>8s}")
-    out = {}
+    out = {"throughput": (len(rec.acked) / res["elapsed"], 0.0)}
     for name in CALLS:
         vals = rec.latency.get(name, [])
         p50, p99 = _pct(vals, 50), _pct(vals, 99)
@@ -256,6 +273,7 @@ def report(kind: str, mode: str, res: dict, think_mean: float) -> dict[str, tupl
         print(f"   {name:8s} {len(vals):6d} {p50:9.1f} {p99:9.1f} {p50 / rtt50:8.1f}")
     writes = [v for n in ("merge", "split", "rename", "draft", "submit") for v in rec.latency.get(n, [])]
     worst = max(out[n][1] for n in ("merge", "split", "rename", "draft", "submit"))
+    out["worst"] = (worst, worst)
     verdict = "MET" if worst < 100 and not rec.errors and res["lost"] == 0 and writes else "NOT MET"
     print(f"   target p99 < 100 ms for edits and submits, 0 errors, 0 lost writes: {verdict} "
           f"(worst edit/submit p99 {worst:.1f} ms)")
@@ -276,6 +294,9 @@ def main() -> None:
                     help="think mode: mean of the exponential pause before each call")
     ap.add_argument("--workers", type=int, default=1, help="server processes (partverse serve --workers)")
     ap.add_argument("--sqlite-synchronous", default="FULL", choices=["FULL", "NORMAL"])
+    ap.add_argument("--baseline-repo", type=Path, default=None,
+                    help="also run every setting against a server from this checkout (e.g. `git archive main`) "
+                         "and print this server's ratios to it, measured under the same machine load")
     args = ap.parse_args()
     print(f"{args.annotators} annotators, {args.duration:.0f} s, {args.faces} faces per object, "
           f"{args.workers} server worker(s), {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
@@ -290,15 +311,24 @@ def main() -> None:
         for mode in modes:
             for kind in kinds:
                 results[kind, mode] = report(kind, mode, run(kind, mode, args, pg), args.think_mean_s)
+                if args.baseline_repo is not None:
+                    base = report(kind, mode, run(kind, mode, args, pg, args.baseline_repo.resolve()),
+                                  args.think_mean_s, server="baseline server, ")
+                    _ratios(f"{kind}, {mode}: this server / baseline server", results[kind, mode], base)
     finally:
         if pg is not None:
             pg.stop()
     for mode in modes:
         if ("sqlite", mode) in results and ("postgres", mode) in results:
-            print(f"\n   {mode}: PostgreSQL / SQLite latency ratio (p50, p99):")
-            for name, (p50, p99) in results["sqlite", mode].items():
-                q50, q99 = results["postgres", mode][name]
-                print(f"   {name:8s} {q50 / p50:6.2f} {q99 / p99:6.2f}")
+            _ratios(f"{mode}: PostgreSQL / SQLite", results["postgres", mode], results["sqlite", mode])
+
+
+def _ratios(title: str, top: dict, bottom: dict) -> None:
+    print(f"\n   {title} (p50, p99 latency; tasks/s):")
+    for name in CALLS:
+        (a50, a99), (b50, b99) = top[name], bottom[name]
+        print(f"   {name:8s} {a50 / b50:6.2f} {a99 / b99:6.2f}")
+    print(f"   {'tasks/s':8s} {top['throughput'][0] / bottom['throughput'][0]:6.2f}")
 
 
 if __name__ == "__main__":

@@ -61,3 +61,25 @@ def test_alembic_migrations_match_the_models(tmp_path) -> None:  # noqa: ANN001
         assert "ix_tasks_queue_order" in plan and "TEMP B-TREE" not in plan, plan
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     db.upgrade(engine)  # idempotent
+
+
+def test_segment_counts_follow_merges_and_splits_without_recounting() -> None:
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 12, 3000).astype(np.int32)
+    counts, names = L.segment_counts(labels), {"3": "lid", "11": "top"}
+    for step in range(60):
+        present = np.flatnonzero(counts)
+        if step % 2 and present.size >= 2:
+            segs = rng.choice(present, 2 + step % 3 if present.size > 3 else 2, replace=False).tolist()
+            new_labels, names = L.merge(labels, names, segs, counts)
+            assert np.array_equal(new_labels, L.merge(labels, names, segs)[0])
+            counts = L.counts_after_merge(counts, segs)
+        else:
+            faces = rng.integers(0, labels.size, rng.integers(1, 400)).tolist()
+            new_labels, names, _ = L.split(labels, names, faces, None, counts)
+            counts = L.counts_after_split(counts, labels, faces)
+        labels = new_labels
+        assert np.array_equal(np.trim_zeros(counts, "b"), L.segment_counts(labels)), step
+        assert all(counts[int(k)] for k in names)
+    with pytest.raises(L.LabelError, match="do not occur"):
+        L.merge(labels, {}, [int(labels.max()) + 5, 0], L.segment_counts(labels))
