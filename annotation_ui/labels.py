@@ -14,6 +14,7 @@ import numpy as np
 import zstandard
 
 MAX_NAME_LENGTH = 200
+FEW = 8  # up to this many segments are looked up by comparison passes; more by one bincount
 
 
 class LabelError(ValueError):
@@ -110,50 +111,41 @@ def segment_counts(labels: np.ndarray) -> np.ndarray:
     return np.bincount(labels) if labels.size else np.zeros(0, np.int64)
 
 
-def counts_after_merge(counts: np.ndarray, segments: list[int]) -> np.ndarray:
-    """`segment_counts` after `merge(..., segments)`, from the counts before it: O(S), no pass over faces."""
-    wanted = np.unique(np.asarray(segments, dtype=np.int64))
-    out = counts.copy()
-    out[wanted[0]] = counts[wanted].sum()
-    out[wanted[1:]] = 0
-    return out
-
-
-def counts_after_split(counts: np.ndarray, labels: np.ndarray, faces: list[int] | np.ndarray) -> np.ndarray:
-    """`segment_counts` after `split(labels, ..., faces)`, from the counts before it: O(len(faces) + S)."""
-    idx = np.unique(np.asarray(faces, dtype=np.int64))
-    new = int(np.flatnonzero(counts)[-1]) + 1 if counts.any() else 0
-    out = np.zeros(max(counts.size, new + 1), np.int64)
-    out[: counts.size] = counts - np.bincount(labels[idx], minlength=counts.size)
-    out[new] = idx.size
-    return out
-
-
-def validate_names(part_names: dict[str, str], labels: np.ndarray, counts: np.ndarray | None = None) -> dict[str, str]:
+def validate_names(part_names: dict[str, str], labels: np.ndarray, known: frozenset[str] = frozenset()) -> dict[str, str]:
     """Names keyed by segment id (as a string); every key must be a segment present in `labels`.
 
-    `counts` (the labels' `segment_counts`, when the caller has them) saves a pass over the faces.
+    Keys in `known` are segments the caller knows to be present (their presence is not re-checked).
     """
-    if part_names and counts is None:
-        counts = segment_counts(labels)
+    counts = segment_counts(labels) if len(part_names) - len(known) > FEW else None
     clean: dict[str, str] = {}
     for key, name in part_names.items():
         try:
             segment = int(key)
         except ValueError:
             raise LabelError(f"part_names: key {key!r} is not a segment id") from None
-        if not 0 <= segment < counts.size or not counts[segment]:
+        if key not in known and not _present(labels, counts, segment):
             raise LabelError(f"part_names: segment {segment} does not occur in the labels")
-        name = name.strip()
-        if not name or len(name) > MAX_NAME_LENGTH:
-            raise LabelError(f"part_names[{segment}]: name must be 1..{MAX_NAME_LENGTH} characters")
-        clean[str(segment)] = name
+        clean[str(segment)] = _clean_name(segment, name)
     return clean
+
+
+def _clean_name(segment: int, name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_LENGTH:
+        raise LabelError(f"part_names[{segment}]: name must be 1..{MAX_NAME_LENGTH} characters")
+    return name
+
+
+def _present(labels: np.ndarray, counts: np.ndarray | None, segment: int) -> bool:
+    """Whether `segment` occurs: from `segment_counts` when given, else one comparison pass (SIMD)."""
+    if counts is not None:
+        return 0 <= segment < counts.size and bool(counts[segment])
+    return bool((labels == segment).any()) if 0 <= segment < 2**31 else False
 
 
 def _member(labels: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     """(F,) bool: labels in `wanted`; a few SIMD comparisons beat np.isin for the handful a merge names."""
-    if wanted.size > 8:
+    if wanted.size > FEW:
         return np.isin(labels, wanted)
     mask = labels == wanted[0]
     for w in wanted[1:]:
@@ -161,15 +153,13 @@ def _member(labels: np.ndarray, wanted: np.ndarray) -> np.ndarray:
     return mask
 
 
-def merge(labels: np.ndarray, part_names: dict[str, str], segments: list[int],
-          counts: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, str]]:
+def merge(labels: np.ndarray, part_names: dict[str, str], segments: list[int]) -> tuple[np.ndarray, dict[str, str]]:
     """Merge `segments` into the smallest of them; it keeps its name, or the first name among the others."""
     wanted = np.unique(np.asarray(segments, dtype=np.int64))
     if wanted.size < 2:
         raise LabelError("merge: give at least two distinct segments")
-    counts = segment_counts(labels) if counts is None else counts
-    inside = wanted[(wanted >= 0) & (wanted < counts.size)]
-    missing = np.setdiff1d(wanted, inside[counts[inside] > 0])
+    counts = segment_counts(labels) if wanted.size > FEW else None
+    missing = np.array([w for w in wanted.tolist() if not _present(labels, counts, w)], np.int64)
     if missing.size:
         raise LabelError(f"merge: segments {missing.tolist()} do not occur in the labels")
     target = int(wanted[0])
@@ -183,13 +173,9 @@ def merge(labels: np.ndarray, part_names: dict[str, str], segments: list[int],
 
 
 def split(
-    labels: np.ndarray, part_names: dict[str, str], faces: list[int], name: str | None = None,
-    counts: np.ndarray | None = None,
+    labels: np.ndarray, part_names: dict[str, str], faces: list[int], name: str | None = None
 ) -> tuple[np.ndarray, dict[str, str], int]:
-    """Move `faces` (indices into the (F,) labels) to a new segment, max label + 1; returns its id.
-
-    `counts`: the labels' `segment_counts`, when the caller has them (saves passes over the faces).
-    """
+    """Move `faces` (indices into the (F,) labels) to a new segment, max label + 1; returns its id."""
     idx = np.unique(np.asarray(faces, dtype=np.int64))
     if idx.size == 0:
         raise LabelError("split: give at least one face")
@@ -197,15 +183,20 @@ def split(
         bad = int(idx[0] if idx[0] < 0 else idx[-1])
         raise LabelError(f"split: face {bad} does not exist (mesh has {labels.shape[0]} faces)")
     new = int(labels.max()) + 1
-    after = counts_after_split(segment_counts(labels) if counts is None else counts, labels, idx)
+    touched = set(np.unique(labels[idx]).tolist())
     out = labels.copy()
     out[idx] = new
-    names = {k: v for k, v in part_names.items() if int(k) < after.size and after[int(k)]}
+    # a named segment survives unless the split took all of its faces (only touched ones need a look)
+    suspects = [int(k) for k in part_names if int(k) in touched]
+    counts = segment_counts(out) if len(suspects) > FEW else None
+    gone = {s for s in suspects if not _present(out, counts, s)}
+    names = {k: v for k, v in part_names.items() if int(k) not in gone}
     if name is not None:
-        names = validate_names({**names, str(new): name}, out, after)
+        names[str(new)] = _clean_name(new, name)
     return out, names, new
 
 
-def rename(labels: np.ndarray, part_names: dict[str, str], segment: int, name: str,
-           counts: np.ndarray | None = None) -> dict[str, str]:
-    return validate_names({**part_names, str(segment): name}, labels, counts)
+def rename(labels: np.ndarray, part_names: dict[str, str], segment: int, name: str) -> dict[str, str]:
+    """Name `segment`; the other names were valid for these labels already and are not re-checked."""
+    others = frozenset(part_names) - {str(segment)}
+    return validate_names({**part_names, str(segment): name}, labels, known=others)

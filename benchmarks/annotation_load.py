@@ -233,7 +233,7 @@ def run(kind: str, mode: str, args: argparse.Namespace, pg=None, repo: Path = RE
         _seed(base, tokens["lead"], args.tasks, args.faces)
         rtt = asyncio.run(_round_trip(base))
         rec = Recorder(args.think_mean_s if mode == "think" else 0.0)
-        load0 = os.getloadavg()[0]
+        load0, cpu0 = os.getloadavg()[0], _cpu_seconds(proc.pid)
         t0 = time.monotonic()
         stop_at = t0 + args.duration
 
@@ -243,12 +243,29 @@ def run(kind: str, mode: str, args: argparse.Namespace, pg=None, repo: Path = RE
 
         asyncio.run(everyone())
         elapsed = time.monotonic() - t0
+        cpu = _cpu_seconds(proc.pid) - cpu0
         lost = asyncio.run(_lost_writes(base, tokens["lead"], rec.acked))
     finally:
         proc.terminate()
         proc.wait(30)
         shutil.rmtree(data_dir, ignore_errors=True)
-    return {"rec": rec, "elapsed": elapsed, "lost": lost, "rtt": rtt, "load": (load0, os.getloadavg()[0])}
+    return {"rec": rec, "elapsed": elapsed, "lost": lost, "rtt": rtt, "load": (load0, os.getloadavg()[0]),
+            "cpu": cpu}
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of the server process and its workers: cost per call, whatever the load."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for p in [root, *root.children(recursive=True)]:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -263,9 +280,11 @@ def report(kind: str, mode: str, res: dict, think_mean: float, server: str = "")
           f"{sum(len(v) for v in rec.latency.values()) / res['elapsed']:.1f} calls/s; "
           f"errors {len(rec.errors)}, lost writes {res['lost']}; load average {res['load'][0]:.1f} -> "
           f"{res['load'][1]:.1f}")
-    print(f"   baseline GET /health round trip p50 {rtt50:.2f} ms")
+    calls = sum(len(v) for v in rec.latency.values())
+    print(f"   baseline GET /health round trip p50 {rtt50:.2f} ms; server CPU {1000 * res['cpu'] / max(calls, 1):.1f} ms "
+          f"per call, {1000 * res['cpu'] / max(len(rec.acked), 1):.0f} ms per task")
     print(f"   {'call':8s} {'n':>6s} {'p50 ms':>9s} {'p99 ms':>9s} {'p50/rtt':>8s}")
-    out = {"throughput": (len(rec.acked) / res["elapsed"], 0.0)}
+    out = {"throughput": (len(rec.acked) / res["elapsed"], 0.0), "cpu": (res["cpu"] / max(calls, 1), 0.0)}
     for name in CALLS:
         vals = rec.latency.get(name, [])
         p50, p99 = _pct(vals, 50), _pct(vals, 99)
@@ -329,6 +348,7 @@ def _ratios(title: str, top: dict, bottom: dict) -> None:
         (a50, a99), (b50, b99) = top[name], bottom[name]
         print(f"   {name:8s} {a50 / b50:6.2f} {a99 / b99:6.2f}")
     print(f"   {'tasks/s':8s} {top['throughput'][0] / bottom['throughput'][0]:6.2f}")
+    print(f"   {'CPU/call':8s} {top['cpu'][0] / bottom['cpu'][0]:6.2f}   (server CPU seconds per call)")
 
 
 if __name__ == "__main__":

@@ -52,7 +52,6 @@ class Content:
     created_at: dt.datetime | None = None
     snapshot_number: int = 1
     _packed: str | None = field(default=None, repr=False)
-    _counts: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def num_faces(self) -> int:
@@ -64,19 +63,9 @@ class Content:
             self._packed = L.encode_b64(self.labels)
         return self._packed
 
-    def counts(self) -> np.ndarray:
-        """Faces per segment id, (S,) int64 (`labels.segment_counts`), computed once per revision."""
-        if self._counts is None:
-            self._counts = L.segment_counts(self.labels)
-        return self._counts
-
     def changed(self, labels: np.ndarray | None = None, part_names: dict[str, str] | None = None,
-                verdict: str | None = None, reason: str | None = None, packed: str | None = None,
-                counts: np.ndarray | None = None) -> "Content":
-        """A successor (number not yet assigned) with what is given replaced.
-
-        `packed` encodes `labels` and `counts` are their segment counts, when the caller knows them.
-        """
+                verdict: str | None = None, reason: str | None = None, packed: str | None = None) -> "Content":
+        """A successor (number not yet assigned) with what is given replaced; `packed` encodes `labels` if known."""
         same = labels is None or labels is self.labels
         if not same and np.array_equal(labels, self.labels):
             same = True  # a full save of unchanged labels keeps the old array and its encoding
@@ -88,7 +77,6 @@ class Content:
             verdict=self.verdict if verdict is None else verdict,
             reason=self.reason if verdict is None else reason,
             _packed=self._packed if same else packed,
-            _counts=self._counts if same else counts,
         )
 
 

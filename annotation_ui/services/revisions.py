@@ -110,7 +110,7 @@ def replace_edit(packed_labels, part_names: dict[str, str] | None, verdict: str 
         if packed_labels is None:
             if part_names is None:
                 return cur.changed()
-            return cur.changed(part_names=L.validate_names(part_names, cur.labels, cur.counts()))
+            return cur.changed(part_names=L.validate_names(part_names, cur.labels))
         if packed_labels.count != cur.num_faces:
             raise L.LabelError(f"labels.count is {packed_labels.count}, the mesh has {cur.num_faces} faces")
         labels = L.validate(L.decode_b64(packed_labels.data, packed_labels.count), cur.num_faces)
@@ -122,24 +122,23 @@ def replace_edit(packed_labels, part_names: dict[str, str] | None, verdict: str 
 
 def merge_edit(segments: list[int]) -> Edit:
     def edit(cur: Content) -> Content:
-        labels, names = L.merge(cur.labels, cur.part_names, segments, cur.counts())
-        return cur.changed(labels=labels, part_names=names, counts=L.counts_after_merge(cur.counts(), segments))
+        labels, names = L.merge(cur.labels, cur.part_names, segments)
+        return cur.changed(labels=labels, part_names=names)
 
     return edit
 
 
 def split_edit(faces: list[int], name: str | None) -> Edit:
     def edit(cur: Content) -> Content:
-        labels, names, _ = L.split(cur.labels, cur.part_names, faces, name, cur.counts())
-        return cur.changed(labels=labels, part_names=names,
-                           counts=L.counts_after_split(cur.counts(), cur.labels, faces))
+        labels, names, _ = L.split(cur.labels, cur.part_names, faces, name)
+        return cur.changed(labels=labels, part_names=names)
 
     return edit
 
 
 def rename_edit(segment: int, name: str) -> Edit:
     def edit(cur: Content) -> Content:
-        return cur.changed(part_names=L.rename(cur.labels, cur.part_names, segment, name, cur.counts()))
+        return cur.changed(part_names=L.rename(cur.labels, cur.part_names, segment, name))
 
     return edit
 
