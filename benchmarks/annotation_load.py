@@ -127,14 +127,22 @@ class Recorder:
 
         if self.think_mean:
             await asyncio.sleep(rng.exponential(self.think_mean))
+        import aiohttp
+
         t0 = time.perf_counter()
-        async with http.request(method, path, **kw) as r:
-            body = await r.read()
+        try:
+            async with http.request(method, path, **kw) as r:
+                body = await r.read()
+                status = r.status
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:  # counted, never fatal to the run
             self.latency[name].append(time.perf_counter() - t0)
-            if r.status not in ok:
-                self.errors.append(f"{name}: HTTP {r.status} {body[:200]!r}")
-                return None
-            return r.status, (orjson.loads(body) if body else None)
+            self.errors.append(f"{name}: {type(exc).__name__}: {exc}")
+            return None
+        self.latency[name].append(time.perf_counter() - t0)
+        if status not in ok:
+            self.errors.append(f"{name}: HTTP {status} {body[:200]!r}")
+            return None
+        return status, (orjson.loads(body) if body else None)
 
 
 def _edits(labels: np.ndarray, segs: np.ndarray, rng, seed: int) -> list[tuple]:  # noqa: ANN001
