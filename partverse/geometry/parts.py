@@ -12,7 +12,7 @@ import numpy as np
 
 from partverse.geometry.glb import GlbBuilder, Primitive
 from partverse.geometry.normalize import normalize
-from partverse.geometry.sampling import sample_groups
+from partverse.geometry.sampling import sample_groups, sample_seed
 from partverse.records import Mesh, Part
 
 
@@ -67,8 +67,9 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
     """One Part per distinct label of (F,) `face_labels`, in label order.
 
     The mesh is normalized first unless `normalize` already ran on it. Every face goes to exactly
-    one part. Samples: `num_samples` area-weighted points + face normals per part, drawn for all
-    parts at once from `seed`, so a re-run with the same labels gives the same samples."""
+    one part. Samples: `num_samples` area-weighted points + face normals per part, drawn for
+    all parts at once from one random stream seeded by (`seed`, `uid`) (`sampling.sample_seed`), so
+    a re-run with the same mesh, labels, seed and uid gives the same samples."""
     labels = np.asarray(face_labels).reshape(-1)
     if len(labels) != mesh.num_faces:
         raise ValueError(f"face_labels has {len(labels)} entries for a mesh of {mesh.num_faces} faces")
@@ -78,18 +79,25 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
     cache: dict = {}
     order = np.argsort(labels, kind="stable")
     uniq, starts = np.unique(labels[order], return_index=True)
-    all_points, all_normals, _ = sample_groups(mesh.vertices, mesh.faces, labels, num_samples, seed=seed)
+    all_points, all_normals, _ = sample_groups(mesh.vertices, mesh.faces, labels, num_samples, seed=sample_seed(seed, uid))
+    box_min, box_max = part_boxes(mesh.vertices, mesh.faces[order], starts)
     parts = []
-    for i, (label, faces) in enumerate(zip(uniq.tolist(), np.split(order, starts[1:]))):
+    for i, (label, faces) in enumerate(zip(uniq.tolist(), np.split(order, starts[1:]))):  # loop over parts
         name = _name(names, label)
-        corners = mesh.vertices[mesh.faces[faces]].reshape(-1, 3)
-        points, normals = all_points[i], all_normals[i]
         parts.append(Part(
             uid=uid, part_id=int(label), name=name, face_indices=faces.astype(np.int64),
-            bbox_min=corners.min(axis=0).astype(np.float32), bbox_max=corners.max(axis=0).astype(np.float32),
-            points=points, normals=normals, glb=part_glb(mesh, faces, name, cache),
+            bbox_min=box_min[i], bbox_max=box_max[i], points=all_points[i], normals=all_normals[i],
+            glb=part_glb(mesh, faces, name, cache),
         ))
     return parts
+
+
+def part_boxes(vertices: np.ndarray, faces: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned boxes of consecutive face runs: faces (F, 3) sorted by part, (K,) run starts ->
+    (K, 3) float32 minima and maxima over the runs' corners."""
+    tri = np.asarray(vertices)[faces]
+    return (np.minimum.reduceat(tri.min(axis=1), starts).astype(np.float32),
+            np.maximum.reduceat(tri.max(axis=1), starts).astype(np.float32))
 
 
 def _name(names, label: int) -> str:

@@ -1,5 +1,20 @@
-"""Seeded, area-weighted surface sampling."""
+"""Seeded, area-weighted surface sampling, vectorized over all parts of an object at once.
+
+Determinism contract: the samples are a function of (vertices, faces, groups, n, seed) only, where
+`seed` is an int or the `np.random.SeedSequence` of `sample_seed(seed, uid)`; one random stream is
+drawn per call (per object), never one per part. Same inputs, same samples, on any machine with
+the same numpy random streams (PCG64, numpy >= 1.17).
+
+How a call draws (the stream order): first, for every group, the number of samples landing on
+each face, drawn exactly from multinomial(n, face areas / group area) (`Generator.multinomial`,
+groups batched by size class, smallest class first); then one permutation of 0..n-1 that shuffles
+the face-sorted samples of every group into i.i.d. order; then two float32 uniforms per sample
+(interleaved, groups in label order) that place it on its triangle (sqrt-warped barycentric, so
+uniform by area). The stream does not depend on `CHUNK_SAMPLES`.
+"""
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -8,75 +23,131 @@ def face_areas_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndar
     """(F,) float64 areas and (F, 3) float64 unit normals (zero for degenerate faces)."""
     tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    norm = np.linalg.norm(cross, axis=1)
+    norm = np.sqrt(np.einsum("ij,ij->i", cross, cross))
     normals = np.divide(cross, norm[:, None], out=np.zeros_like(cross), where=norm[:, None] > 0)
     return norm / 2.0, normals
 
 
-def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_seed(seed: int, key: str) -> np.random.SeedSequence:
+    """The seed of one object's sample stream: (seed, sha256 of `key`, e.g. the object uid)."""
+    words = np.frombuffer(hashlib.sha256(key.encode()).digest()[:16], dtype="<u4")
+    return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *(int(w) for w in words)])
+
+
+def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`n` points drawn uniformly by area over the triangles, the same for the same seed.
 
     vertices (V, 3), faces (F, 3) -> points (n, 3) float32, normals (n, 3) float32 (face normals),
     face_index (n,) int64. A surface of zero area (only degenerate faces) is sampled with equal
-    weight per face, with zero normals. Raises ValueError when there are no faces."""
+    weight per face, with zero normals. Raises ValueError when there are no faces. Same stream as
+    `sample_groups` with a single group."""
     if len(faces) == 0:
         raise ValueError("cannot sample a surface without faces")
-    areas, normals = face_areas_normals(vertices, faces)
-    if not areas.sum() > 0:
-        areas = np.ones(len(faces))
-    rng = np.random.default_rng(seed)
-    cumulative = np.cumsum(areas)
-    face_index = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
-    face_index = np.minimum(face_index, len(faces) - 1)
-    r1, r2 = rng.random(n), rng.random(n)
-    s = np.sqrt(r1)
-    bary = np.stack([1.0 - s, s * (1.0 - r2), s * r2], axis=1)
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)[face_index]]
-    points = np.einsum("nk,nkd->nd", bary, tri)
-    return points.astype(np.float32), normals[face_index].astype(np.float32), face_index.astype(np.int64)
+    points, normals, face_index = sample_groups(vertices, faces, np.zeros(len(faces), np.int64), n, seed)
+    return points[0], normals[0], face_index[0]
 
 
-CHUNK_SAMPLES = 1 << 20  # samples drawn per step: bounds memory for objects with many parts
+CHUNK_SAMPLES = 1 << 20  # samples placed per step: bounds memory for objects with many parts
 
 
-def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`n` area-weighted samples for every group of faces, vectorized over groups (in chunks of
-    about CHUNK_SAMPLES samples to bound memory).
+def _group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faces sorted by group (stable): (F,) order, (G,) start and (G,) end of every group in it."""
+    if len(groups) < 2 or bool((groups[1:] >= groups[:-1]).all()):
+        order = np.arange(len(groups))
+        sorted_groups = groups
+    else:
+        order = np.argsort(groups, kind="stable")
+        sorted_groups = groups[order]
+    starts = np.flatnonzero(np.concatenate([[True], sorted_groups[1:] != sorted_groups[:-1]]))
+    ends = np.append(starts[1:], len(groups))
+    return order, starts, ends
 
-    groups: (F,) int labels. Returns points (G, n, 3) float32, normals (G, n, 3) float32 and
-    face_index (G, n) int64, groups in sorted label order. Same seed, same samples. A group of
-    zero area is sampled with equal weight per face."""
+
+def _multinomial_counts(weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(F,) int64 samples per face: for every group (faces starts[g]:ends[g] of `weights`, each
+    group's weights summing to 1), an exact multinomial(n, weights) draw. Groups are batched by
+    size class (at most 2**c faces) into one `Generator.multinomial` call per class, their weights
+    right-aligned in a zero-padded row (so the last category, which takes the remainder, is a
+    real face); the cost is O(F), not O(samples), and padding at most doubles it."""
+    sizes = ends - starts
+    counts = np.zeros(len(weights), np.int64)
+    size_class = np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
+    for c in np.unique(size_class).tolist():  # loop over size classes (<= log2 F), not groups or faces
+        members = np.flatnonzero(size_class == c)
+        width = 1 << c
+        m = sizes[members]
+        row = np.repeat(np.arange(len(members)), m)
+        face = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m) + np.repeat(starts[members], m)
+        column = face - np.repeat(starts[members], m) + np.repeat(width - m, m)
+        pvals = np.zeros((len(members), width))
+        pvals[row, column] = weights[face]
+        counts[face] = rng.multinomial(n, pvals)[row, column]
+    return counts
+
+
+def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """table (T, k) float32 C-contiguous, index (N,) -> (N, k) float32 rows (into C-contiguous
+    `out` when given), gathered as whole rows: one memcpy per row instead of k strided copies."""
+    k = table.shape[1]
+    row = np.dtype((np.void, 4 * k))
+    out = np.empty((len(index), k), np.float32) if out is None else out
+    table.view(row).reshape(-1).take(index, out=out.view(row).reshape(-1), mode="clip")  # "raise" + out is slow
+    return out
+
+
+def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int,
+                  seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` area-weighted samples for every group of faces, in one vectorized pass over all groups.
+
+    vertices (V, 3), faces (F, 3), groups (F,) int labels. Returns points (G, n, 3) float32,
+    normals (G, n, 3) float32 (face normals) and face_index (G, n) int64, groups in sorted label
+    order. Within a group the samples are i.i.d. and uniform by area; a group of zero area is
+    sampled with equal weight per face (zero normals). Same inputs and seed, same samples (see the
+    module docstring for the stream)."""
     groups = np.asarray(groups).reshape(-1)
-    order = np.argsort(groups, kind="stable")
-    _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
-    areas, normals = face_areas_normals(vertices, np.asarray(faces)[order])
-    group_area = np.add.reduceat(areas, starts)
-    flat = group_area[np.repeat(np.arange(len(starts)), counts)] <= 0
-    areas = np.where(flat, 1.0, areas)  # zero-area groups: uniform over their faces
-    cumulative = np.cumsum(areas)
-    before = np.concatenate([[0.0], cumulative])[starts]
-    totals = np.add.reduceat(areas, starts)
-    # per-face corner a and edges (b - a), (c - b) in float32: three small gathers per sample
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)[order]]
-    a = tri[:, 0].astype(np.float32)
-    ab = (tri[:, 1] - tri[:, 0]).astype(np.float32)
-    bc = (tri[:, 2] - tri[:, 1]).astype(np.float32)
-    normals = normals.astype(np.float32)
-    rng = np.random.default_rng(seed)
+    faces = np.asarray(faces, np.int64)
+    if len(groups) != len(faces):
+        raise ValueError(f"groups has {len(groups)} entries for {len(faces)} faces")
+    order, starts, ends = _group_faces(groups)
     g = len(starts)
-    points, out_normals, face_index = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32), np.empty((g, n), np.int64)
-    step = max(1, CHUNK_SAMPLES // max(n, 1))
-    for lo in range(0, g, step):  # chunks of groups, not faces
+    if g == 0 or n == 0:
+        return np.zeros((g, n, 3), np.float32), np.zeros((g, n, 3), np.float32), np.zeros((g, n), np.int64)
+    tri = np.asarray(vertices, np.float64)[faces[order]]
+    ab, bc = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1]
+    cross = np.cross(ab, bc)  # == (b - a) x (c - a)
+    double_area = np.sqrt(np.einsum("ij,ij->i", cross, cross))
+    sizes = ends - starts
+    group_area = np.add.reduceat(double_area, starts)
+    flat = group_area <= 0  # zero-area groups: uniform over their faces
+    weights = double_area / np.repeat(np.where(flat, 1.0, group_area), sizes)
+    weights[np.repeat(flat, sizes)] = np.repeat(1.0 / sizes, sizes)[np.repeat(flat, sizes)]
+    np.divide(cross, double_area[:, None], out=cross, where=double_area[:, None] > 0)
+    cross[double_area <= 0] = 0.0
+    # per face, float32: corner a, edges (b - a), (c - b) and the unit normal; gathered per sample
+    tables = [np.ascontiguousarray(x, dtype=np.float32) for x in (tri[:, 0], ab, bc, cross)]
+    rng = np.random.default_rng(seed)
+    counts = _multinomial_counts(weights, starts, ends, n, rng)
+    sorted_pick = np.repeat(np.arange(len(order)), counts).reshape(g, n)  # face-sorted per group
+    pick = sorted_pick.take(rng.permutation(n), axis=1)  # one shuffle: i.i.d. order in every group
+    points, normals = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32)
+    step = max(1, CHUNK_SAMPLES // n)
+    for lo in range(0, g, step):  # chunks of groups (bounded memory), not faces
         hi = min(g, lo + step)
-        # sorted uniforms make the targets globally sorted, which makes searchsorted several times
-        # faster; a random permutation (shared by the groups) then restores i.i.d. order per group
-        u = np.sort(rng.random((hi - lo, n)), axis=1)
-        pick = np.searchsorted(cumulative, (before[lo:hi, None] + u * totals[lo:hi, None]).reshape(-1), side="right")
-        pick = np.clip(pick.reshape(hi - lo, n), starts[lo:hi, None], (starts + counts - 1)[lo:hi, None])
-        pick = pick[:, rng.permutation(n)]
-        r1, r2 = rng.random((2, hi - lo, n, 1), dtype=np.float32)
-        s = np.sqrt(r1)
-        points[lo:hi] = a[pick] + s * ab[pick] + (s * r2) * bc[pick]
-        out_normals[lo:hi] = normals[pick]
-        face_index[lo:hi] = order[pick]
-    return points, out_normals, face_index
+        _place(tables, pick[lo:hi].reshape(-1), rng, points[lo:hi].reshape(-1, 3), normals[lo:hi].reshape(-1, 3))
+    return points, normals, order[pick]
+
+
+def _place(tables: list[np.ndarray], pick: np.ndarray, rng: np.random.Generator, points: np.ndarray, normals: np.ndarray) -> None:
+    """Fill (N, 3) `points` and `normals` for the (N,) sampled faces `pick`: two uniforms per
+    sample, drawn interleaved so that the stream does not depend on the chunking."""
+    r = rng.random((len(pick), 2), dtype=np.float32)
+    s = np.sqrt(r[:, 0])
+    t = s * r[:, 1]
+    _take_rows(tables[0], pick, points)
+    edge1, edge2 = _take_rows(tables[1], pick), _take_rows(tables[2], pick)
+    _take_rows(tables[3], pick, normals)
+    # flat (3N,) arithmetic: (N, 3) * (N, 1) broadcasting is several times slower in numpy
+    edge1 *= np.stack([s, s, s], axis=1)
+    edge2 *= np.stack([t, t, t], axis=1)
+    points += edge1
+    points += edge2
