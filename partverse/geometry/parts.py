@@ -6,6 +6,7 @@ part) with one primitive per original material, carrying the original UVs and te
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,19 +78,40 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
         mesh = normalize(mesh)
     uid = uid or str(mesh.metadata.get("uid") or Path(mesh.source).stem or "object")
     cache: dict = {}
-    order = np.argsort(labels, kind="stable")
-    uniq, starts = np.unique(labels[order], return_index=True)
-    all_points, all_normals, _ = sample_groups(mesh.vertices, mesh.faces, labels, num_samples, seed=sample_seed(seed, uid))
-    box_min, box_max = part_boxes(mesh.vertices, mesh.faces[order], starts)
+    samples = part_samples(mesh, labels, num_samples, seed=seed, uid=uid)
     parts = []
-    for i, (label, faces) in enumerate(zip(uniq.tolist(), np.split(order, starts[1:]))):  # loop over parts
+    for i, (label, faces) in enumerate(zip(samples.labels.tolist(), samples.faces)):  # loop over parts
         name = _name(names, label)
         parts.append(Part(
-            uid=uid, part_id=int(label), name=name, face_indices=faces.astype(np.int64),
-            bbox_min=box_min[i], bbox_max=box_max[i], points=all_points[i], normals=all_normals[i],
-            glb=part_glb(mesh, faces, name, cache),
+            uid=uid, part_id=int(label), name=name, face_indices=faces,
+            bbox_min=samples.box_min[i], bbox_max=samples.box_max[i], points=samples.points[i],
+            normals=samples.normals[i], glb=part_glb(mesh, faces, name, cache),
         ))
     return parts
+
+
+@dataclass(slots=True)
+class PartSamples:
+    """Everything of a part export except the GLBs, for K parts in label order: labels (K,),
+    faces (list of K (Fk,) int64 sorted face indices), box_min / box_max (K, 3) float32 and
+    points / normals (K, n, 3) float32."""
+    labels: np.ndarray
+    faces: list[np.ndarray]
+    box_min: np.ndarray
+    box_max: np.ndarray
+    points: np.ndarray
+    normals: np.ndarray
+
+
+def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, seed: int = 0, uid: str = "object") -> PartSamples:
+    """Face sets, boxes and `num_samples` surface samples of every part of (F,) `face_labels`, in the
+    mesh's current frame, one vectorized pass over all parts (see `export_parts` for the seeding)."""
+    labels = np.asarray(face_labels).reshape(-1)
+    order = np.argsort(labels, kind="stable")
+    uniq, starts = np.unique(labels[order], return_index=True)
+    points, normals, _ = sample_groups(mesh.vertices, mesh.faces, labels, num_samples, seed=sample_seed(seed, uid))
+    box_min, box_max = part_boxes(mesh.vertices, mesh.faces[order], starts)
+    return PartSamples(uniq, np.split(order.astype(np.int64), starts[1:]), box_min, box_max, points, normals)
 
 
 def part_boxes(vertices: np.ndarray, faces: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
