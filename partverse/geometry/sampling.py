@@ -6,9 +6,9 @@ drawn per call (per object), never one per part. Same inputs, same samples, on a
 the same numpy random streams (PCG64, numpy >= 1.17).
 
 How a call draws (the stream order): first, for every group, the number of samples landing on
-each face, drawn exactly from multinomial(n, face areas / group area) (`Generator.multinomial`,
-groups batched by size class, smallest class first); then one permutation of 0..n-1 that shuffles
-the face-sorted samples of every group into i.i.d. order; then two float32 uniforms per sample
+each face, drawn exactly from multinomial(n, face areas / group area) (one Poisson count per
+face, then, for every group, a uniform draw per missing sample; see `_multinomial_counts`); then
+one permutation of 0..n-1 that shuffles the face-sorted samples of every group into i.i.d. order; then two float32 uniforms per sample
 (interleaved, groups in label order) that place it on its triangle (sqrt-warped barycentric, so
 uniform by area). The stream does not depend on `CHUNK_SAMPLES`.
 """
@@ -58,31 +58,42 @@ def _group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     else:
         order = np.argsort(groups, kind="stable")
         sorted_groups = groups[order]
-    starts = np.flatnonzero(np.concatenate([[True], sorted_groups[1:] != sorted_groups[:-1]]))
+    starts = np.flatnonzero(np.concatenate([[len(groups) > 0], sorted_groups[1:] != sorted_groups[:-1]]))
     ends = np.append(starts[1:], len(groups))
     return order, starts, ends
 
 
+POISSON_SLACK = 3.0  # Poisson draws aim at n - POISSON_SLACK * sqrt(n) samples per group
+_RESOLUTION = 1 << 40  # categorical draws compare integers: group g's targets lie in (g, g + 1] * 2**40
+
+
 def _multinomial_counts(weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """(F,) int64 samples per face: for every group (faces starts[g]:ends[g] of `weights`, each
-    group's weights summing to 1), an exact multinomial(n, weights) draw. Groups are batched by
-    size class (at most 2**c faces) into one `Generator.multinomial` call per class, their weights
-    right-aligned in a zero-padded row (so the last category, which takes the remainder, is a
-    real face); the cost is O(F), not O(samples), and padding at most doubles it."""
+    group's weights summing to 1), an exact multinomial(n, weights) draw, in O(F + G sqrt(n)).
+
+    Poissonization: independent Poisson(lam * w) counts are, given their total T, multinomial(T, w);
+    lam = n - POISSON_SLACK * sqrt(n) keeps T <= n almost always, and the n - T missing samples are
+    drawn as categorical samples (multinomial(n - T, w)), which sums to multinomial(n, w). In the
+    rare group with T > n, a uniformly random n of its T samples are kept (still multinomial)."""
+    lam = max(n - POISSON_SLACK * np.sqrt(n), 0.0)
+    counts = rng.poisson(lam * weights) if lam > 0 else np.zeros(len(weights), np.int64)
+    total = np.add.reduceat(counts, starts)
+    for g in np.flatnonzero(total > n).tolist():  # rare surplus groups (P ~ 1e-3 each), not faces
+        size = ends[g] - starts[g]
+        drawn = np.repeat(np.arange(size), counts[starts[g]:ends[g]])
+        counts[starts[g]:ends[g]] = np.bincount(drawn[rng.permutation(len(drawn))[:n]], minlength=size)
+        total[g] = n
+    # the n - T missing samples of every group: integer targets in ((g, g + 1] * _RESOLUTION, sorted,
+    # counted per face by one search of the faces' cumulative-weight keys among the targets
     sizes = ends - starts
-    counts = np.zeros(len(weights), np.int64)
-    size_class = np.ceil(np.log2(np.maximum(sizes, 1))).astype(np.int64)
-    for c in np.unique(size_class).tolist():  # loop over size classes (<= log2 F), not groups or faces
-        members = np.flatnonzero(size_class == c)
-        width = 1 << c
-        m = sizes[members]
-        row = np.repeat(np.arange(len(members)), m)
-        face = np.arange(int(m.sum())) - np.repeat(np.cumsum(m) - m, m) + np.repeat(starts[members], m)
-        column = face - np.repeat(starts[members], m) + np.repeat(width - m, m)
-        pvals = np.zeros((len(members), width))
-        pvals[row, column] = weights[face]
-        counts[face] = rng.multinomial(n, pvals)[row, column]
-    return counts
+    local = np.cumsum(weights) - np.repeat(np.concatenate([[0.0], np.cumsum(weights)[starts[1:] - 1]]), sizes)
+    key = np.clip(np.rint(local * _RESOLUTION), 0, _RESOLUTION).astype(np.int64)
+    key[ends - 1] = _RESOLUTION
+    key += np.repeat(np.arange(len(starts)) * _RESOLUTION, sizes)
+    target = np.repeat(np.arange(len(starts)) * _RESOLUTION + 1, n - total)
+    target = np.sort(target + rng.integers(0, _RESOLUTION, len(target)))
+    reached = np.searchsorted(target, key, side="right")
+    return counts + np.diff(reached, prepend=0)
 
 
 def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
