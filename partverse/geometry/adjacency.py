@@ -1,12 +1,10 @@
-"""Face adjacency on triangle meshes, vectorized with numpy / scipy.sparse.
+"""Face adjacency on triangle meshes, vectorized with numpy (scipy only as a fallback).
 
 All functions take plain arrays: vertices (V, 3) float, faces (F, 3) int.
 """
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 
 def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.ndarray:
@@ -24,7 +22,8 @@ def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) ->
 def face_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Undirected edges of every face: (3F, 2) sorted vertex pairs and the (3F,) face of each."""
     faces = np.asarray(faces, dtype=np.int64)
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    following = faces[:, [1, 2, 0]]
+    edges = np.stack([np.minimum(faces, following).reshape(-1), np.maximum(faces, following).reshape(-1)], axis=1)
     owner = np.repeat(np.arange(len(faces)), 3)
     return edges, owner
 
@@ -62,11 +61,7 @@ def connected_face_components(num_faces: int, pairs: np.ndarray, mask: np.ndarra
     only the kept pairs connect faces. Labels are 0..C-1 in order of each component's first face."""
     if mask is not None:
         pairs = pairs[mask]
-    graph = sp.coo_matrix(
-        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(num_faces, num_faces)
-    )
-    _, labels = connected_components(graph, directed=False)
-    return relabel_by_first_occurrence(labels)
+    return first_occurrence_rank(union_find(num_faces, pairs[:, 0], pairs[:, 1]))
 
 
 def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
@@ -186,6 +181,9 @@ def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _scipy_components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
     graph = sp.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     first = np.full(labels.max(initial=-1) + 1, n)

@@ -13,7 +13,7 @@ import numpy as np
 
 from partverse.geometry.glb import GlbBuilder, Primitive
 from partverse.geometry.normalize import normalize
-from partverse.geometry.sampling import sample_groups, sample_seed
+from partverse.geometry.sampling import sample_group_points, sample_seed
 from partverse.records import Mesh, Part
 
 
@@ -109,7 +109,7 @@ def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, s
     labels = np.asarray(face_labels).reshape(-1)
     order = np.argsort(labels, kind="stable")
     uniq, starts = np.unique(labels[order], return_index=True)
-    points, normals, _ = sample_groups(mesh.vertices, mesh.faces, labels, num_samples, seed=sample_seed(seed, uid))
+    points, normals = sample_group_points(mesh.vertices, mesh.faces, labels, num_samples, seed=sample_seed(seed, uid))
     box_min, box_max = part_boxes(mesh.vertices, mesh.faces[order], starts)
     return PartSamples(uniq, np.split(order.astype(np.int64), starts[1:]), box_min, box_max, points, normals)
 

@@ -47,7 +47,7 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | 
     return points[0], normals[0], face_index[0]
 
 
-CHUNK_SAMPLES = 1 << 20  # samples placed per step: bounds memory for objects with many parts
+CHUNK_SAMPLES = 1 << 15  # samples placed per step: scratch buffers stay small (cache-sized)
 
 
 def _group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -115,50 +115,84 @@ def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n
     order. Within a group the samples are i.i.d. and uniform by area; a group of zero area is
     sampled with equal weight per face (zero normals). Same inputs and seed, same samples (see the
     module docstring for the stream)."""
+    return _sample_groups(vertices, faces, groups, n, seed, with_faces=True)
+
+
+def sample_group_points(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int,
+                        seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray]:
+    """`sample_groups` without the face indices (the same points and normals, a little faster)."""
+    points, normals, _ = _sample_groups(vertices, faces, groups, n, seed, with_faces=False)
+    return points, normals
+
+
+def _face_tables(vertices: np.ndarray, faces: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """For (F, 3) faces sorted by group: (F,) sampling weights summing to 1 in every group (area
+    shares; equal shares in a zero-area group) and four (F, 3) float32 tables gathered per sample:
+    corner a, edges (b - a) and (c - b), unit normal (zero for degenerate faces)."""
+    tri = np.asarray(vertices, np.float64)[faces]
+    ab, bc = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1]
+    cross = np.cross(ab, bc)  # == (b - a) x (c - a)
+    double_area = np.sqrt(np.einsum("ij,ij->i", cross, cross))
+    sizes = ends - starts
+    flat = np.repeat(np.add.reduceat(double_area, starts) <= 0, sizes)  # zero-area groups
+    weights = np.where(flat, 1.0, double_area)
+    weights /= np.repeat(np.add.reduceat(weights, starts), sizes)
+    np.divide(cross, double_area[:, None], out=cross, where=double_area[:, None] > 0)
+    cross[double_area <= 0] = 0.0
+    return weights, [np.ascontiguousarray(x, dtype=np.float32) for x in (tri[:, 0], ab, bc, cross)]
+
+
+def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
     groups = np.asarray(groups).reshape(-1)
     faces = np.asarray(faces, np.int64)
     if len(groups) != len(faces):
         raise ValueError(f"groups has {len(groups)} entries for {len(faces)} faces")
     order, starts, ends = _group_faces(groups)
     g = len(starts)
+    points, normals = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32)
+    face_index = np.empty((g, n), np.int64) if with_faces else None
     if g == 0 or n == 0:
-        return np.zeros((g, n, 3), np.float32), np.zeros((g, n, 3), np.float32), np.zeros((g, n), np.int64)
-    tri = np.asarray(vertices, np.float64)[faces[order]]
-    ab, bc = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1]
-    cross = np.cross(ab, bc)  # == (b - a) x (c - a)
-    double_area = np.sqrt(np.einsum("ij,ij->i", cross, cross))
-    sizes = ends - starts
-    group_area = np.add.reduceat(double_area, starts)
-    flat = group_area <= 0  # zero-area groups: uniform over their faces
-    weights = double_area / np.repeat(np.where(flat, 1.0, group_area), sizes)
-    weights[np.repeat(flat, sizes)] = np.repeat(1.0 / sizes, sizes)[np.repeat(flat, sizes)]
-    np.divide(cross, double_area[:, None], out=cross, where=double_area[:, None] > 0)
-    cross[double_area <= 0] = 0.0
-    # per face, float32: corner a, edges (b - a), (c - b) and the unit normal; gathered per sample
-    tables = [np.ascontiguousarray(x, dtype=np.float32) for x in (tri[:, 0], ab, bc, cross)]
+        return points, normals, face_index
+    weights, tables = _face_tables(vertices, faces[order], starts, ends)
     rng = np.random.default_rng(seed)
     counts = _multinomial_counts(weights, starts, ends, n, rng)
-    sorted_pick = np.repeat(np.arange(len(order)), counts).reshape(g, n)  # face-sorted per group
-    pick = sorted_pick.take(rng.permutation(n), axis=1)  # one shuffle: i.i.d. order in every group
-    points, normals = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32)
-    step = max(1, CHUNK_SAMPLES // n)
-    for lo in range(0, g, step):  # chunks of groups (bounded memory), not faces
-        hi = min(g, lo + step)
-        _place(tables, pick[lo:hi].reshape(-1), rng, points[lo:hi].reshape(-1, 3), normals[lo:hi].reshape(-1, 3))
-    return points, normals, order[pick]
+    sorted_pick = np.repeat(np.arange(len(order)), counts)  # (G * n,) face-sorted within each group
+    shuffle = rng.permutation(n)  # one shuffle, applied to every group: i.i.d. order in each
+    flat_points, flat_normals = points.reshape(-1, 3), normals.reshape(-1, 3)
+    scratch = _Scratch(min(CHUNK_SAMPLES, g * n))
+    for lo in range(0, g * n, CHUNK_SAMPLES):  # cache-sized chunks of samples, not faces
+        hi = min(g * n, lo + CHUNK_SAMPLES)
+        position = np.arange(lo, hi)
+        within = position % n
+        pick = sorted_pick.take(position - within + shuffle.take(within))
+        scratch.place(tables, pick, rng, flat_points[lo:hi], flat_normals[lo:hi])
+        if face_index is not None:
+            order.take(pick, out=face_index.reshape(-1)[lo:hi])
+    return points, normals, face_index
 
 
-def _place(tables: list[np.ndarray], pick: np.ndarray, rng: np.random.Generator, points: np.ndarray, normals: np.ndarray) -> None:
-    """Fill (N, 3) `points` and `normals` for the (N,) sampled faces `pick`: two uniforms per
-    sample, drawn interleaved so that the stream does not depend on the chunking."""
-    r = rng.random((len(pick), 2), dtype=np.float32)
-    s = np.sqrt(r[:, 0])
-    t = s * r[:, 1]
-    _take_rows(tables[0], pick, points)
-    edge1, edge2 = _take_rows(tables[1], pick), _take_rows(tables[2], pick)
-    _take_rows(tables[3], pick, normals)
-    # flat (3N,) arithmetic: (N, 3) * (N, 1) broadcasting is several times slower in numpy
-    edge1 *= np.stack([s, s, s], axis=1)
-    edge2 *= np.stack([t, t, t], axis=1)
-    points += edge1
-    points += edge2
+class _Scratch:
+    """Reused per-chunk buffers (no fresh allocations, hence no page faults, per chunk)."""
+
+    def __init__(self, size: int):
+        self.uniforms = np.empty((size, 2), np.float32)
+        self.s, self.t = np.empty(size, np.float32), np.empty(size, np.float32)
+        self.edge1, self.edge2, self.weight = (np.empty((size, 3), np.float32) for _ in range(3))
+
+    def place(self, tables: list[np.ndarray], pick: np.ndarray, rng: np.random.Generator, points: np.ndarray, normals: np.ndarray) -> None:
+        """Fill (m, 3) `points` and `normals` for the (m,) sampled faces `pick`: two uniforms per
+        sample, drawn interleaved so that the stream does not depend on the chunking."""
+        m = len(pick)
+        r = rng.random((m, 2), dtype=np.float32, out=self.uniforms[:m])
+        s = np.sqrt(r[:, 0], out=self.s[:m])
+        t = np.multiply(s, r[:, 1], out=self.t[:m])
+        edge1, edge2, weight = self.edge1[:m], self.edge2[:m], self.weight[:m]
+        _take_rows(tables[0], pick, points)
+        _take_rows(tables[1], pick, edge1)
+        _take_rows(tables[2], pick, edge2)
+        _take_rows(tables[3], pick, normals)
+        # flat (3m,) arithmetic: (m, 3) * (m, 1) broadcasting is several times slower in numpy
+        edge1 *= np.stack([s, s, s], axis=1, out=weight)
+        edge2 *= np.stack([t, t, t], axis=1, out=weight)
+        points += edge1
+        points += edge2
