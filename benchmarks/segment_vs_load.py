@@ -13,8 +13,11 @@ Prints seg/load, samples/load, export/load and (seg + export)/load per asset, th
 over assets. Targets (issue 2): seg/load <= 1, samples/load <= 1; export/load has none.
 Samples grow as parts x 4096 while trimesh.load does not, so many-part assets sit above 1x.
 FBX files are skipped (trimesh cannot load them: no baseline).
+--clock wall (default) times with time.perf_counter; --clock cpu with time.process_time (this
+process's CPU time: less disturbed when other jobs share the cores; everything timed here is
+single-threaded, so on an idle machine both clocks agree).
 
-    python benchmarks/segment_vs_load.py [--assets DIR] [--repeats 5]
+    python benchmarks/segment_vs_load.py [--assets DIR] [--repeats 5] [--clock wall|cpu]
 """
 from __future__ import annotations
 
@@ -38,10 +41,13 @@ from partverse.segment.artist import artist_segmentation  # noqa: E402
 DEFAULT_ASSETS = Path(os.environ.get("PARTVERSE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "assets"
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def timed(fn, clock=time.perf_counter) -> float:
+    start = clock()
     fn()
-    return time.perf_counter() - start
+    return clock() - start
 
 
 def asset_files(folder: Path) -> list[Path]:
@@ -49,7 +55,7 @@ def asset_files(folder: Path) -> list[Path]:
     return [p for p in files if "textures" not in p.parts]
 
 
-def measure(path: Path, repeats: int) -> tuple[int, int, dict[str, float]]:
+def measure(path: Path, repeats: int, clock=time.perf_counter) -> tuple[int, int, dict[str, float]]:
     """Faces, parts and the median seconds of load / seg / samples / export over `repeats` rounds."""
     mesh = normalize(load(path))
     labels = artist_segmentation(mesh)
@@ -62,7 +68,7 @@ def measure(path: Path, repeats: int) -> tuple[int, int, dict[str, float]]:
     times: dict[str, list[float]] = {k: [] for k in steps}
     for round_ in range(repeats + 1):
         for name, fn in steps.items():
-            t = timed(fn)
+            t = timed(fn, clock)
             if round_:  # round 0 warms caches and lazy imports
                 times[name].append(t)
     return mesh.num_faces, int(labels.max()) + 1, {k: statistics.median(v) for k, v in times.items()}
@@ -72,17 +78,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=Path, default=DEFAULT_ASSETS)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     files = asset_files(args.assets)
     if not files:
         sys.exit(f"{args.assets}: no assets found (set PARTVERSE_SHARED_DATA or pass --assets)")
-    print(f"load average at start: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
+    print(f"clock: {args.clock}; load average at start: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
     print(f"{'asset':44s} {'faces':>6s} {'parts':>5s} {'load ms':>8s} {'seg/load':>8s} {'samples/load':>12s} "
           f"{'export/load':>11s} {'total/load':>10s}")
     ratios: dict[str, list[float]] = {"seg": [], "samples": [], "export": []}
     for path in files:
-        faces, parts, t = measure(path, args.repeats)
+        faces, parts, t = measure(path, args.repeats, CLOCKS[args.clock])
         for key in ratios:
             ratios[key].append(t[key] / t["load"])
         print(f"{str(path.relative_to(args.assets))[:44]:44s} {faces:6d} {parts:5d} {t['load'] * 1e3:8.2f} "

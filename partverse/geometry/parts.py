@@ -117,9 +117,9 @@ def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, s
 def part_boxes(vertices: np.ndarray, faces: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Axis-aligned boxes of consecutive face runs: faces (F, 3) sorted by part, (K,) run starts ->
     (K, 3) float32 minima and maxima over the runs' corners."""
-    tri = np.asarray(vertices)[faces]
-    return (np.minimum.reduceat(tri.min(axis=1), starts).astype(np.float32),
-            np.maximum.reduceat(tri.max(axis=1), starts).astype(np.float32))
+    a, b, c = (np.asarray(vertices)[faces[:, k]] for k in range(3))
+    return (np.minimum.reduceat(np.minimum(np.minimum(a, b), c), starts).astype(np.float32),
+            np.maximum.reduceat(np.maximum(np.maximum(a, b), c), starts).astype(np.float32))
 
 
 def _name(names, label: int) -> str:
