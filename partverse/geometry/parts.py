@@ -13,7 +13,7 @@ import numpy as np
 
 from partverse.geometry.glb import GlbBuilder, Primitive
 from partverse.geometry.normalize import normalize
-from partverse.geometry.sampling import sample_group_points, sample_seed
+from partverse.geometry.sampling import face_corners, sample_seed, sample_sorted_groups
 from partverse.records import Mesh, Part
 
 
@@ -109,17 +109,21 @@ def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, s
     labels = np.asarray(face_labels).reshape(-1)
     order = np.argsort(labels, kind="stable")
     uniq, starts = np.unique(labels[order], return_index=True)
-    points, normals = sample_group_points(mesh.vertices, mesh.faces, labels, num_samples, seed=sample_seed(seed, uid))
-    box_min, box_max = part_boxes(mesh.vertices, mesh.faces[order], starts)
-    return PartSamples(uniq, np.split(order.astype(np.int64), starts[1:]), box_min, box_max, points, normals)
+    ends = np.append(starts[1:], len(labels))
+    corners = face_corners(mesh.vertices, mesh.faces[order])  # gathered once for samples and boxes
+    points, normals = sample_sorted_groups(corners, starts, ends, num_samples, seed=sample_seed(seed, uid))
+    box_min, box_max = part_boxes(corners, starts)
+    faces = order.astype(np.int64)
+    return PartSamples(uniq, [faces[s:e] for s, e in zip(starts.tolist(), ends.tolist())], box_min, box_max, points, normals)
 
 
-def part_boxes(vertices: np.ndarray, faces: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Axis-aligned boxes of consecutive face runs: faces (F, 3) sorted by part, (K,) run starts ->
-    (K, 3) float32 minima and maxima over the runs' corners."""
-    a, b, c = (np.asarray(vertices)[faces[:, k]] for k in range(3))
-    return (np.minimum.reduceat(np.minimum(np.minimum(a, b), c), starts).astype(np.float32),
-            np.maximum.reduceat(np.maximum(np.maximum(a, b), c), starts).astype(np.float32))
+def part_boxes(corners: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned boxes of consecutive face runs: corners (3, 3, F) of faces sorted by part (see
+    `sampling.face_corners`), (K,) run starts -> (K, 3) float32 minima and maxima."""
+    low = np.minimum(np.minimum(corners[:, 0], corners[:, 1]), corners[:, 2])
+    high = np.maximum(np.maximum(corners[:, 0], corners[:, 1]), corners[:, 2])
+    return (np.minimum.reduceat(low, starts, axis=1).T.astype(np.float32),
+            np.maximum.reduceat(high, starts, axis=1).T.astype(np.float32))
 
 
 def _name(names, label: int) -> str:

@@ -118,30 +118,38 @@ def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n
     return _sample_groups(vertices, faces, groups, n, seed, with_faces=True)
 
 
-def sample_group_points(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int,
-                        seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray]:
-    """`sample_groups` without the face indices (the same points and normals, a little faster)."""
-    points, normals, _ = _sample_groups(vertices, faces, groups, n, seed, with_faces=False)
+def sample_sorted_groups(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int,
+                         seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The points and normals of `sample_groups`, for faces already sorted by group: corners
+    (3, 3, F) from `face_corners`, group g = faces starts[g]:ends[g]. Lets a caller that needs the
+    corners anyway (boxes) gather them once."""
+    points, normals, _ = _sample_sorted(corners, starts, ends, n, seed, with_faces=False)
     return points, normals
 
 
-def _face_tables(vertices: np.ndarray, faces: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """For (F, 3) faces sorted by group: (F,) sampling weights summing to 1 in every group (area
-    shares; equal shares in a zero-area group) and the float32 tables gathered per sample: (9, F)
-    planar corner a, edges (b - a) and (c - b) by coordinate, and (F, 3) unit normals (zero for
-    degenerate faces)."""
-    tri = np.asarray(vertices, np.float64)[faces]
-    ab, bc = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1]
-    cross = np.cross(ab, bc)  # == (b - a) x (c - a)
-    double_area = np.sqrt(np.einsum("ij,ij->i", cross, cross))
+def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """For (3, 3, F) corners of faces sorted by group: (F,) sampling weights summing to 1 in every
+    group (area shares; equal shares in a zero-area group) and the float32 tables gathered per
+    sample: (9, F) planar corner a, edges (b - a) and (c - b) by coordinate, and (F, 3) unit
+    normals (zero for degenerate faces)."""
+    ab, bc = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 1]
+    cross = np.stack([ab[1] * bc[2] - ab[2] * bc[1], ab[2] * bc[0] - ab[0] * bc[2], ab[0] * bc[1] - ab[1] * bc[0]])
+    double_area = np.sqrt(np.einsum("ij,ij->j", cross, cross))  # == |(b - a) x (c - a)|
     sizes = ends - starts
     flat = np.repeat(np.add.reduceat(double_area, starts) <= 0, sizes)  # zero-area groups
     weights = np.where(flat, 1.0, double_area)
     weights /= np.repeat(np.add.reduceat(weights, starts), sizes)
-    np.divide(cross, double_area[:, None], out=cross, where=double_area[:, None] > 0)
-    cross[double_area <= 0] = 0.0
-    planar = np.ascontiguousarray(np.concatenate([tri[:, 0], ab, bc], axis=1).T, dtype=np.float32)  # (9, F)
-    return weights, [planar, np.ascontiguousarray(cross, dtype=np.float32)]
+    cross /= np.where(double_area > 0, double_area, np.inf)  # unit normals; zero when degenerate
+    planar = np.empty((9, corners.shape[2]), np.float32)
+    planar[0:3], planar[3:6], planar[6:9] = corners[:, 0], ab, bc
+    return weights, [planar, np.ascontiguousarray(cross.T, dtype=np.float32)]
+
+
+def face_corners(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(3, 3, F) float64 corner coordinates, [coordinate, corner, face], gathered as planes (one
+    `take` of contiguous coordinate rows: several times faster than `vertices[faces]`)."""
+    planes = np.ascontiguousarray(np.asarray(vertices, np.float64).T)
+    return planes.take(np.ascontiguousarray(np.asarray(faces, np.int64).T), axis=1)
 
 
 def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
@@ -150,15 +158,21 @@ def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
     if len(groups) != len(faces):
         raise ValueError(f"groups has {len(groups)} entries for {len(faces)} faces")
     order, starts, ends = _group_faces(groups)
+    points, normals, pick = _sample_sorted(face_corners(vertices, faces[order]), starts, ends, n, seed, with_faces)
+    return points, normals, (order[pick] if with_faces else None)
+
+
+def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, seed, with_faces: bool):
+    """Points, normals and (when `with_faces`) the sorted-face position of every sample."""
     g = len(starts)
     points, normals = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32)
-    face_index = np.empty((g, n), np.int64) if with_faces else None
+    positions = np.empty((g, n), np.int64) if with_faces else None
     if g == 0 or n == 0:
-        return points, normals, face_index
-    weights, tables = _face_tables(vertices, faces[order], starts, ends)
+        return points, normals, positions
+    weights, tables = _face_tables(corners, starts, ends)
     rng = np.random.default_rng(seed)
     counts = _multinomial_counts(weights, starts, ends, n, rng)
-    sorted_pick = np.repeat(np.arange(len(order)), counts)  # (G * n,) face-sorted within each group
+    sorted_pick = np.repeat(np.arange(len(weights)), counts)  # (G * n,) face-sorted within each group
     shuffle = rng.permutation(n)  # one shuffle, applied to every group: i.i.d. order in each
     flat_points, flat_normals = points.reshape(-1, 3), normals.reshape(-1, 3)
     scratch = _Scratch(min(CHUNK_SAMPLES, g * n))
@@ -168,9 +182,9 @@ def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
         within = position % n
         pick = sorted_pick.take(position - within + shuffle.take(within))
         scratch.place(tables, pick, rng, flat_points[lo:hi], flat_normals[lo:hi])
-        if face_index is not None:
-            order.take(pick, out=face_index.reshape(-1)[lo:hi])
-    return points, normals, face_index
+        if positions is not None:
+            positions.reshape(-1)[lo:hi] = pick
+    return points, normals, positions
 
 
 class _Scratch:
