@@ -175,12 +175,11 @@ def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n:
     sorted_pick = np.repeat(np.arange(len(weights)), counts)  # (G * n,) face-sorted within each group
     shuffle = rng.permutation(n)  # one shuffle, applied to every group: i.i.d. order in each
     flat_points, flat_normals = points.reshape(-1, 3), normals.reshape(-1, 3)
-    scratch = _Scratch(min(CHUNK_SAMPLES, g * n))
-    for lo in range(0, g * n, CHUNK_SAMPLES):  # cache-sized chunks of samples, not faces
-        hi = min(g * n, lo + CHUNK_SAMPLES)
-        position = np.arange(lo, hi)
-        within = position % n
-        pick = sorted_pick.take(position - within + shuffle.take(within))
+    step = max(1, CHUNK_SAMPLES // n) * n  # whole groups per chunk
+    scratch = _Scratch(min(step, g * n))
+    for lo in range(0, g * n, step):  # cache-sized chunks of groups, not faces
+        hi = min(g * n, lo + step)
+        pick = sorted_pick[lo:hi].reshape(-1, n).take(shuffle, axis=1).reshape(-1)
         scratch.place(tables, pick, rng, flat_points[lo:hi], flat_normals[lo:hi])
         if positions is not None:
             positions.reshape(-1)[lo:hi] = pick
