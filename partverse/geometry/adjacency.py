@@ -76,8 +76,9 @@ def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
 def weld_vertices_radius(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-6) -> np.ndarray:
     """Like `weld_vertices`, but every pair of vertices closer than `tol` times the bounding-box
     diagonal is joined (transitively), so the result does not depend on where rounding bins fall
-    (it is the same before and after scaling / translating the mesh). Returns (F, 3) int64 ids,
-    numbered 0..U-1 in the order of each welded vertex's smallest original index."""
+    (it is the same before and after scaling / translating the mesh). Returns (F, 3) int64 vertex
+    ids, equal for welded vertices (not contiguous; vertex positions are unchanged). Costs two sorts
+    of V numbers (no k-d tree, no sparse matrix) unless dense clusters need the k-d tree."""
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     if len(vertices) == 0:
@@ -96,8 +97,10 @@ def exact_duplicates(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     group, numbered by first row, and (U,) int64 first row of each group. Rows are grouped by a
     64-bit hash (one sort of N integers), and every group is checked row by row; on a hash
     collision between different rows the exact (slower) row sort is used instead."""
-    bits = np.ascontiguousarray(points + 0.0).view(np.uint64)
+    bits = np.ascontiguousarray(np.asarray(points, np.float64).reshape(-1, 3) + 0.0).view(np.uint64)
     n = len(bits)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     key = bits[:, 0] * _HASH[0] + bits[:, 1] * _HASH[1] + bits[:, 2] * _HASH[2]  # wraps mod 2**64
     order = np.argsort(key)
     starts = np.concatenate([[True], key[order[1:]] != key[order[:-1]]])
