@@ -111,3 +111,15 @@ def test_non_manifold_edge_joins_same_group_faces_across_others():
     faces = np.array([[0, 1, 2], [0, 1, 3], [1, 0, 4]])
     assert edge_connected_components(faces, np.array([0, 1, 0])).tolist() == [0, 1, 0]
     assert edge_connected_components(np.zeros((0, 3), int)).shape == (0,)
+
+
+def test_union_find_needs_no_fallback_on_mesh_like_graphs(monkeypatch):
+    """Edgeless graphs and long paths converge in the vectorized rounds (scipy is never called)."""
+    def refuse(*args):
+        raise AssertionError("scipy fallback used")
+
+    monkeypatch.setattr(adjacency, "_scipy_components", refuse)
+    assert union_find(5, np.zeros(0, int), np.zeros(0, int)).tolist() == [0, 1, 2, 3, 4]
+    path = np.arange(20000)
+    assert (union_find(20000, path[1:], path[:-1]) == 0).all()
+    assert (union_find(20000, path[::-1][1:], path[::-1][:-1]) == 0).all()

@@ -168,12 +168,13 @@ def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     the rare graph that needs more than MAX_UNION_ROUNDS rounds."""
     parent = np.arange(n)
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    for _ in range(MAX_UNION_ROUNDS):
-        ra, rb = parent[a], parent[b]
+    for round_ in range(MAX_UNION_ROUNDS):
+        ra, rb = (a, b) if round_ == 0 else (parent[a], parent[b])  # every node is a root at first
         live = ra != rb  # edges inside one component stay there: drop them
         if not live.any():
             return parent
-        a, b, ra, rb = a[live], b[live], ra[live], rb[live]
+        if not live.all():
+            a, b, ra, rb = a[live], b[live], ra[live], rb[live]
         np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))  # hook roots onto smaller roots
         while True:  # compress: every node points at its root
             up = parent[parent]
@@ -216,10 +217,10 @@ def edge_connected_components(faces: np.ndarray, groups: np.ndarray | None = Non
     span = float(size) * size * (1 if group is None else int(group.max()) + 1)
     if span * 8 * num_faces < 2.0**63:  # key and position packed in one int64: a plain sort
         key = low * size + high if group is None else (group * size + low) * size + high
-        shift = int(3 * num_faces - 1).bit_length()
-        packed = np.sort((key << shift) | np.arange(3 * num_faces))
+        shift = max(1, int(num_faces - 1).bit_length())
+        packed = np.sort((key << shift) | np.repeat(np.arange(num_faces), 3))  # key, then owning face
         same = (packed[1:] >> shift) == (packed[:-1] >> shift)
-        owner = (packed & ((1 << shift) - 1)) // 3
+        owner = packed & ((1 << shift) - 1)
     else:
         keys = (high, low) if group is None else (high, low, group)
         order = np.lexsort(keys)
