@@ -12,7 +12,10 @@ Inputs per view: a face-id buffer (H, W) int (-1 = background) and a mask-label 
 5. on the mesh: pieces of a label smaller than `min_piece_fraction` of that label's largest piece
    are dropped, unlabelled faces take their neighbours' majority (`fill_rounds` rounds), what
    remains unlabelled becomes one label per connected piece, and every label is split into
-   connected pieces.
+   connected pieces;
+6. optional (`graph_cut`, off by default): Samesh's repartition, an alpha-expansion graph cut of
+   the labels with unary costs from the clusters' pixel votes and crease-weighted Potts pairs
+   (`partverse.segment.repartition`), then the split into connected pieces again.
 """
 from __future__ import annotations
 
@@ -33,9 +36,16 @@ class LiftConfig:
     link_ratio: float = 0.5
     min_piece_fraction: float = 0.025
     fill_rounds: int = 64
+    graph_cut: bool = False
+    smoothness: float = 1.0
+    graph_cut_sweeps: int = 4
 
     def __post_init__(self):
-        for name in ("min_face_pixels", "min_shared_faces", "fill_rounds"):
+        if not isinstance(self.graph_cut, bool):
+            raise ConfigError(f"graph_cut = {self.graph_cut!r}: must be True or False")
+        if not (isinstance(self.smoothness, (int, float)) and np.isfinite(self.smoothness) and self.smoothness >= 0):
+            raise ConfigError(f"smoothness = {self.smoothness!r}: must be a finite number >= 0")
+        for name in ("min_face_pixels", "min_shared_faces", "fill_rounds", "graph_cut_sweeps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} = {value!r}: must be an integer >= 0")
@@ -108,14 +118,22 @@ def _dense(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def face_labels_from_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> np.ndarray:
-    """(F,) int64: the cluster with the most pixel votes per face, -1 for faces with none."""
+def cluster_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> sp.csr_matrix:
+    """(F, C) pixel votes per cluster from (F, L) votes per view-mask and (L,) cluster ids."""
     used = cluster >= 0
     k = int(cluster.max()) + 1 if used.any() else 0
-    if k == 0:
-        return np.full(votes.shape[0], -1, dtype=np.int64)
     membership = sp.coo_matrix((np.ones(used.sum()), (np.flatnonzero(used), cluster[used])), shape=(len(cluster), k)).tocsr()
-    per_cluster = (votes @ membership).tocsr()
+    return (votes @ membership).tocsr()
+
+
+def face_labels_from_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> np.ndarray:
+    """(F,) int64: the cluster with the most pixel votes per face, -1 for faces with none."""
+    return _argmax_votes(cluster_votes(votes, cluster))
+
+
+def _argmax_votes(per_cluster: sp.csr_matrix) -> np.ndarray:
+    if per_cluster.shape[1] == 0:
+        return np.full(per_cluster.shape[0], -1, dtype=np.int64)
     best = np.asarray(per_cluster.argmax(axis=1)).ravel()
     seen = np.asarray(per_cluster.max(axis=1).todense()).ravel() > 0
     return np.where(seen, best, -1).astype(np.int64)
@@ -169,10 +187,19 @@ def _fill_unlabelled(labels: np.ndarray, pairs: np.ndarray, rounds: int) -> np.n
 
 
 def lift_masks(face_ids: np.ndarray, mask_labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray,
-               config: LiftConfig = LiftConfig()) -> np.ndarray:
+               config: LiftConfig = LiftConfig(), graph=None) -> np.ndarray:
     """(F,) int64 face labels 0..K-1 from N views: face_ids / mask_labels (N, H, W) int,
-    pairs (E, 2) face adjacency, areas (F,)."""
+    pairs (E, 2) face adjacency, areas (F,); graph: the mesh's `FaceGraph`, needed with
+    `config.graph_cut`."""
     votes, mask_view = view_votes(face_ids, mask_labels, len(areas), config.min_face_pixels)
-    cluster = link_masks(votes, mask_view, config)
-    labels = face_labels_from_votes(votes, cluster)
-    return relabel_by_first_occurrence(smooth_labels(labels, pairs, areas, config))
+    per_cluster = cluster_votes(votes, link_masks(votes, mask_view, config))
+    raw = _argmax_votes(per_cluster)
+    labels = smooth_labels(raw, pairs, areas, config)
+    if config.graph_cut and per_cluster.shape[1] > 0:
+        from partverse.segment.repartition import repartition
+
+        if graph is None or graph.num_faces != len(areas):
+            raise PartverseError(f"lift: graph_cut needs the {len(areas)}-face mesh's FaceGraph (graph=...)")
+        labels = repartition(labels, raw, per_cluster, graph, config.smoothness, config.graph_cut_sweeps)
+        labels = connected_face_components(len(labels), pairs, labels[pairs[:, 0]] == labels[pairs[:, 1]])
+    return relabel_by_first_occurrence(labels)
