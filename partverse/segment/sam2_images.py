@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from partverse.errors import ConfigError
+from partverse.errors import ConfigError, PartverseError
 from partverse.records import Mesh
 
 MODALITIES = ("normals", "sdf", "shaded")
@@ -42,6 +42,18 @@ def check_modalities(modalities) -> tuple[str, ...]:
     if not modalities or unknown or len(set(modalities)) != len(modalities):
         raise ConfigError(f"modalities = {modalities!r}: must be one or more distinct of {', '.join(MODALITIES)}")
     return modalities
+
+
+def check_mesh(mesh: Mesh) -> None:
+    """PartverseError naming the problem when `mesh` cannot be rendered (no faces, non-finite
+    vertices, face indices outside the vertices)."""
+    faces = np.asarray(mesh.faces)
+    if faces.ndim != 2 or faces.shape[1:] != (3,) or len(faces) == 0:
+        raise PartverseError(f"samesh: the mesh has no faces (faces array of shape {faces.shape})")
+    if faces.min() < 0 or faces.max() >= len(mesh.vertices):
+        raise PartverseError(f"samesh: face indices span [{faces.min()}, {faces.max()}], outside the {len(mesh.vertices)} vertices")
+    if not np.isfinite(mesh.vertices).all():
+        raise PartverseError("samesh: the mesh has non-finite vertex coordinates")
 
 
 def unit_frame(vertices: np.ndarray) -> np.ndarray:
@@ -85,6 +97,7 @@ def render_modalities(mesh: Mesh, modalities=DEFAULT_MODALITIES, resolution: int
     from partverse.render.faceid import RayScene, normals_to_rgb
 
     modalities = check_modalities(modalities)
+    check_mesh(mesh)
     if not isinstance(resolution, int) or resolution < 8:
         raise ConfigError(f"resolution = {resolution!r}: must be an integer >= 8")
     vertices = unit_frame(mesh.vertices)

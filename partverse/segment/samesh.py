@@ -21,7 +21,7 @@ import numpy as np
 
 from partverse.records import Mesh
 from partverse.segment.lift import LiftConfig, lift_masks
-from partverse.segment.sam2_images import DEFAULT_MODALITIES, check_modalities, render_modalities, unit_frame
+from partverse.segment.sam2_images import DEFAULT_MODALITIES, check_mesh, check_modalities, render_modalities, unit_frame
 
 __all__ = ["Views", "SameshResult", "unit_frame", "render_views", "mesh_graph", "run_samesh", "samesh_labels"]
 
@@ -77,16 +77,17 @@ def run_samesh(mesh: Mesh, model: str, seed: int = 0, resolution: int = 512, mas
 
     torch = require("torch", "sam2")
     modalities = check_modalities(modalities)
+    check_mesh(mesh)
     lift_config = lift_config or LiftConfig()
     if graph_cut is not None:
         lift_config = replace(lift_config, graph_cut=graph_cut)
     torch.manual_seed(seed)
+    generator = generator or Sam2MaskGenerator(model, mask_config or MaskConfig(), device=device)  # fails fast
     seconds = {}
     t = time.perf_counter()
     graph = build_face_graph(mesh.vertices, mesh.faces) if ("sdf" in modalities or lift_config.graph_cut) else None
     views = render_modalities(mesh, modalities, resolution, graph=graph)
     seconds["render"] = time.perf_counter() - t
-    generator = generator or Sam2MaskGenerator(model, mask_config or MaskConfig(), device=device)
     before = dict(generator.seconds)
     masks = generator.pooled_masks([views.images[m] for m in modalities], views.face_ids >= 0)
     seconds["sam2_embed"] = generator.seconds["embed"] - before["embed"]
