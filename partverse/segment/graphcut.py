@@ -7,9 +7,10 @@ Energy of a labelling L of F faces:
 Every face has a candidate set of labels, given with their costs; a face never takes a label
 outside it. One expansion move per label alpha lets every face that may take alpha either keep
 its label or switch to alpha; the best such move is a binary min cut (Kolmogorov & Zabih's
-construction, exact because Potts is a metric), solved with scipy's max flow (Dinic) on the
-faces that may take alpha only. Capacities are scaled to integers for scipy; each move's energy
-is re-checked in floating point and kept only when it is lower, so the energy never rises.
+construction, exact because Potts is a metric), over the faces that may take alpha only, solved
+by PyMaxflow (Boykov-Kolmogorov; microseconds of overhead per cut) when it is installed, else by
+scipy's max flow (Dinic, capacities scaled to integers; ~100x the overhead per cut). Each move's
+energy is re-checked in floating point and kept only when it is lower: the energy never rises.
 Sweeps over the labels repeat until none lowers the energy (or `max_sweeps`).
 Vectorized over faces and edges; the only Python loops are over labels and sweeps.
 """
@@ -94,32 +95,48 @@ def alpha_expansion(candidates: Candidates, pairs: np.ndarray, weights: np.ndarr
     order = np.argsort(candidates.label, kind="stable")
     alphas, starts = np.unique(candidates.label[order], return_index=True)
     groups = np.split(order, starts[1:])
-    scale = max(1.0, float(state.cost.sum() + weights.sum()))
+    tolerance = 1e-9 * max(1.0, float(state.cost.sum() + weights.sum()))
+    tried = np.full(len(alphas), -1, dtype=np.int64)  # move counter when each label was last tried
     for _ in range(max_sweeps):
         improved = False
-        for alpha, group in zip(alphas, groups):  # loop over labels; each move is vectorized
-            improved |= state.expand(int(alpha), candidates.face[group], candidates.cost[group], 1e-9 * scale)
+        for i, (alpha, group) in enumerate(zip(alphas, groups)):  # loop over labels; each move is vectorized
+            moved = state.expand(int(alpha), candidates.face[group], candidates.cost[group], tolerance, tried[i])
+            tried[i] = state.moves
+            improved |= moved
         if not improved:
             break
     return state.labels
 
 
 class _State:
-    """The current labelling, its per-face costs, and a face -> pair incidence for local moves."""
+    """The current labelling, its per-face costs, a face -> pair incidence for local moves, and
+    when each face last changed (moves applied so far), to skip moves whose outcome is known."""
 
     def __init__(self, labels: np.ndarray, cost: np.ndarray, pairs: np.ndarray, weights: np.ndarray):
         n, e = len(labels), len(pairs)
         self.labels, self.cost, self.pairs, self.weights = labels, cost, pairs, weights
-        self.incidence = sp.csr_matrix((np.ones(2 * e), (pairs.T.ravel(), np.r_[np.arange(e), np.arange(e)])), shape=(n, e))
+        incidence = sp.csr_matrix((np.ones(2 * e), (pairs.T.ravel(), np.r_[np.arange(e), np.arange(e)])), shape=(n, e))
+        self.indptr, self.indices = incidence.indptr.astype(np.int64), incidence.indices.astype(np.int64)
         self.local = np.full(n, -1, dtype=np.int64)  # scratch: face -> node index in the current move
+        self.changed = np.zeros(n, dtype=np.int64)  # value of `moves` when the face last changed
+        self.moves = 1
 
-    def expand(self, alpha: int, faces: np.ndarray, alpha_cost: np.ndarray, tolerance: float) -> bool:
-        """Apply the best alpha-expansion move when it lowers the energy by more than `tolerance`."""
+    def incident_pairs(self, faces: np.ndarray) -> np.ndarray:
+        """Indices of the pairs touching `faces` (with repeats), from the CSR incidence."""
+        start, count = self.indptr[faces], self.indptr[faces + 1] - self.indptr[faces]
+        offset = np.repeat(start - np.cumsum(count) + count, count)
+        return self.indices[offset + np.arange(int(count.sum()))]
+
+    def expand(self, alpha: int, faces: np.ndarray, alpha_cost: np.ndarray, tolerance: float, tried: int) -> bool:
+        """Apply the best alpha-expansion move when it lowers the energy by more than `tolerance`;
+        skipped when nothing it depends on changed since the move was last tried (at `tried`)."""
         active = self.labels[faces] != alpha
         if not active.any():
             return False
         nodes, node_alpha_cost = faces[active], alpha_cost[active]
-        edges = np.unique(self.incidence[nodes].indices)
+        edges = np.unique(self.incident_pairs(nodes))
+        if tried >= 0 and self.changed[self.pairs[edges]].max(initial=0) < tried and self.changed[nodes].max() < tried:
+            return False
         self.local[nodes] = np.arange(len(nodes))
         try:
             switch, delta = self._move(alpha, nodes, node_alpha_cost, edges)
@@ -129,6 +146,8 @@ class _State:
             return False
         self.labels[nodes[switch]] = alpha
         self.cost[nodes[switch]] = node_alpha_cost[switch]
+        self.moves += 1
+        self.changed[nodes[switch]] = self.moves
         return True
 
     def _move(self, alpha: int, nodes: np.ndarray, node_alpha_cost: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, float]:
@@ -155,7 +174,26 @@ class _State:
 
 def _min_cut(n: int, lin: np.ndarray, head: np.ndarray, tail: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     """(n,) bool x minimizing sum lin * x + sum capacity * (1 - x_head) * x_tail (capacity >= 0),
-    by a min s-t cut: source side = x 0, sink side = x 1."""
+    by a min s-t cut: source side = x 0, sink side = x 1. PyMaxflow (Boykov-Kolmogorov, floats)
+    when it is installed, else scipy's Dinic on integer-scaled capacities."""
+    try:
+        import maxflow
+    except ImportError:
+        return _min_cut_scipy(n, lin, head, tail, capacity)
+    return _min_cut_maxflow(maxflow, n, lin, head, tail, capacity)
+
+
+def _min_cut_maxflow(maxflow, n: int, lin: np.ndarray, head: np.ndarray, tail: np.ndarray, capacity: np.ndarray) -> np.ndarray:
+    graph = maxflow.Graph[float](n, len(head))
+    nodes = graph.add_nodes(n)
+    graph.add_grid_tedges(nodes, np.maximum(lin, 0.0), np.maximum(-lin, 0.0))
+    if len(head):
+        graph.add_edges(head.astype(np.int32), tail.astype(np.int32), capacity.astype(np.float64), np.zeros(len(head)))
+    graph.maxflow()
+    return np.asarray(graph.get_grid_segments(nodes), dtype=bool)
+
+
+def _min_cut_scipy(n: int, lin: np.ndarray, head: np.ndarray, tail: np.ndarray, capacity: np.ndarray) -> np.ndarray:
     source, sink = n, n + 1
     rows = np.r_[np.full(n, source), np.arange(n), head]
     cols = np.r_[np.arange(n), np.full(n, sink), tail]

@@ -31,7 +31,7 @@ from partverse.geometry.adjacency import connected_face_components, relabel_by_f
 
 @dataclass(slots=True, frozen=True)
 class LiftConfig:
-    min_face_pixels: int = 4
+    min_face_pixels: int = 1
     min_shared_faces: int = 8
     link_ratio: float = 0.5
     min_piece_fraction: float = 0.025
@@ -132,11 +132,22 @@ def face_labels_from_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> np.ndar
 
 
 def _argmax_votes(per_cluster: sp.csr_matrix) -> np.ndarray:
-    if per_cluster.shape[1] == 0:
-        return np.full(per_cluster.shape[0], -1, dtype=np.int64)
-    best = np.asarray(per_cluster.argmax(axis=1)).ravel()
-    seen = np.asarray(per_cluster.max(axis=1).todense()).ravel() > 0
-    return np.where(seen, best, -1).astype(np.int64)
+    best, has = row_argmax(per_cluster)
+    return np.where(has, best, -1).astype(np.int64)
+
+
+def row_argmax(matrix: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of an (R, C) sparse matrix of values >= 0: the column of its largest entry (lowest
+    column on ties) and whether the row has a positive entry; (R,) int64, (R,) bool."""
+    coo = matrix.tocoo()
+    keep = coo.data > 0
+    row, col, data = coo.row[keep], coo.col[keep], coo.data[keep]
+    order = np.lexsort((col, -data, row))
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]] if len(order) else order
+    best = np.zeros(matrix.shape[0], dtype=np.int64)
+    has = np.zeros(matrix.shape[0], dtype=bool)
+    best[row[first]], has[row[first]] = col[first], True
+    return best, has
 
 
 def smooth_labels(labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray, config: LiftConfig) -> np.ndarray:
@@ -177,10 +188,9 @@ def _fill_unlabelled(labels: np.ndarray, pairs: np.ndarray, rounds: int) -> np.n
             break
         onehot = sp.csr_matrix((np.ones(len(known)), (known, labels[known])), shape=(n, labels.max() + 1))
         counts = adjacency[missing] @ onehot
-        has = np.asarray(counts.sum(axis=1)).ravel() > 0
+        best, has = row_argmax(counts)
         if not has.any():
             break
-        best = np.asarray(counts.argmax(axis=1)).ravel()
         targets = np.flatnonzero(missing)
         labels[targets[has]] = best[has]
     return labels

@@ -20,6 +20,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from partverse.segment.graphcut import Candidates, alpha_expansion
+from partverse.segment.lift import row_argmax
 
 VOTE_FLOOR = 0.01
 ANGLE_FLOOR = 0.01
@@ -33,8 +34,7 @@ def label_clusters(labels: np.ndarray, face_cluster: np.ndarray) -> np.ndarray:
     if not voted.any():
         return np.full(k, -1, dtype=np.int64)
     counts = sp.coo_matrix((np.ones(voted.sum()), (labels[voted], face_cluster[voted])), shape=(k, int(face_cluster.max()) + 1)).tocsr()
-    best = np.asarray(counts.argmax(axis=1)).ravel()
-    has = np.asarray(counts.sum(axis=1)).ravel() > 0
+    best, has = row_argmax(counts)
     return np.where(has, best, -1).astype(np.int64)
 
 
