@@ -11,7 +11,7 @@ from partverse.io import load
 from partverse.records import ArtistPart, Mesh
 from partverse.segment import metrics
 from partverse.segment.facegraph import build_face_graph
-from partverse.segment.graphcut import Candidates, _min_cut, alpha_expansion, potts_energy
+from partverse.segment.graphcut import Candidates, _min_cut_maxflow, _min_cut_scipy, alpha_expansion, potts_energy
 from partverse.segment.lift import LiftConfig, lift_masks, view_votes
 from partverse.segment.psb import read_seg
 from partverse.segment.repartition import crease_weights
@@ -149,16 +149,32 @@ def _energy_by_enumeration(candidates, pairs, weights, num_labels):
     return min(potts_energy(candidates, pairs, weights, np.array(c)) for c in itertools.product(range(num_labels), repeat=candidates.num_faces))
 
 
-def test_min_cut_is_exact_and_alpha_expansion_within_twice_the_optimum():
+def _solvers():
+    solvers = [_min_cut_scipy]
+    try:
+        import maxflow
+
+        solvers.append(lambda *args: _min_cut_maxflow(maxflow, *args))
+    except ImportError:  # PyMaxflow is optional: scipy's max flow is the fallback
+        pass
+    return solvers
+
+
+def test_min_cut_is_exact_with_every_available_solver():
+    for solver in _solvers():
+        rng = np.random.default_rng(0)
+        for _ in range(60):
+            n = int(rng.integers(1, 7))
+            lin, head, tail = rng.normal(size=n), rng.integers(0, n, 8), rng.integers(0, n, 8)
+            cap = rng.random(8)
+            x = solver(n, lin, head, tail, cap)
+            value = lambda x: lin @ x + (cap * (1 - x[head]) * x[tail]).sum()  # noqa: E731
+            best = min(value(np.array(b, float)) for b in itertools.product([0, 1], repeat=n))
+            assert value(x.astype(float)) <= best + 1e-3
+
+
+def test_alpha_expansion_is_within_twice_the_optimum():
     rng = np.random.default_rng(0)
-    for _ in range(60):
-        n = int(rng.integers(1, 7))
-        lin, head, tail = rng.normal(size=n), rng.integers(0, n, 8), rng.integers(0, n, 8)
-        cap = rng.random(8)
-        x = _min_cut(n, lin, head, tail, cap)
-        value = lambda x: lin @ x + (cap * (1 - x[head]) * x[tail]).sum()  # noqa: E731
-        best = min(value(np.array(b, float)) for b in itertools.product([0, 1], repeat=n))
-        assert value(x.astype(float)) <= best + 1e-3
     for _ in range(40):
         faces, k = int(rng.integers(2, 6)), 3
         start = rng.integers(0, k, faces)
