@@ -10,7 +10,7 @@
    smoothing (`lift_masks`), and the same with the graph cut (+ the face graph it needs).
    Ratio = post-processing time / SAM-2 forward time (image encoder + mask decoder) for the same
    views, measured in the same run; medians over `--repeat` runs.
-2. Quality of the graph cut (decides its default): on the 19 PSB models, masks = a human
+2. Quality of the graph cut (it decided its default: on in the Samesh method): on the 19 PSB models, masks = a human
    segmentation rendered into the 12 views, made noisy the way SAM-2 masks are (boundaries shifted
    by up to 2 px, a fifth of the masks dropped, two masks merged in a third of the views); lifted
    without and with the graph cut, scored against every human (area-weighted, averaged).

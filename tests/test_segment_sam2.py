@@ -56,7 +56,8 @@ def truck():
 
 
 def test_samesh_end_to_end_is_deterministic_and_in_range(model, truck):
-    options = dict(seed=1, resolution=48, mask_config=MASKS, modalities=("normals", "sdf", "shaded"), graph_cut=True, device="cpu")
+    # every modality, and the graph cut (on by default)
+    options = dict(seed=1, resolution=48, mask_config=MASKS, modalities=("normals", "sdf", "shaded"), device="cpu")
     first = run_samesh(truck, model, **options)
     labels = first.labels
     assert labels.shape == (truck.num_faces,) and labels.min() == 0
@@ -151,7 +152,7 @@ def test_cli_passes_the_sam2_options(model, tmp_path):
     asset = str(shared("assets", "kenney_truck_green.glb"))
     out = tmp_path / "labels.npy"
     base = ["segment", asset, "--method", "samesh", "--sam2", model, "--sam2-resolution", "32", "--sam2-points", "4", "--out", str(out)]
-    result = runner.invoke(app, base + ["--sam2-modalities", "shaded,normals", "--sam2-graph-cut", "--sam2-device", "cpu"])
+    result = runner.invoke(app, base + ["--sam2-modalities", "shaded,normals", "--no-sam2-graph-cut", "--sam2-device", "cpu"])
     assert result.exit_code == 0, result.output
     assert np.load(out).shape == (1104,)
     result = runner.invoke(app, base + ["--sam2-modalities", "depth"])

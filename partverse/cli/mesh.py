@@ -64,7 +64,7 @@ def segment(
     sam2: str = typer.Option(None, "--sam2", help="SAM-2 model (local path or hub id): needed by samesh, used by auto when given"),
     seed: int = typer.Option(0, "--seed", help="geometric / samesh / auto: random seed (deterministic given it)"),
     sam2_modalities: str = typer.Option(None, "--sam2-modalities", help="SAM-2 input images, comma-separated from normals,sdf,shaded; masks of all are pooled (default normals,sdf)"),
-    sam2_graph_cut: bool = typer.Option(False, "--sam2-graph-cut", help="repartition the lifted SAM-2 labels by an alpha-expansion graph cut"),
+    sam2_graph_cut: bool = typer.Option(True, "--sam2-graph-cut/--no-sam2-graph-cut", help="repartition the lifted SAM-2 labels by an alpha-expansion graph cut"),
     sam2_device: str = typer.Option("auto", "--sam2-device", help="auto (GPU when there is one), cpu, cuda or cuda:N"),
     sam2_resolution: int = typer.Option(512, "--sam2-resolution", help="pixels per side of the 12 rendered views"),
     sam2_points: int = typer.Option(16, "--sam2-points", help="SAM-2 prompt grid: this many points per side (foreground ones kept)"),

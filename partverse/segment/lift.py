@@ -13,7 +13,8 @@ Inputs per view: a face-id buffer (H, W) int (-1 = background) and a mask-label 
    are dropped, unlabelled faces take their neighbours' majority (`fill_rounds` rounds), what
    remains unlabelled becomes one label per connected piece, and every label is split into
    connected pieces;
-6. optional (`graph_cut`, off by default): Samesh's repartition, an alpha-expansion graph cut of
+6. optional (`graph_cut`: off in `LiftConfig()`, which needs no face graph; on in the Samesh
+   method's `samesh.SAMESH_LIFT`): Samesh's repartition, an alpha-expansion graph cut of
    the labels with unary costs from the clusters' pixel votes and crease-weighted Potts pairs
    (`partverse.segment.repartition`), then the split into connected pieces again.
 """

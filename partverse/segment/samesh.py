@@ -6,7 +6,7 @@ Views: 12 cameras on an icosahedron (radius 2, 60 degree field of view) around t
 ray cast per view (face ids are always in [-1, F)). SAM-2 runs on every modality's images
 (`sam2_masks`, batched over views, on a GPU when there is one); the masks of all modalities are
 pooled per view, then lifted, linked across views, clustered and smoothed on the mesh, and
-optionally repartitioned by a graph cut (`lift`, `repartition`).
+repartitioned by a graph cut (`lift`, `repartition`; on by default, `graph_cut=False` skips it).
 
 Options of `run_samesh` / `samesh_labels` (also reachable as `segment(mesh, "samesh" | "auto",
 sam2=..., **options)` and the `partverse segment --sam2-*` flags): modalities, resolution,
@@ -23,7 +23,12 @@ from partverse.records import Mesh
 from partverse.segment.lift import LiftConfig, lift_masks
 from partverse.segment.sam2_images import DEFAULT_MODALITIES, check_mesh, check_modalities, render_modalities, unit_frame
 
-__all__ = ["Views", "SameshResult", "unit_frame", "render_views", "mesh_graph", "run_samesh", "samesh_labels"]
+# The method's lifting: with the graph-cut repartition. On noisy human masks of the 19 PSB models
+# it gives 41% fewer segments at the same ASA (0.903) and RI error (0.191 vs 0.193), for 0.045x
+# the SAM-2 forward time (benchmarks/samesh_postprocess.py).
+SAMESH_LIFT = LiftConfig(graph_cut=True)
+
+__all__ = ["SAMESH_LIFT", "Views", "SameshResult", "unit_frame", "render_views", "mesh_graph", "run_samesh", "samesh_labels"]
 
 
 @dataclass(slots=True)
@@ -67,8 +72,9 @@ def mesh_graph(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
 def run_samesh(mesh: Mesh, model: str, seed: int = 0, resolution: int = 512, mask_config=None,
                lift_config: LiftConfig | None = None, generator=None, modalities=DEFAULT_MODALITIES,
                graph_cut: bool | None = None, device: str | None = None) -> SameshResult:
-    """Render, run SAM-2, lift. `generator` reuses a loaded `Sam2MaskGenerator`; `graph_cut`
-    overrides `lift_config.graph_cut`; `device`: "auto" (default), "cpu", "cuda[:N]"."""
+    """Render, run SAM-2, lift. `generator` reuses a loaded `Sam2MaskGenerator`; `lift_config`
+    defaults to `SAMESH_LIFT` (graph cut on); `graph_cut` overrides its `graph_cut`; `device`:
+    "auto" (default), "cpu", "cuda[:N]"."""
     from dataclasses import replace
 
     from partverse.extras import require
@@ -78,7 +84,7 @@ def run_samesh(mesh: Mesh, model: str, seed: int = 0, resolution: int = 512, mas
     torch = require("torch", "sam2")
     modalities = check_modalities(modalities)
     check_mesh(mesh)
-    lift_config = lift_config or LiftConfig()
+    lift_config = lift_config or SAMESH_LIFT
     if graph_cut is not None:
         lift_config = replace(lift_config, graph_cut=graph_cut)
     torch.manual_seed(seed)
