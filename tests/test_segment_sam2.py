@@ -56,8 +56,8 @@ def truck():
 
 
 def test_samesh_end_to_end_is_deterministic_and_in_range(model, truck):
-    # every modality, and the graph cut (on by default)
-    options = dict(seed=1, resolution=48, mask_config=MASKS, modalities=("normals", "sdf", "shaded"), device="cpu")
+    # the sdf and shaded modalities pooled (normals: the other tests), and the graph cut (on by default)
+    options = dict(seed=1, resolution=48, mask_config=MASKS, modalities=("sdf", "shaded"), device="cpu")
     first = run_samesh(truck, model, **options)
     labels = first.labels
     assert labels.shape == (truck.num_faces,) and labels.min() == 0
@@ -142,7 +142,7 @@ def test_bad_meshes_through_samesh(model):
     with pytest.raises(PartverseError, match="no faces"):
         run_samesh(empty, model, resolution=16, mask_config=MASKS)
     flat = Mesh(np.zeros((3, 3)), np.array([[0, 1, 2]]), np.zeros(1, np.int32), np.full(1, -1, np.int32), [])
-    result = run_samesh(flat, model, resolution=16, mask_config=MASKS, graph_cut=True)  # nothing is ever hit
+    result = run_samesh(flat, model, resolution=16, mask_config=MASKS, modalities=("normals",), graph_cut=True)  # never hit
     assert np.array_equal(result.labels, [0]) and (result.mask_labels == -1).all()
 
 
