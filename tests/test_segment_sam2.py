@@ -159,3 +159,37 @@ def test_cli_passes_the_sam2_options(model, tmp_path):
     assert result.exit_code == 2 and "modalities = ('depth',)" in result.output
     result = runner.invoke(app, base[:-4] + ["--sam2-points", "0", "--out", str(out)])
     assert result.exit_code == 2 and "points_per_side = 0" in result.output
+
+
+def test_segment_stage_loads_sam2_once_and_runs_as_an_actor(model, truck, monkeypatch):
+    from partverse.records import Asset, PreparedMesh
+    from partverse.segment import sam2_masks
+    from pipelines.stages.segment import Segment
+
+    loads = []
+    real_init = sam2_masks.Sam2MaskGenerator.__init__
+
+    def counting_init(self, *args, **kwargs):
+        loads.append(args[0] if args else kwargs.get("model"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(sam2_masks.Sam2MaskGenerator, "__init__", counting_init)
+    options = dict(sam2=model, resolution=IMAGE, graph_cut=False, modalities=["normals"],
+                   mask_config=dict(points_per_side=4, pred_iou_thresh=-1e9, stability_thresh=0.0, min_mask_pixels=4))
+    stage = Segment(method="samesh", options=options)
+    assert stage.resources.actor and stage.resources.num_gpus == 0
+    assert "num_gpus" not in stage.params()  # where it runs is not part of the output key
+    outputs = []
+    for i in range(2):
+        asset = Asset(uid=f"truck{i}", source="local", source_uri="truck.glb", sha256="0" * 64, license="cc0", path="")
+        outputs += list(stage.process(PreparedMesh(asset=asset, mesh=truck, stats={})))
+    assert loads == [model]  # one model load for two records
+    direct = run_samesh(truck, model, resolution=IMAGE, graph_cut=False, modalities=["normals"],
+                        mask_config=MASKS).labels
+    for out in outputs:
+        labels = out.segmentation.face_labels
+        assert labels.shape == (truck.num_faces,)
+        assert metrics.rand_index_error(labels, direct, np.ones(truck.num_faces)) < 1e-9
+    assert not Segment(method="auto").resources.actor
+    with pytest.raises(ConfigError, match="options.sam2"):
+        Segment(method="samesh")
