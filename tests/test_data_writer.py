@@ -10,7 +10,7 @@ import pytest
 
 from partverse.data import manifest as mf
 from partverse.data.reader import read_manifest, read_release_table, read_table
-from partverse.data.schema import SCHEMA_VERSION, SchemaVersionError, TABLES, write_json_schemas
+from partverse.data.schema import SCHEMA_VERSION, SchemaVersionError, TABLES, decode_samples, write_json_schemas
 from partverse.data.writer import WriterError, write_release
 from tests._data_release import asset_rows, write_run
 from tests.conftest import REPO
@@ -52,8 +52,9 @@ def test_manifest_counts_checksums_and_sorted_rows(tmp_path):
         assert part_uids <= uids
     # samples survive exactly
     first = sorted(parts, key=lambda p: (p["uid"], p["part_id"]))[0]
-    points = np.asarray(table.column("points")[0].as_py(), np.float32).reshape(-1, 3)
+    points = decode_samples(table.column("points")[0].as_py())
     np.testing.assert_array_equal(points, first["points"])
+    assert table.schema.field("points").metadata == {b"partverse.dtype": b"<f4", b"partverse.shape": b"[256, 3]"}
     assert pq.ParquetFile(tmp_path / "r" / m["tables"]["parts"]["files"][0]).metadata.row_group(0).num_rows <= 4
 
 
@@ -114,9 +115,9 @@ def test_reader_refuses_an_unknown_major_schema_version(tmp_path):
     path = tmp_path / "run" / "release" / m["tables"]["parts"]["files"][0]
     table = pq.read_table(path)
     meta = dict(table.schema.metadata)
-    meta[b"partverse.schema_version"] = b"2.0"
+    meta[b"partverse.schema_version"] = b"3.0"
     pq.write_table(table.replace_schema_metadata(meta), tmp_path / "future.parquet")
-    with pytest.raises(SchemaVersionError, match=r"future\.parquet: schema version 2\.0 is not supported; this partverse reads 1\.x"):
+    with pytest.raises(SchemaVersionError, match=r"future\.parquet: schema version 3\.0 is not supported; this partverse reads 1\.x and 2\.x"):
         read_table(tmp_path / "future.parquet")
 
 

@@ -41,7 +41,8 @@ def _to_torch(sample: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
     import torch
 
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) and v.dtype != object else v for k, v in sample.items()}
+    from_numpy, ndarray = torch.from_numpy, np.ndarray
+    return {k: from_numpy(v) if type(v) is ndarray and v.dtype.kind != "O" else v for k, v in sample.items()}
 
 
 def _build() -> dict[str, type]:
