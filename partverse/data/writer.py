@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 from partverse.fsutil import fsync_dir
 from partverse.data import manifest as mf
 from partverse.data.convert import WriterError, _infer_num_samples, rows_to_table
-from partverse.data.schema import NUM_SAMPLES, SCHEMA_VERSION, captions_schema, objects_schema, parts_schema
+from partverse.data.schema import NUM_SAMPLES, SAMPLE_COLUMNS, SCHEMA_VERSION, TABLES, captions_schema, objects_schema, parts_schema
 
 DEFAULT_ROWS_PER_SHARD = 2048  # target parts rows per shard (~200 MB of samples at 4096 points)
 UNCOMPRESSED = ("points", "normals")
@@ -441,7 +441,7 @@ def write_release_tables(
     """Like `write_release`, from Arrow tables with the release schemas (`extra` goes into the manifest).
     The same rows give the same bytes as `write_release`."""
     mf.check_version(version)
-    tables = {name: _sorted(tables[name]) for name in mf.TABLE_NAMES}
+    tables = {name: _sorted(_canonical(name, tables[name])) for name in mf.TABLE_NAMES}
     tables["objects"] = _fill_num_parts(tables["objects"], tables["parts"])
     _check_tables(tables)
 
@@ -466,6 +466,24 @@ def write_release_tables(
 
     return _publish(out_dir, write, version=version, source_run=source_run, rows_per_shard=rows_per_shard,
                     row_group_rows=row_group_rows, extra=extra)
+
+
+def _canonical(name: str, table: pa.Table) -> pa.Table:
+    """A table with exactly the schema this partverse writes (same metadata, so the same bytes as
+    `write_release`); 1.x samples (fixed-size float lists) become 2.x float32 bytes."""
+    if name != "parts":
+        return pa.Table.from_arrays(table.select(TABLES[name]().names).columns, schema=TABLES[name]())
+    num_samples = _num_samples(table.schema) or NUM_SAMPLES
+    schema = parts_schema(num_samples)
+    columns = []
+    for field in schema:
+        col = table.column(field.name).combine_chunks()
+        if field.name in SAMPLE_COLUMNS and pa.types.is_fixed_size_list(col.type):
+            values = np.asarray(col.flatten(), dtype=np.float32)
+            offsets = np.arange(len(col) + 1, dtype=np.int32) * (12 * num_samples)
+            col = pa.Array.from_buffers(pa.binary(), len(col), [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=schema)
 
 
 def _publish(out_dir, write, *, version, source_run, rows_per_shard, row_group_rows, extra) -> dict[str, Any]:
