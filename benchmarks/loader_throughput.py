@@ -9,7 +9,10 @@ replicated to >= --parts parts. Each loader produces, per part: points (4096, 3)
   (b) one .npz per part (points, normals, box, caption), as TripoSG / PartCrafter-style loaders read
   (c) raw read speed: `cat > /dev/null` of the parts + captions shard files, page cache warm
 
-Run:  python benchmarks/loader_throughput.py [--parts 5000] [--workdir DIR] [--keep]
+Each loader is measured --repeats times in the same run; medians are printed with the load (uptime).
+Then each stage of PartDataset alone (small columns through pyarrow, samples through the page reader).
+
+Run:  python benchmarks/loader_throughput.py [--parts 5000] [--repeats 3] [--workdir DIR] [--keep]
 """
 from __future__ import annotations
 
