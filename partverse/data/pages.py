@@ -143,6 +143,8 @@ class SampleReader:
         self.schema = pf.schema_arrow
         self._plain = {f.name for f in self.schema if f.name in SAMPLE_COLUMNS and pa.types.is_binary(f.type)}
         self._ranges: dict[tuple[int, str], tuple[int, int, int]] = {}
+        leaves = pf.metadata.schema
+        self._leaf = {leaves.column(j).path: j for j in range(len(leaves))}
 
     def plain(self, column: str) -> bool:
         """Whether `column` is a samples column stored as binary (schema 2.x)."""
@@ -152,7 +154,7 @@ class SampleReader:
         """(rows, N, 3) float32 of one row group; NotPlainSamples if the chunk needs pyarrow."""
         key = (row_group, column)
         if key not in self._ranges:
-            self._ranges[key] = chunk_range(self.pf, row_group, column, self.schema)
+            self._ranges[key] = chunk_range(self.pf, row_group, column, self.schema, self._leaf.get(column))
         offset, size, rows = self._ranges[key]
         if self.mapped is not None:
             if offset + size > len(self.mapped):
@@ -163,15 +165,19 @@ class SampleReader:
         return decode_chunk(buf, rows, f"{self.path} row group {row_group} column {column}", self.verify)
 
 
-def chunk_range(pf: pq.ParquetFile, row_group: int, column: str, schema: pa.Schema | None = None) -> tuple[int, int, int]:
-    """(file offset, bytes, rows) of one column chunk, after checking it can be read as plain samples."""
+def chunk_range(pf: pq.ParquetFile, row_group: int, column: str, schema: pa.Schema | None = None,
+                leaf: int | None = None) -> tuple[int, int, int]:
+    """(file offset, bytes, rows) of one column chunk, after checking it can be read as plain samples.
+    leaf: the column's index among the Parquet leaves, if known."""
     md = pf.metadata.row_group(row_group)
-    for j in range(md.num_columns):
-        col = md.column(j)
-        if col.path_in_schema == column:
-            break
-    else:
-        raise NotPlainSamples(f"no column {column}")
+    if leaf is None:
+        names = [md.column(j).path_in_schema for j in range(md.num_columns)]
+        if column not in names:
+            raise NotPlainSamples(f"no column {column}")
+        leaf = names.index(column)
+    col = md.column(leaf)
+    if col.path_in_schema != column:
+        raise NotPlainSamples(f"leaf {leaf} is {col.path_in_schema}, not {column}")
     field = (schema or pf.schema_arrow).field(column)
     if col.physical_type != "BYTE_ARRAY" or col.compression != "UNCOMPRESSED" or col.has_dictionary_page or field.nullable:
         raise NotPlainSamples(f"{column}: {col.physical_type} {col.compression} dictionary={col.has_dictionary_page}")

@@ -150,8 +150,11 @@ class PartStream:
 
     # ------------------------------------------------------------ data
 
-    def iterate(self, epoch: int, consumer: int = 0, consumers: int = 1, start: int = 0) -> Iterator[dict[str, Any]]:
-        """Samples of one epoch for one consumer, from position `start` of its order."""
+    def iterate(self, epoch: int, consumer: int = 0, consumers: int = 1, start: int = 0, convert=None) -> Iterator[dict[str, Any]]:
+        """Samples of one epoch for one consumer, from position `start` of its order.
+
+        convert: optional `convert(columns, mode) -> columns` applied once per loaded unit (the
+        PyTorch dataset turns whole columns into tensors there, not sample by sample)."""
         units, items = self.order(epoch, consumer, consumers)
         units, items = units[start:], items[start:]
         remaining = np.bincount(units, minlength=len(self.units)) if len(units) else np.zeros(len(self.units), np.int64)
@@ -160,6 +163,8 @@ class PartStream:
         for u, i in zip(units.tolist(), items.tolist()):
             if u not in loaded:
                 loaded[u] = self._load(self.units[u], files)
+                if convert is not None:
+                    loaded[u] = convert(loaded[u], self.mode)
             yield self._sample(loaded[u], self.units[u], i)
             remaining[u] -= 1
             if remaining[u] == 0:
@@ -194,9 +199,9 @@ class PartStream:
         return {c: [f[0 if CAPTION_COLUMNS[c] == "brief" else 1] for f in found] for c in self.caption_columns}
 
     def _sample(self, cols: dict[str, Any], unit: Unit, item: int) -> dict[str, Any]:
+        if self.mode == "part":  # one row per item
+            return {k: v[item] for k, v in cols.items()}
         lo, hi = int(unit.starts[item]), int(unit.starts[item + 1])
-        if self.mode == "part":
-            return {k: v[lo] for k, v in cols.items()}
         out = {k: v[lo:hi] for k, v in cols.items()}
         out["uid"] = cols["uid"][lo]
         out["num_parts"] = hi - lo
