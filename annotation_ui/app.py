@@ -57,6 +57,28 @@ async def _too_large(send, limit: int) -> None:  # noqa: ANN001
     await send({"type": "http.response.body", "body": payload})
 
 
+def _lifespan(settings: Settings):  # noqa: ANN202
+    """Bound the worker threads that run request handlers (anyio's default is 40); freeze startup objects.
+
+    Handlers hold the GIL between database calls; with many more threads than cores, the thread
+    holding the SQLite write lock waits for the GIL behind the others (a lock convoy), so a few
+    threads serve more requests, with lower latency, than many.
+    """
+    import contextlib
+    import gc
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):  # noqa: ANN001, ANN202
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads
+        gc.collect()
+        gc.freeze()  # the app's long-lived objects (routes, models, compiled SQL) leave the GC's scans
+        yield
+
+    return lifespan
+
+
 def create_app(settings: Settings | None = None, *, migrate: bool = True):  # noqa: ANN201
     """Build the app; connects to `settings.database_url` and upgrades its schema unless migrate=False."""
     from fastapi import FastAPI, Request
@@ -65,6 +87,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     from annotation_ui import db
     from annotation_ui.errors import ApiError
     from annotation_ui.routers import audit, blobs, health, projects, reviews, tasks, users
+    from annotation_ui.services.content import LabelCache
     from annotation_ui.store import BlobStore
 
     settings = settings or Settings.from_env()
@@ -73,7 +96,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     if migrate:
         db.upgrade(engine)
     app = FastAPI(
-        title="partverse annotation server", version="1",
+        lifespan=_lifespan(settings), title="partverse annotation server", version="1",
         description="Tasks, leases, revisions, edit operations, review and audit for part annotation. "
         "Every endpoint except /api/v1/health needs `Authorization: Bearer <token>`. Writes carry "
         "`If-Match: \"<revision>\"`. Label arrays travel as zstd-compressed little-endian int32, base64.",
@@ -81,9 +104,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     )
     app.state.settings = settings
     app.state.engine = engine
-    app.state.sessionmaker = db.make_sessionmaker(engine)
+    app.state.label_cache = LabelCache(settings.label_cache_mb * 1024 * 1024)
+    # every session sees the app's label cache and name memo (services/content.py, services/lookup.py)
+    app.state.sessionmaker = db.make_sessionmaker(engine, info={"label_cache": app.state.label_cache, "names": {}})
     app.state.store = BlobStore(settings.store_dir)
-    app.state.token_cache = {}
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -101,3 +125,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = True):  # no
     review_page.mount(app, API_PREFIX)
     app.add_middleware(BodyLimit, settings=settings)
     return app
+
+
+def worker_app():  # noqa: ANN201
+    """The app of one `partverse serve --workers N` process: settings from PARTVERSE_* (set by serve),
+    schema already migrated by the parent."""
+    return create_app(Settings.from_env(), migrate=False)

@@ -75,16 +75,29 @@ def _write_lock(engine: Engine) -> threading.Lock:
 
 @contextlib.contextmanager
 def writing(session: Session, timeout: float = 30.0) -> Iterator[None]:
-    """A write transaction: ends any read, begins (SQLite: BEGIN IMMEDIATE), and always ends on exit.
+    """A write transaction, always ended on exit (committed, or rolled back on an exception).
+
+    SQLite: ends any read transaction and begins with BEGIN IMMEDIATE. PostgreSQL: goes on in the
+    session's current transaction (READ COMMITTED), begun on first use.
 
     On SQLite, writers of this process also queue on one lock first, so they wait in turn instead
     of polling SQLite's busy handler (which starves some writers under load). The transaction is
     committed on normal exit (a no-op if the body committed) and rolled back on an exception.
     """
-    session.rollback()
     engine = session.get_bind()
-    lock = _write_lock(engine) if engine.dialect.name == "sqlite" else None
-    if lock is not None and not lock.acquire(timeout=timeout):
+    if engine.dialect.name != "sqlite":
+        # PostgreSQL (READ COMMITTED): each statement sees the latest commits, so a read transaction
+        # the request already opened simply goes on as the write transaction (no second checkout)
+        try:
+            yield
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        return
+    session.rollback()
+    lock = _write_lock(engine)
+    if not lock.acquire(timeout=timeout):
         raise DatabaseBusy(f"database busy: no write slot within {timeout:.0f} s")
     try:
         token = _IMMEDIATE.set(True)
@@ -98,8 +111,7 @@ def writing(session: Session, timeout: float = 30.0) -> Iterator[None]:
         session.rollback()
         raise
     finally:
-        if lock is not None:
-            lock.release()
+        lock.release()
 
 
 def transaction(fn: Callable[..., T]) -> Callable[..., T]:
@@ -113,12 +125,22 @@ def transaction(fn: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(engine: Engine, info: dict | None = None) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects after commit; `info` is shared by all of them (Session.info)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema to `revision` with the Alembic migrations shipped in this package."""
+    _migrate(engine, "upgrade", revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database schema back to `revision` (e.g. "0002"), converting data where a migration did."""
+    _migrate(engine, "downgrade", revision)
+
+
+def _migrate(engine: Engine, direction: str, revision: str) -> None:
     from alembic import command
     from alembic.config import Config
 
@@ -126,5 +148,5 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.connect() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+        getattr(command, direction)(cfg, revision)
         conn.commit()

@@ -6,7 +6,6 @@ are decided here, once, never inside a handler.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -21,7 +20,6 @@ from annotation_ui.security import hash_token
 from annotation_ui.settings import Settings
 from annotation_ui.store import BlobStore
 
-TOKEN_CACHE_SECONDS = 5.0  # a revoked token stops working within this time
 _bearer = HTTPBearer(auto_error=False, description="an API token from `partverse users token NAME`")
 
 
@@ -44,7 +42,6 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def current_user(
-    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -52,23 +49,19 @@ def current_user(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing API token: send 'Authorization: Bearer <token>'")
     digest = hash_token(credentials.credentials, settings.secret_key)
-    tokens: dict[str, tuple[float, User]] = request.app.state.token_cache
-    cached = tokens.get(digest)
-    if cached is not None and cached[0] > time.monotonic():
-        return cached[1]
-    user = session.scalars(
-        select(User).join(ApiToken, ApiToken.user_id == User.id).where(
-            ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None)
-        )
+    # checked against the database on every request (one indexed lookup), so a revoked token is
+    # refused at once by every server process; no per-process cache can outlive a revocation
+    row = session.execute(
+        select(User.id, User.name, User.role, User.created_at).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
     ).first()
-    if user is None:
+    # end the read: the connection goes back to the pool while the request waits for a handler thread
+    # (holding it there could exhaust the pool with requests that cannot run)
+    session.rollback()
+    if row is None:
         raise Unauthorized("invalid or revoked API token")
-    # a detached copy: services end read transactions freely without expiring (and reloading) it
-    snapshot = User(id=user.id, name=user.name, role=user.role, created_at=user.created_at)
-    if len(tokens) > 10_000:
-        tokens.clear()
-    tokens[digest] = (time.monotonic() + TOKEN_CACHE_SECONDS, snapshot)
-    return snapshot
+    # a detached user: services end transactions freely without expiring (and reloading) it
+    return User(id=row[0], name=row[1], role=row[2], created_at=row[3])
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

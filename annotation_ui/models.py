@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, BigInteger, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy import UniqueConstraint, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -86,7 +86,13 @@ class Revision(Base):
     task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
     number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
-    face_labels_zstd: Mapped[bytes] = mapped_column(LargeBinary)  # zstd of (F,) int32 little-endian
+    # labels_delta False: zstd of the (F,) int32 little-endian labels (a snapshot).
+    # labels_delta True: zstd of (2k,) int32, k changed face indices then their labels, relative to
+    # revision number - 1. `snapshot_number` is the snapshot this revision's chain starts from
+    # (its own number for a snapshot), so reading any revision is one range query of bounded length.
+    face_labels_zstd: Mapped[bytes] = mapped_column(LargeBinary)
+    labels_delta: Mapped[bool] = mapped_column(Boolean, default=False)
+    snapshot_number: Mapped[int] = mapped_column(Integer)
     part_names: Mapped[dict] = mapped_column(JSON, default=dict)  # {"segment id": "name"}
     verdict: Mapped[str] = mapped_column(String(16), default="ok")  # "ok" | "rejected" (unsuitable object)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)

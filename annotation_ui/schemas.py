@@ -58,8 +58,17 @@ class TokenCreate(BaseModel):
 
 
 class TokenIssued(BaseModel):
+    id: int = Field(description="the token's id, for DELETE /api/v1/tokens/{id}")
     user: str
     token: str = Field(description="shown once; the server keeps only a keyed hash")
+
+
+class TokenPublic(_Out):
+    id: int
+    user: str
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
 
 
 # projects

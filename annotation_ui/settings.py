@@ -27,6 +27,8 @@ class Settings(BaseModel):
     max_blob_bytes: int = Field(512 * 1024 * 1024, ge=1024)
     sqlite_synchronous: str = "FULL"
     pool_size: int = Field(20, ge=1, le=500)
+    threads: int = Field(8, ge=1, le=256)  # request-handler threads per server process
+    label_cache_mb: int = Field(256, ge=0, le=64 * 1024)  # per server process: labels of recently used revisions
 
     @field_validator("environment")
     @classmethod

@@ -9,7 +9,10 @@ replicated to >= --parts parts. Each loader produces, per part: points (4096, 3)
   (b) one .npz per part (points, normals, box, caption), as TripoSG / PartCrafter-style loaders read
   (c) raw read speed: `cat > /dev/null` of the parts + captions shard files, page cache warm
 
-Run:  python benchmarks/loader_throughput.py [--parts 5000] [--workdir DIR] [--keep]
+Each loader is measured --repeats times in the same run; medians are printed with the load (uptime).
+Then each stage of PartDataset alone (small columns through pyarrow, samples through the page reader).
+
+Run:  python benchmarks/loader_throughput.py [--parts 5000] [--repeats 3] [--workdir DIR] [--keep]
 """
 from __future__ import annotations
 
@@ -136,31 +139,35 @@ def projected_bytes(files: list[Path]) -> int:
     return total
 
 
-def bench_binary_alternative(release: Path, files: list[Path], work: Path) -> tuple[float, float]:
-    """What-if: the same samples stored as fixed_size_binary (raw float32 bytes) instead of
-    fixed_size_list<float32>; returns (Arrow read rows/s as stored, rows/s as binary)."""
-    import pyarrow as pa
+def bench_stages(release: Path) -> dict[str, float]:
+    """Where PartDataset's time goes, as parts/s of each stage alone (in-process, one pass, unshuffled):
+    pyarrow read of the small columns, direct page read of the samples, and the full sample path."""
     import pyarrow.parquet as pq
 
-    cols = ["uid", "part_id", "points", "normals", "bbox_min", "bbox_max"]
-    stored, binary, rows = 0.0, 0.0, 0
-    for i, f in enumerate(p for p in files if p.name.startswith("parts")):
-        table = pq.read_table(f, columns=cols)
-        for name in ("points", "normals"):
-            arr = table.column(name).combine_chunks()
-            raw = pa.FixedSizeBinaryArray.from_buffers(pa.binary(arr.type.list_size * 4), len(arr), [None, arr.values.buffers()[1]])
-            table = table.set_column(table.schema.get_field_index(name), name, raw)
-        alt = work / f"binary-{i}.parquet"
-        pq.write_table(table, alt, row_group_size=64, compression="none", use_dictionary=["uid"])
-        for path, slot in ((f, 0), (alt, 1)):
-            pf = pq.ParquetFile(path)
-            t = time.perf_counter()
+    from pyarrow.fs import LocalFileSystem
+
+    from partverse.data import pages
+    from partverse.data.reader import read_manifest
+
+    files = [release / f for f in read_manifest(release)["tables"]["parts"]["files"]]
+    out, n = {}, 0
+    t = time.perf_counter()
+    for f in files:
+        pf = pq.ParquetFile(f)
+        for rg in range(pf.metadata.num_row_groups):
+            pf.read_row_groups([rg], columns=["uid", "part_id", "bbox_min", "bbox_max"])
+            n += pf.metadata.row_group(rg).num_rows
+    out["pyarrow read uid/part_id/box"] = n / (time.perf_counter() - t)
+    for verify in (True, False):
+        t = time.perf_counter()
+        for f in files:
+            pf = pq.ParquetFile(f)
+            reader = pages.SampleReader(pf, None, str(f), LocalFileSystem(), verify=verify)
             for rg in range(pf.metadata.num_row_groups):
-                pf.read_row_groups([rg], columns=cols)
-            dt = time.perf_counter() - t
-            stored, binary = (stored + dt, binary) if slot == 0 else (stored, binary + dt)
-        rows += table.num_rows
-    return rows / stored, rows / binary
+                for col in ("points", "normals"):
+                    reader.read(rg, col)
+        out[f"page read points+normals ({'CRC checked' if verify else 'no CRC'})"] = n / (time.perf_counter() - t)
+    return out
 
 
 def bench_cat(files: list[Path], parts: int) -> tuple[float, float]:
@@ -174,12 +181,21 @@ def bench_cat(files: list[Path], parts: int) -> tuple[float, float]:
     return parts / best, size / best
 
 
+def median(values: list[float]) -> float:
+    return float(np.median(values))
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--parts", type=int, default=5000)
     ap.add_argument("--layout-parts", type=int, default=400, help="parts timed through the GLB + trimesh loader")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="measurements of every loader; medians are reported")
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="pv-loader-bench-"))
     try:
@@ -193,23 +209,29 @@ def main() -> None:
         del objects, parts
         files = [work / "release" / f for t in ("parts", "captions") for f in m["tables"][t]["files"]]
 
-        ours = bench_dataset(work / "release")
+        print(f"load before: {load()}")
+        runs = []
+        for r in range(args.repeats):
+            run = {"ours": bench_dataset(work / "release"), "a": bench_layout(work / "layout", args.layout_parts),
+                   "b": bench_npz(npz)}
+            run["c"], run["c_bytes"] = bench_cat(files, m["stats"]["parts"])
+            runs.append(run)
+            print(f"repeat {r + 1}: PartDataset {run['ours']:.0f} parts/s; (a) {run['a']:.0f}, (b) {run['b']:.0f}, "
+                  f"(c) {run['c']:.0f} parts/s ({run['c_bytes'] / 1e9:.2f} GB/s); ratios {run['ours'] / run['a']:.1f}x, "
+                  f"{run['ours'] / run['b']:.1f}x, {run['ours'] / run['c']:.2f}", flush=True)
         loader = bench_loader(work / "release")
-        a = bench_layout(work / "layout", args.layout_parts)
-        b = bench_npz(npz)
-        c_parts, c_bytes = bench_cat(files, m["stats"]["parts"])
-        print(f"PartDataset (in-process, shuffled): {ours:10.0f} parts/s")
-        print(f"PartDataLoader (2 workers, batch 32): {loader:8.0f} parts/s")
-        print(f"(a) PartVerse layout + trimesh:      {a:10.0f} parts/s   ratio {ours / a:7.1f}x  (target >= 20x)")
-        print(f"(b) one .npz per part:               {b:10.0f} parts/s   ratio {ours / b:7.1f}x  (target >= 2x)")
-        print(f"(c) cat of the shard files:          {c_parts:10.0f} parts/s   ({c_bytes / 1e9:.2f} GB/s) "
-              f"ratio {ours / c_parts:7.2f}  (target >= 0.5)")
-        as_list, as_binary = bench_binary_alternative(work / "release", files, work)
-        print(f"    Arrow read of the sample columns: {as_list:.0f} rows/s as fixed_size_list<float32> (stored), "
-              f"{as_binary:.0f} rows/s if stored as fixed_size_binary ({as_binary / as_list:.1f}x)")
+        ours, a, b, c = (median([r[k] for r in runs]) for k in ("ours", "a", "b", "c"))
+        ra, rb, rc = (median([r["ours"] / r[k] for r in runs]) for k in ("a", "b", "c"))
+        print(f"medians over {args.repeats} repeats (ratios: median of the per-repeat ratios); load after: {load()}")
+        print(f"PartDataset (in-process, shuffled):   {ours:10.0f} parts/s")
+        print(f"PartDataLoader (2 workers, batch 32): {loader:10.0f} parts/s")
+        print(f"(a) PartVerse layout + trimesh:       {a:10.0f} parts/s   ratio {ra:7.1f}x  (target >= 20x)")
+        print(f"(b) one .npz per part:                {b:10.0f} parts/s   ratio {rb:7.1f}x  (target >= 2x)")
+        print(f"(c) cat of the shard files:           {c:10.0f} parts/s   ratio {rc:7.2f}   (target >= 0.5)")
         useful = projected_bytes(files) / sum(f.stat().st_size for f in files)
-        print(f"    cat of only the column chunks read ({useful:.0%} of the bytes): {c_parts / useful:10.0f} parts/s   "
-              f"ratio {ours * useful / c_parts:7.2f}")
+        print(f"    cat of only the column chunks read ({useful:.0%} of the bytes): ratio {rc * useful:7.2f}")
+        for stage, rate in bench_stages(work / "release").items():
+            print(f"    stage alone: {stage:40s} {rate:10.0f} parts/s")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,13 +1,17 @@
 """Speed of the segmentation engine, as ratios against baselines measured in the same run.
 
-    python benchmarks/segmentation_speed.py [--data ../shared/data] [--sam2-resolution 256]
+    python benchmarks/segmentation_speed.py [--data ../shared/data] [--sam2-resolution 256] [--repeat 5]
+                                           [--skip-sam2]
 
 1. Geometric segmentation time / `trimesh.load` time of the same file, for every shared asset and
-   PSB model (target <= 3x).
+   PSB model (target <= 3x). The two are timed alternately `--repeat` times: `ratio` = best
+   segmentation wall time / best load wall time; `median_ratio` = median of the per-repeat wall
+   ratios; `cpu_ratio` = the same with process CPU time (robust to other processes' load;
+   counts every thread, so embree's helper threads count against segmentation).
 2. SAM-2 path on CPU with a tiny randomly initialised Sam2Model built from a config here:
    lifting + merging + smoothing time / SAM-2 forward time (image encoder + mask decoder) for the
    same 12 views (target <= 0.2).
-3. Scaling: one mesh subdivided to 4x and 16x faces; time per face relative to the original
+3. Scaling: one mesh subdivided to 4x and 16x faces; wall and CPU time relative to the original
    (target: grows no faster than faces x log faces).
 """
 from __future__ import annotations
@@ -36,11 +40,27 @@ def best_of(fn, repeat: int = 3) -> float:
     return min(times)
 
 
-def geometric_vs_load(paths: list[Path]) -> list[float]:
+def paired(baseline, candidate, repeat: int) -> dict:
+    """Baseline and candidate timed alternately `repeat` times (wall and process CPU time), so
+    that load from other processes hits both alike. Returns the best wall times, their ratio, the
+    median of the per-repeat wall ratios and the median per-repeat CPU-time ratio."""
+    wall, cpu = {"b": [], "c": []}, {"b": [], "c": []}
+    for _ in range(repeat):
+        for key, fn in (("b", baseline), ("c", candidate)):
+            t, c = time.perf_counter(), time.process_time()
+            fn()
+            wall[key].append(time.perf_counter() - t)
+            cpu[key].append(time.process_time() - c)
+    wb, wc, cb, cc = (np.array(x) for x in (wall["b"], wall["c"], cpu["b"], cpu["c"]))
+    return {"load_s": wb.min(), "seg_s": wc.min(), "ratio": wc.min() / wb.min(),
+            "median_ratio": float(np.median(wc / wb)), "cpu_ratio": float(np.median(cc / np.maximum(cb, 1e-6)))}
+
+
+def geometric_vs_load(paths: list[Path], repeat: int) -> list[dict]:
     import trimesh
 
-    print("file\tfaces\tload_s\tgeometric_s\tratio")
-    ratios = []
+    print("file\tfaces\tload_s\tgeometric_s\tratio\tmedian_ratio\tcpu_ratio")
+    rows = []
     for path in paths:
         try:
             mesh = load(path)
@@ -48,14 +68,26 @@ def geometric_vs_load(paths: list[Path]) -> list[float]:
             print(f"{path.name}\tskipped: {exc}")
             continue
         try:
-            load_s = best_of(lambda: trimesh.load(str(path)))
+            trimesh.load(str(path))
         except Exception as exc:  # e.g. FBX: trimesh has no loader, so there is no baseline
             print(f"{path.name}\tno trimesh baseline: {type(exc).__name__}: {exc}")
             continue
-        seg_s = best_of(lambda: segment(mesh, "geometric"))
-        ratios.append(seg_s / load_s)
-        print(f"{path.name}\t{mesh.num_faces}\t{load_s:.3f}\t{seg_s:.3f}\t{seg_s / load_s:.2f}", flush=True)
-    return ratios
+        segment(mesh, "geometric")  # warm-up (first-call imports)
+        row = paired(lambda: trimesh.load(str(path)), lambda: segment(mesh, "geometric"), repeat)
+        row.update(file=path.name, faces=mesh.num_faces)
+        rows.append(row)
+        print(f"{path.name}\t{mesh.num_faces}\t{row['load_s']:.4f}\t{row['seg_s']:.4f}\t{row['ratio']:.2f}\t"
+              f"{row['median_ratio']:.2f}\t{row['cpu_ratio']:.2f}", flush=True)
+    return rows
+
+
+def _summary(rows: list[dict], label: str) -> None:
+    if not rows:
+        return
+    for key in ("ratio", "median_ratio", "cpu_ratio"):
+        r = np.array([x[key] for x in rows])
+        print(f"{label}: {key}: median {np.median(r):.2f}x, mean {r.mean():.2f}x, max {r.max():.2f}x, "
+              f"{int((r <= 3).sum())}/{len(r)} within 3x")
 
 
 def sam2_ratio(mesh, resolution: int) -> None:
@@ -86,22 +118,31 @@ def sam2_ratio(mesh, resolution: int) -> None:
           f"lift+smooth {lift_s:.3f}s, merge with geometry {merge_s:.3f}s, ratio {(lift_s + merge_s) / forward:.3f} (target <= 0.2)")
 
 
-def scaling(mesh) -> None:
+def scaling(mesh, repeat: int = 3) -> None:
+    """Time (best wall and best process-CPU of `repeat`, 4x and 16x as many repeats at 4x and 1x,
+    which are that much cheaper) at 1x, 4x and 16x the faces, each relative to 1x, against the
+    faces x log(faces) bound."""
     import trimesh
 
     from partverse.records import ArtistPart, Mesh
 
-    print("\nscaling\tfaces\tseconds\tper_face_vs_1x\ttime_vs_1x vs faces*log(faces)_vs_1x")
+    print("\nscaling\tfaces\twall_s\tcpu_s\twall_vs_1x\tcpu_vs_1x\tbound faces*log(faces)_vs_1x")
     vertices, faces = mesh.vertices, mesh.faces
     base = None
-    for _ in range(3):  # 1x, 4x, 16x
+    for level in range(3):  # 1x, 4x, 16x
         m = Mesh(vertices, faces, np.zeros(len(faces), np.int32), np.full(len(faces), -1, np.int32), [ArtistPart("w", "whole")])
-        s = best_of(lambda: segment(m, "geometric"), repeat=2)
-        n = len(faces)
+        segment(m, "geometric")  # warm-up
+        wall, cpu = [], []
+        for _ in range(repeat * 4 ** (2 - level)):
+            t, c = time.perf_counter(), time.process_time()
+            segment(m, "geometric")
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+        s, c, n = min(wall), min(cpu), len(faces)
         if base is None:
-            base = (s, n)
-        bound = (n * np.log(n)) / (base[1] * np.log(base[1]))
-        print(f"{n / base[1]:.0f}x\t{n}\t{s:.3f}\t{(s / n) / (base[0] / base[1]):.2f}\t{s / base[0]:.2f} vs {bound:.2f}", flush=True)
+            base = (s, c, n)
+        bound = (n * np.log(n)) / (base[2] * np.log(base[2]))
+        print(f"{n / base[2]:.0f}x\t{n}\t{s:.3f}\t{c:.3f}\t{s / base[0]:.2f}\t{c / base[1]:.2f}\t{bound:.2f}", flush=True)
         vertices, faces = trimesh.remesh.subdivide(vertices, faces)  # 4x the faces
 
 
@@ -109,13 +150,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=str(REPO.parent / "shared" / "data"))
     parser.add_argument("--sam2-resolution", type=int, default=256)
+    parser.add_argument("--repeat", type=int, default=5, help="paired timings per file")
+    parser.add_argument("--skip-sam2", action="store_true")
     args = parser.parse_args()
     data = Path(args.data)
     assets = sorted(p for p in (data / "assets").iterdir() if p.suffix.lower() in {".glb", ".gltf", ".ply", ".obj", ".fbx"})
     psb = sorted((data / "psb" / "off").glob("*.off"), key=lambda p: int(p.stem))
-    ratios = geometric_vs_load(assets + psb)
-    print(f"geometric / trimesh.load: median {np.median(ratios):.2f}x, mean {np.mean(ratios):.2f}x, max {np.max(ratios):.2f}x (target <= 3x)")
-    sam2_ratio(load(data / "psb" / "off" / "161.off"), args.sam2_resolution)
+    import os
+
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+    rows = geometric_vs_load(assets + psb, args.repeat)
+    print("\ngeometric / trimesh.load (target <= 3x for every file):")
+    _summary([r for r in rows if not r["file"].endswith(".off")], "shared assets")
+    _summary([r for r in rows if r["file"].endswith(".off")], "PSB models")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+    if not args.skip_sam2:
+        sam2_ratio(load(data / "psb" / "off" / "161.off"), args.sam2_resolution)
     scaling(load(data / "psb" / "off" / "341.off"))
 
 

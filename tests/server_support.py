@@ -118,8 +118,8 @@ def seed_tasks(admin, project: str, n: int, num_faces: int = 64, seed: int = 0) 
 
 # a real server process
 class LiveServer:
-    def __init__(self, url: str, data_dir: Path, env: dict[str, str] | None = None):
-        self.db, self.data_dir, self.port = url, data_dir, free_port()
+    def __init__(self, url: str, data_dir: Path, env: dict[str, str] | None = None, workers: int = 1):
+        self.db, self.data_dir, self.port, self.workers = url, data_dir, free_port(), workers
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "PARTVERSE_SECRET_KEY": SECRET, **(env or {})}
         self.proc: subprocess.Popen | None = None
@@ -128,7 +128,7 @@ class LiveServer:
         import httpx
 
         cmd = [sys.executable, "-m", "partverse", "serve", "--db", self.db, "--data-dir", str(self.data_dir),
-               "--port", str(self.port)]
+               "--port", str(self.port), "--workers", str(self.workers)]
         self.logfile = open(self.data_dir / f"server-{self.port}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(cmd, cwd=REPO, env=self.env, stdout=self.logfile, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
@@ -176,9 +176,9 @@ def bootstrap(url: str, users: dict[str, str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def running_server(url: str, data_dir: Path, users: dict[str, str]):  # noqa: ANN201
+def running_server(url: str, data_dir: Path, users: dict[str, str], workers: int = 1):  # noqa: ANN201
     tokens = bootstrap(url, users)
-    server = LiveServer(url, data_dir).start()
+    server = LiveServer(url, data_dir, workers=workers).start()
     try:
         yield server, tokens
     finally:

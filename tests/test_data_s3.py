@@ -97,3 +97,39 @@ def test_dataloader_workers_stream_from_s3(tmp_path, bucket):
     for batch in PartDataLoader(ds, batch_size=4, num_workers=2):
         keys += list(zip(batch["uid"], batch["part_id"].tolist()))
     assert len(keys) == len(set(keys)) == m["stats"]["parts"]
+
+
+def test_concurrent_publishers_of_one_version_cannot_both_win(tmp_path, bucket):
+    """The manifest PUT is conditional (If-None-Match: *): no check-then-write window."""
+    import threading
+
+    from partverse.data.release import _write_manifest
+
+    fs, root = storage.resolve(bucket)
+    # 6 writers race for one key through the server's conditional PUT: exactly one wins
+    barrier, results = threading.Barrier(6), {}
+
+    def put(i):
+        barrier.wait()
+        try:
+            storage.put_if_absent_s3(storage.join(root, "race", "manifest.json"), f"writer {i}".encode())
+            results[i] = "won"
+        except FileExistsError:
+            results[i] = "refused"
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    winners = [i for i, r in results.items() if r == "won"]
+    assert len(results) == 6 and len(winners) == 1
+    assert storage.read_bytes(fs, storage.join(root, "race", "manifest.json")) == f"writer {winners[0]}".encode()
+
+    # a publisher that got past every earlier check still cannot replace a published manifest
+    write_run(tmp_path / "run")
+    published = create_release(tmp_path / "run", "2.0.0", bucket, log=quiet)
+    late = {**published, "created_at": "2099-01-01T00:00:00Z", "source_run": "someone else"}
+    with pytest.raises(mf.ReleaseExistsError, match="2.0.0 already exists"):
+        _write_manifest(fs, storage.join(root, "2.0.0"), late, bucket)
+    assert locate(bucket, "2.0.0").manifest == published

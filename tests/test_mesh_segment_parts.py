@@ -200,11 +200,14 @@ def test_group_sampling_stays_in_each_group(monkeypatch, chunk):
     from partverse.geometry import sampling
     from partverse.geometry.sampling import sample_groups
 
-    monkeypatch.setattr(sampling, "CHUNK_SAMPLES", chunk)
     v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 5], [3, 0, 5], [0, 3, 5], [9, 9, 9]], float)
     f = np.array([[0, 1, 2], [3, 4, 5], [6, 6, 6]])
+    unchunked = sample_groups(v, f, np.array([1, 4, 2]), 500, seed=1)
+    monkeypatch.setattr(sampling, "CHUNK_SAMPLES", chunk)
     points, normals, face = sample_groups(v, f, np.array([1, 4, 2]), 500, seed=1)
     assert points.shape == (3, 500, 3)
     assert (face[0] == 0).all() and (face[1] == 2).all() and (face[2] == 1).all()  # labels 1, 2, 4 in order
     assert np.allclose(points[1], 9) and np.allclose(normals[1], 0)  # zero-area group: its only face
     assert np.allclose(points[2][:, 2], 5) and np.array_equal(points, sample_groups(v, f, np.array([1, 4, 2]), 500, seed=1)[0])
+    # the stream does not depend on how the groups are chunked
+    assert all(np.array_equal(a, b) for a, b in zip(unchunked, (points, normals, face)))

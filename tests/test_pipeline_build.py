@@ -113,3 +113,32 @@ def test_param_change_and_annotations_rerun_only_what_they_change(tmp_path):
     assert [q["uid"] for q in rejected.quarantined] == [other["uid"]]
     assert "not an object" in rejected.quarantined[0]["message"]
     assert other["uid"] not in set(read_release_table(run / "release", "objects", ["uid"]).column("uid").to_pylist())
+
+
+def test_release_sink_streams_records_one_object_at_a_time():
+    from types import SimpleNamespace
+
+    from pipelines.stages.write_release import _RowFanout
+
+    pulled = []
+
+    def records():
+        for i in range(50):
+            pulled.append(i)
+            parts = [{"uid": f"u{i:02d}", "part_id": p} for p in (2, 0, 1)] if i % 5 else []
+            yield SimpleNamespace(object_row={"uid": f"u{i:02d}"}, part_rows=parts,
+                                  captions=[{"uid": f"u{i:02d}", "part_id": -1}])
+
+    fan = _RowFanout(records())
+    objects, parts, captions = fan.stream("objects"), fan.stream("parts"), fan.stream("captions")
+    seen = []
+    for i in range(50):  # consume in lockstep, as write_release does
+        obj = next(objects)
+        seen.append(obj["uid"])
+        if i % 5:
+            got = [next(parts) for _ in range(3)]
+            assert [r["part_id"] for r in got] == [0, 1, 2] and {r["uid"] for r in got} == {obj["uid"]}
+        assert next(captions)["uid"] == obj["uid"]
+        assert len(pulled) <= i + 2  # never more than one object ahead of the consumer
+    assert next(objects, None) is None and next(parts, None) is None and next(captions, None) is None
+    assert fan.counts == {"objects": 50, "parts": 120, "captions": 50}

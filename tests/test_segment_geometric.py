@@ -128,3 +128,43 @@ def test_shape_diameter_measures_thickness():
     on_box = np.arange(len(both.faces)) < len(box.faces)
     assert 0.9 <= np.median(diameter[on_box]) <= 1.25  # side 1, cone rays slant a little
     assert 0.07 <= np.median(diameter[~on_box]) <= 0.14  # rod diameter 0.1
+
+
+@pytest.mark.parametrize("name", ["kenney_truck_green.glb", "ply_cow.ply"])
+def test_fast_dual_graph_matches_the_general_routines(name, monkeypatch):
+    from partverse.geometry.adjacency import face_adjacency, weld_vertices
+    from partverse.segment import facegraph
+
+    mesh = load(shared("assets", name))
+    exact = weld_vertices(mesh.vertices, mesh.faces)
+    fast = facegraph.weld_fast(mesh.vertices, mesh.faces)
+    assert metrics.rand_index_error(exact.ravel(), fast.ravel()) == 0.0  # same vertex partition
+    pairs, shared_edges = facegraph.adjacency_fast(fast)
+    ref_pairs, _ = face_adjacency(exact)
+    assert sorted(map(tuple, np.sort(pairs, 1).tolist())) == sorted(map(tuple, np.sort(ref_pairs, 1).tolist()))
+    assert (fast[pairs[:, 0]][:, :, None] == shared_edges[:, None, :]).any(axis=1).all()  # shared edge on face a
+    # every position hashing alike (a forced collision) falls back to the exact routine
+    monkeypatch.setattr(facegraph, "_MIX", np.zeros(3, np.uint64))
+    assert np.array_equal(facegraph.weld_fast(mesh.vertices, mesh.faces), exact)
+
+
+def test_non_manifold_edges_link_every_face_pair():
+    from partverse.segment.facegraph import adjacency_fast
+
+    fan = np.array([[0, 1, 2], [1, 0, 3], [0, 1, 4], [2, 1, 5]])  # edge 0-1 shared by three faces
+    pairs, _ = adjacency_fast(fan)
+    assert sorted(map(tuple, np.sort(pairs, 1).tolist())) == [(0, 1), (0, 2), (0, 3), (1, 2)]
+
+
+def test_a_creased_border_merges_after_a_smooth_one_of_equal_weight():
+    from partverse.segment.hierarchy import build_hierarchy
+
+    # regions 0 | 1 | 2 (one face each, equal areas); both borders carry total affinity 1.0, but
+    # the 1-2 border is twice as long with half of it creased: lower mean smoothness
+    region = np.array([0, 1, 2])
+    pairs = np.array([[0, 1], [1, 2], [1, 2]])
+    weight = np.array([1.0, 1.0, 0.0])
+    length = np.array([1.0, 1.0, 1.0])
+    h = build_hierarchy(region, pairs, weight, np.ones(3), length=length)
+    assert h.merges[0].tolist() == [0, 1]
+    assert h.affinity[0] > h.affinity[1]

@@ -1,13 +1,24 @@
-"""Lifting 2D masks to faces, checked exactly where the answer is known."""
+"""Lifting 2D masks to faces, checked exactly where the answer is known; the SAM-2 input
+modalities; the alpha-expansion graph cut; bad meshes."""
+import itertools
+
 import numpy as np
 import pytest
 
-from partverse.errors import PartverseError
+from partverse.errors import ConfigError, PartverseError
+from partverse.geometry.adjacency import connected_face_components
+from partverse.io import load
 from partverse.records import ArtistPart, Mesh
 from partverse.segment import metrics
+from partverse.segment.facegraph import build_face_graph
+from partverse.segment.graphcut import Candidates, _min_cut_maxflow, _min_cut_scipy, alpha_expansion, potts_energy
 from partverse.segment.lift import LiftConfig, lift_masks, view_votes
+from partverse.segment.psb import read_seg
+from partverse.segment.repartition import crease_weights
+from partverse.segment.sam2_images import MODALITIES, check_modalities, jet, render_modalities
 from partverse.segment.sam2_masks import paint_masks
 from partverse.segment.samesh import mesh_graph, render_views
+from tests.conftest import shared
 
 
 def _boxes():
@@ -64,3 +75,164 @@ def test_small_masks_win_over_large_ones():
     label = paint_masks(np.stack([small, big]))
     assert (label[:2, :2] == label[0, 0]).all() and label[0, 0] != label[3, 3]
     assert paint_masks(np.stack([small, big]), min_pixels=5)[0, 0] == -1
+
+
+# --- SAM-2 input modalities ------------------------------------------------------------------
+
+def test_every_modality_renders_view_sized_images_over_valid_face_ids():
+    mesh = load(shared("assets", "kenney_truck_green.glb"))  # textured: the shaded images carry colour
+    views = render_modalities(mesh, MODALITIES, resolution=48)
+    assert views.face_ids.shape == (12, 48, 48) and views.face_ids.dtype == np.int64
+    assert views.face_ids.min() == -1 and views.face_ids.max() < mesh.num_faces
+    hit = views.face_ids >= 0
+    for name in MODALITIES:
+        image = views.images[name]
+        assert image.shape == (12, 48, 48, 3) and image.dtype == np.uint8
+        assert not image[~hit].any(), f"{name}: background must be black"
+        assert (image[hit].max(axis=-1) > 0).mean() > 0.95, f"{name}: the object must be visible"
+    # sdf: one colour per face within a view, and the view's whole colour range is used
+    sdf, ids = views.images["sdf"][0], views.face_ids[0]
+    face, first = np.unique(ids[ids >= 0], return_index=True)
+    colour_of_face = sdf[ids >= 0][first]
+    assert (sdf[ids >= 0] == colour_of_face[np.searchsorted(face, ids[ids >= 0])]).all()
+    assert len(np.unique(sdf[ids >= 0].reshape(-1, 3), axis=0)) > 3
+    # shaded: the truck's green texture shows (normal maps and jet colours would not be this green)
+    shaded = views.images["shaded"][hit].astype(int)
+    assert ((shaded[:, 1] > shaded[:, 0] + 20) & (shaded[:, 1] > shaded[:, 2] + 20)).mean() > 0.1
+
+
+def test_modalities_are_checked_and_parsed():
+    assert check_modalities("normals, shaded") == ("normals", "shaded")
+    for bad in ("depth", (), ("sdf", "sdf")):
+        with pytest.raises(ConfigError, match="must be one or more distinct of normals, sdf, shaded"):
+            check_modalities(bad)
+
+
+def test_jet_runs_blue_to_red():
+    colours = jet(np.array([0.0, 0.5, 1.0, 7.0]))
+    assert colours[0].argmax() == 2 and colours[2].argmax() == 0 and (colours[3] == colours[2]).all()
+    assert colours[1][1] == 255
+
+
+# --- lifting exactness on shared multi-part assets, with and without the graph cut ---------------
+
+@pytest.mark.parametrize("asset", ["kenney_platformer_character.glb"])
+@pytest.mark.parametrize("graph_cut", [False, True])
+def test_masks_of_artist_parts_lift_back_to_the_parts_exactly(asset, graph_cut):
+    mesh = load(shared("assets", asset))
+    views = render_modalities(mesh, ("normals",), resolution=192)
+    part = mesh.face_artist_part.astype(np.int64)
+    # SAM-2 stand-in: the artist part of each pixel, numbered differently in every view
+    shuffle = np.stack([np.random.default_rng(v).permutation(len(mesh.artist_parts)) for v in range(12)])
+    masks = np.where(views.face_ids >= 0, shuffle[np.arange(12)[:, None, None], part[np.maximum(views.face_ids, 0)]], -1)
+    pairs, areas = mesh_graph(mesh)
+    pieces = connected_face_components(mesh.num_faces, pairs, part[pairs[:, 0]] == part[pairs[:, 1]])
+    config = LiftConfig(min_face_pixels=1, graph_cut=graph_cut)
+    labels = lift_masks(views.face_ids, masks, pairs, areas, config, graph=build_face_graph(mesh.vertices, mesh.faces))
+    assert len(np.unique(labels)) == pieces.max() + 1
+    assert metrics.rand_index_error(labels, pieces) == 0.0
+
+
+def test_graph_cut_needs_the_face_graph():
+    mesh = _boxes()
+    ids = np.zeros((1, 2, 2), np.int64)
+    pairs, areas = mesh_graph(mesh)
+    with pytest.raises(PartverseError, match="graph_cut needs the"):
+        lift_masks(ids, ids, pairs, areas, LiftConfig(graph_cut=True))
+    with pytest.raises(ConfigError, match="smoothness = -1"):
+        LiftConfig(smoothness=-1)
+
+
+# --- the alpha-expansion graph cut ----------------------------------------------------------
+
+def _energy_by_enumeration(candidates, pairs, weights, num_labels):
+    return min(potts_energy(candidates, pairs, weights, np.array(c)) for c in itertools.product(range(num_labels), repeat=candidates.num_faces))
+
+
+def _solvers():
+    solvers = [_min_cut_scipy]
+    try:
+        import maxflow
+
+        solvers.append(lambda *args: _min_cut_maxflow(maxflow, *args))
+    except ImportError:  # PyMaxflow is optional: scipy's max flow is the fallback
+        pass
+    return solvers
+
+
+def test_min_cut_is_exact_with_every_available_solver():
+    for solver in _solvers():
+        rng = np.random.default_rng(0)
+        for _ in range(60):
+            n = int(rng.integers(1, 7))
+            lin, head, tail = rng.normal(size=n), rng.integers(0, n, 8), rng.integers(0, n, 8)
+            cap = rng.random(8)
+            x = solver(n, lin, head, tail, cap)
+            value = lambda x: lin @ x + (cap * (1 - x[head]) * x[tail]).sum()  # noqa: E731
+            best = min(value(np.array(b, float)) for b in itertools.product([0, 1], repeat=n))
+            assert value(x.astype(float)) <= best + 1e-3
+
+
+def test_alpha_expansion_is_within_twice_the_optimum():
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        faces, k = int(rng.integers(2, 6)), 3
+        start = rng.integers(0, k, faces)
+        face, label = np.repeat(np.arange(faces), k), np.tile(np.arange(k), faces)
+        keep = (rng.random(len(face)) < 0.7) | (label == start[face])
+        candidates = Candidates.build(face[keep], label[keep], 2 * rng.random(keep.sum()), faces)
+        pairs = np.array([(i, j) for i in range(faces) for j in range(i + 1, faces) if rng.random() < 0.6]).reshape(-1, 2)
+        weights = rng.random(len(pairs))
+        out = alpha_expansion(candidates, pairs, weights, start)
+        assert np.isfinite(candidates.cost_of(out)).all()
+        energy = potts_energy(candidates, pairs, weights, out)
+        assert energy <= potts_energy(candidates, pairs, weights, start)
+        assert energy <= 2 * _energy_by_enumeration(candidates, pairs, weights, k) + 1e-9
+
+
+def test_graph_cut_on_a_psb_model_lowers_the_energy_within_the_candidates():
+    mesh = load(shared("psb", "off", "341.off"))
+    truth = read_seg(shared("psb", "seg", "341", "341_0.seg"), mesh.num_faces).astype(np.int64)
+    graph = build_face_graph(mesh.vertices, mesh.faces)
+    rng = np.random.default_rng(3)
+    # noisy start: a tenth of the faces take a neighbour's label; votes favour the truth
+    noisy = truth.copy()
+    flip = rng.random(len(graph.pairs)) < 0.1
+    noisy[graph.pairs[flip, 0]] = truth[graph.pairs[flip, 1]]
+    face = np.r_[np.arange(mesh.num_faces), np.arange(mesh.num_faces), graph.pairs[:, 0], graph.pairs[:, 1]]
+    label = np.r_[truth, noisy, noisy[graph.pairs[:, 1]], noisy[graph.pairs[:, 0]]]
+    cost = np.r_[np.full(mesh.num_faces, 0.2), np.full(mesh.num_faces, 0.6), np.full(2 * len(graph.pairs), 1.5)]
+    candidates = Candidates.build(face, label, cost, mesh.num_faces)
+    weights = crease_weights(graph, 1.0)
+    out = alpha_expansion(candidates, graph.pairs, weights, noisy)
+    assert potts_energy(candidates, graph.pairs, weights, out) < potts_energy(candidates, graph.pairs, weights, noisy)
+    assert np.isfinite(candidates.cost_of(out)).all() and set(np.unique(out)) <= set(np.unique(label))
+    assert metrics.rand_index_error(out, truth) < metrics.rand_index_error(noisy, truth)
+    assert np.array_equal(out, alpha_expansion(candidates, graph.pairs, weights, noisy))
+    with pytest.raises(PartverseError, match="outside the faces' candidate sets"):
+        alpha_expansion(candidates, graph.pairs, weights, np.full(mesh.num_faces, 10**6))
+
+
+# --- bad meshes ------------------------------------------------------------------------------
+
+def test_zero_area_faces_and_dust_are_labelled_and_an_empty_mesh_is_refused():
+    boxes = _boxes()
+    rng = np.random.default_rng(0)
+    dust = rng.random((30, 3)) * 0.01 + 1.5  # 10 tiny triangles far from everything
+    degenerate = np.array([[0, 0, 1], [2, 2, 2], [3, 4, 3]])  # zero area: never hit by a ray
+    vertices = np.vstack([boxes.vertices, dust])
+    faces = np.vstack([boxes.faces, len(boxes.vertices) + np.arange(30).reshape(10, 3), degenerate])
+    part = np.r_[boxes.face_artist_part, np.full(13, 3)].astype(np.int32)
+    mesh = Mesh(vertices, faces, part, np.full(len(faces), -1, np.int32), boxes.artist_parts)
+    views = render_modalities(mesh, MODALITIES, resolution=96)
+    assert views.face_ids.max() < mesh.num_faces and not np.isin(np.arange(len(faces) - 3, len(faces)), views.face_ids).any()
+    masks = np.where(views.face_ids >= 0, part.astype(np.int64)[np.maximum(views.face_ids, 0)], -1)
+    pairs, areas = mesh_graph(mesh)
+    for graph_cut in (False, True):
+        labels = lift_masks(views.face_ids, masks, pairs, areas, LiftConfig(graph_cut=graph_cut),
+                            graph=build_face_graph(mesh.vertices, mesh.faces))
+        assert labels.shape == (len(faces),) and labels.min() == 0
+        assert np.array_equal(np.unique(labels), np.arange(labels.max() + 1))
+    empty = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), [])
+    with pytest.raises(PartverseError, match="no faces|empty"):
+        render_modalities(empty, ("normals",), resolution=16)

@@ -3,11 +3,15 @@ the same `from_pretrained` path users use (its masks are noise; shapes, ids and 
 import numpy as np
 import pytest
 
-from partverse.errors import ConfigError
+from typer.testing import CliRunner
+
+from partverse.cli import _register_all, app
+from partverse.errors import ConfigError, PartverseError
 from partverse.io import load
 from partverse.segment import metrics, segment
 from partverse.segment.artist import artist_segmentation
-from partverse.segment.sam2_masks import MaskConfig
+from partverse.segment.sam2_images import render_modalities
+from partverse.segment.sam2_masks import MaskConfig, Sam2MaskGenerator, pick_device
 from partverse.segment.samesh import run_samesh
 from tests.conftest import shared
 
@@ -52,18 +56,21 @@ def truck():
 
 
 def test_samesh_end_to_end_is_deterministic_and_in_range(model, truck):
-    first = run_samesh(truck, model, seed=1, resolution=64, mask_config=MASKS)
+    # the sdf and shaded modalities pooled (normals: the other tests), and the graph cut (on by default)
+    options = dict(seed=1, resolution=48, mask_config=MASKS, modalities=("sdf", "shaded"), device="cpu")
+    first = run_samesh(truck, model, **options)
     labels = first.labels
     assert labels.shape == (truck.num_faces,) and labels.min() == 0
     assert np.array_equal(np.unique(labels), np.arange(labels.max() + 1))
-    assert first.mask_labels.shape == (12, 64, 64) and first.mask_labels.max() >= 0
+    assert first.mask_labels.shape == (12, 48, 48) and first.mask_labels.max() >= 0
+    assert first.mask_labels.min() == -1 and (first.mask_labels[0] >= 0).sum() > 0
     assert set(first.seconds) == {"render", "sam2_embed", "sam2_decode", "lift"}
-    again = run_samesh(truck, model, seed=1, resolution=64, mask_config=MASKS)
+    again = run_samesh(truck, model, **options)
     assert np.array_equal(labels, again.labels) and np.array_equal(first.mask_labels, again.mask_labels)
 
 
 def test_auto_with_sam2_still_respects_artist_parts(model, truck):
-    labels = segment(truck, "auto", sam2=model, resolution=64, mask_config=MASKS)
+    labels = segment(truck, "auto", sam2=model, resolution=48, mask_config=MASKS, modalities=("normals",))
     assert metrics.achievable_segmentation_accuracy(labels, artist_segmentation(truck)) == 1.0
     plain = segment(truck, "auto")
     # SAM-2 evidence only adds creases: the result refines the geometric-only one or equals it
@@ -71,7 +78,7 @@ def test_auto_with_sam2_still_respects_artist_parts(model, truck):
 
 
 def test_samesh_with_a_target_count(model, truck):
-    labels = segment(truck, "samesh", sam2=model, num_parts=4, resolution=64, mask_config=MASKS)
+    labels = segment(truck, "samesh", sam2=model, num_parts=4, resolution=48, mask_config=MASKS, modalities=("sdf",))
     assert len(np.unique(labels)) == 4
 
 
@@ -80,3 +87,109 @@ def test_samesh_without_a_model_or_with_a_bad_path_says_so(tmp_path, truck):
         segment(truck, "samesh")
     with pytest.raises(Exception, match="cannot load a SAM-2 model"):
         segment(truck, "samesh", sam2=str(tmp_path / "missing"))
+
+
+def test_device_is_picked_and_checked():
+    import torch
+
+    assert pick_device(None) == pick_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert pick_device("cpu") == "cpu"
+    with pytest.raises(ConfigError, match="device = 'tpu'"):
+        pick_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="sees no CUDA GPU"):
+            pick_device("cuda:0")
+
+
+def test_views_batched_together_give_the_masks_of_views_one_by_one(model, truck):
+    views = render_modalities(truck, ("normals",), resolution=48)
+    foreground = views.face_ids >= 0
+    images = views.images["normals"]
+    config = dict(points_per_side=5, points_per_batch=8, pred_iou_thresh=-1e9, stability_thresh=0.0, min_mask_pixels=4)
+    alone = Sam2MaskGenerator(model, MaskConfig(views_per_batch=1, **config), device="cpu")
+    batched = Sam2MaskGenerator(model, MaskConfig(views_per_batch=5, **config), device="cpu")
+    # views see different numbers of grid points: a batch pads prompts, and drops the padding
+    assert len({int(foreground[v][np.ix_(*[((np.arange(5) + 0.5) / 5 * 48).astype(int)] * 2)].sum()) for v in range(7)}) > 1
+    one = alone.view_masks(images[:7], foreground[:7])
+    many = batched.view_masks(images[:7], foreground[:7])  # a batch of 5, then one of 2
+    assert [m.shape for m in one] == [m.shape for m in many]
+    agree = np.mean([(a == b).mean() for a, b in zip(one, many)])
+    assert agree > 0.999  # the same masks up to float rounding of batched matrix products
+    assert batched.seconds["embed"] > 0 and batched.seconds["decode"] > 0
+
+
+def test_masks_of_several_image_sets_are_pooled_per_view(model, truck):
+    views = render_modalities(truck, ("normals", "sdf"), resolution=32)
+    foreground = views.face_ids[:4] >= 0
+    generator = Sam2MaskGenerator(model, MaskConfig(points_per_side=3, pred_iou_thresh=-1e9, stability_thresh=0.0, min_mask_pixels=1))
+    normals, sdf = views.images["normals"][:4], views.images["sdf"][:4]
+    single = generator.masks(normals, foreground)
+    twice = generator.pooled_masks([normals, normals], foreground)
+    # the same masks twice: the same partition of every view
+    for a, b in zip(single, twice):
+        pairs = np.unique(np.stack([a.ravel(), b.ravel()]), axis=1)
+        assert len(pairs[0]) == len(np.unique(a)) == len(np.unique(b))
+    pooled = generator.pooled_masks([normals, sdf], foreground)
+    assert pooled.shape == (4, 32, 32) and not (pooled[~foreground] >= 0).any()
+    with pytest.raises(PartverseError, match="4 images for 3 foreground"):
+        generator.view_masks(normals, foreground[:3])
+
+
+def test_bad_meshes_through_samesh(model):
+    from partverse.records import Mesh
+
+    empty = Mesh(np.zeros((0, 3)), np.zeros((0, 3), np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32), [])
+    with pytest.raises(PartverseError, match="no faces"):
+        run_samesh(empty, model, resolution=16, mask_config=MASKS)
+    flat = Mesh(np.zeros((3, 3)), np.array([[0, 1, 2]]), np.zeros(1, np.int32), np.full(1, -1, np.int32), [])
+    result = run_samesh(flat, model, resolution=16, mask_config=MASKS, modalities=("normals",), graph_cut=True)  # never hit
+    assert np.array_equal(result.labels, [0]) and (result.mask_labels == -1).all()
+
+
+def test_cli_passes_the_sam2_options(model, tmp_path):
+    _register_all()
+    runner = CliRunner()
+    asset = str(shared("assets", "kenney_truck_green.glb"))
+    out = tmp_path / "labels.npy"
+    base = ["segment", asset, "--method", "samesh", "--sam2", model, "--sam2-resolution", "32", "--sam2-points", "4", "--out", str(out)]
+    result = runner.invoke(app, base + ["--sam2-modalities", "shaded,normals", "--no-sam2-graph-cut", "--sam2-device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert np.load(out).shape == (1104,)
+    result = runner.invoke(app, base + ["--sam2-modalities", "depth"])
+    assert result.exit_code == 2 and "modalities = ('depth',)" in result.output
+    result = runner.invoke(app, base[:-4] + ["--sam2-points", "0", "--out", str(out)])
+    assert result.exit_code == 2 and "points_per_side = 0" in result.output
+
+
+def test_segment_stage_loads_sam2_once_and_runs_as_an_actor(model, truck, monkeypatch):
+    from partverse.records import Asset, PreparedMesh
+    from partverse.segment import sam2_masks
+    from pipelines.stages.segment import Segment
+
+    loads = []
+    real_init = sam2_masks.Sam2MaskGenerator.__init__
+
+    def counting_init(self, *args, **kwargs):
+        loads.append(args[0] if args else kwargs.get("model"))
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(sam2_masks.Sam2MaskGenerator, "__init__", counting_init)
+    options = dict(sam2=model, resolution=IMAGE, graph_cut=False, modalities=["normals"],
+                   mask_config=dict(points_per_side=4, pred_iou_thresh=-1e9, stability_thresh=0.0, min_mask_pixels=4))
+    stage = Segment(method="samesh", options=options)
+    assert stage.resources.actor and stage.resources.num_gpus == 0
+    assert "num_gpus" not in stage.params()  # where it runs is not part of the output key
+    outputs = []
+    for i in range(2):
+        asset = Asset(uid=f"truck{i}", source="local", source_uri="truck.glb", sha256="0" * 64, license="cc0", path="")
+        outputs += list(stage.process(PreparedMesh(asset=asset, mesh=truck, stats={})))
+    assert loads == [model]  # one model load for two records
+    direct = run_samesh(truck, model, resolution=IMAGE, graph_cut=False, modalities=["normals"],
+                        mask_config=MASKS).labels
+    for out in outputs:
+        labels = out.segmentation.face_labels
+        assert labels.shape == (truck.num_faces,)
+        assert metrics.rand_index_error(labels, direct, np.ones(truck.num_faces)) < 1e-9
+    assert not Segment(method="auto").resources.actor
+    with pytest.raises(ConfigError, match="options.sam2"):
+        Segment(method="samesh")

@@ -13,7 +13,7 @@ from annotation_ui.settings import DEV_SECRET, Settings
 from tests.server_support import add_user, make_app
 
 ROLES = ("admin", "annotator", "reviewer")
-SAMPLE = {"name": "p", "task_id": "1", "sha256": "0" * 64, "number": "1"}
+SAMPLE = {"name": "p", "task_id": "1", "sha256": "0" * 64, "number": "1", "token_id": "999999"}
 
 
 def _roles(dependant) -> frozenset[str] | None:  # noqa: ANN001

@@ -30,10 +30,12 @@ def _together(n: int, fn) -> list:  # noqa: ANN001
     return out
 
 
+@pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("kind", DB_KINDS)
-def test_32_claims_on_20_tasks_and_same_base_writes(kind: str, tmp_path) -> None:  # noqa: ANN001
+def test_32_claims_on_20_tasks_and_same_base_writes(kind: str, workers: int, tmp_path) -> None:  # noqa: ANN001
+    """Also with 2 server processes: the database alone keeps claims and writes atomic across them."""
     users = {"root": "admin", **{f"a{i:02d}": "annotator" for i in range(32)}}
-    with running_server(db_url(kind, tmp_path), tmp_path, users) as (server, tokens):
+    with running_server(db_url(kind, tmp_path), tmp_path, users, workers=workers) as (server, tokens):
         admin = Client(server.base, tokens["root"])
         seed_tasks(admin, "p", 20)
         clients = [Client(server.base, tokens[f"a{i:02d}"]) for i in range(32)]

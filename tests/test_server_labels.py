@@ -61,3 +61,28 @@ def test_alembic_migrations_match_the_models(tmp_path) -> None:  # noqa: ANN001
         assert "ix_tasks_queue_order" in plan and "TEMP B-TREE" not in plan, plan
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     db.upgrade(engine)  # idempotent
+
+
+def test_edits_keep_names_exactly_of_present_segments() -> None:
+    """merge / split / rename on random labels agree with a plain bincount reference, few or many segments."""
+    rng = np.random.default_rng(7)
+    for n_segments in (12, 40):
+        labels = rng.integers(0, n_segments, 3000).astype(np.int32)
+        names = {str(s): f"p{s}" for s in range(0, n_segments, 2)}
+        for step in range(40):
+            present = np.flatnonzero(np.bincount(labels))
+            if step % 3 == 0 and present.size >= 2:
+                segs = rng.choice(present, min(present.size, 2 + step % 12), replace=False).tolist()
+                labels, names = L.merge(labels, names, segs)
+                assert not set(segs[1:]) - {min(segs)} & set(np.unique(labels).tolist())
+            elif step % 3 == 1:
+                faces = np.flatnonzero(labels == rng.choice(present)).tolist()  # takes a whole segment
+                labels, names, new = L.split(labels, names, faces[: rng.integers(1, len(faces) + 1)], "cut")
+                assert names[str(new)] == "cut"
+            else:
+                names = L.rename(labels, names, int(rng.choice(present)), f"r{step}")
+            assert {int(k) for k in names} <= set(np.unique(labels).tolist()), step
+    with pytest.raises(L.LabelError, match="do not occur"):
+        L.merge(labels, {}, [int(labels.max()) + 5, int(labels[0])])
+    with pytest.raises(L.LabelError, match="does not occur"):
+        L.rename(labels, names, int(labels.max()) + 1, "ghost")

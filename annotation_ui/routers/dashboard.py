@@ -8,11 +8,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from annotation_ui import labels as L
 from annotation_ui.deps import Reviewer, SessionDep
 from annotation_ui.models import Review, Revision, Task
 from annotation_ui.schemas import Message, ProjectStats
-from annotation_ui.services import lookup, stats
+from annotation_ui.services import content, lookup, stats
 from annotation_ui.services.agreement import face_agreement
 
 router = APIRouter(tags=["dashboard"])
@@ -71,7 +70,7 @@ def _rejection(session, project_id: int) -> list[ReviewerView]:  # noqa: ANN001
 def _agreement(session, project_id: int) -> list[TaskAgreement]:  # noqa: ANN001
     """Tasks submitted by two or more annotators: the latest submissions of the last two, compared."""
     rows = session.execute(
-        select(Task.id, Task.uid, Task.num_faces, Revision.author_id, Revision.number, Revision.face_labels_zstd)
+        select(Task.id, Task.uid, Task.num_faces, Revision.author_id, Revision.number)
         .join(Revision, Revision.task_id == Task.id)
         .where(Task.project_id == project_id, Revision.kind == "submit").order_by(Task.id, Revision.number)
     ).tuples().all()
@@ -84,7 +83,7 @@ def _agreement(session, project_id: int) -> list[TaskAgreement]:  # noqa: ANN001
         if len(by_author) < 2:
             continue
         first, second = sorted(by_author.values(), key=lambda r: r[4])[-2:]
-        a, b = L.decode(first[5], first[2]), L.decode(second[5], second[2])
+        a, b = (content.load(session, task_id, r[4], r[2]).labels for r in (first, second))
         result = face_agreement(a, b)
         out.append(TaskAgreement(task_id=task_id, uid=first[1], annotators=[names[first[3]], names[second[3]]],
                                  agreement=result["agreement"], parts=[result["parts_a"], result["parts_b"]]))

@@ -10,10 +10,10 @@ from annotation_ui.deps import Admin, AnyUser, Reviewer, SessionDep, StoreDep
 from annotation_ui.models import Project
 from annotation_ui.routers import views
 from annotation_ui.schemas import (
-    AnnotationOut, AnnotationPage, Message, ProjectCreate, ProjectPublic, ProjectStats, TaskList, TasksCreate,
+    AnnotationOut, AnnotationPage, Message, PackedLabels, ProjectCreate, ProjectPublic, ProjectStats, TaskList, TasksCreate,
     TasksCreated,
 )
-from annotation_ui.services import lookup, projects, stats
+from annotation_ui.services import content, lookup, projects, stats
 
 router = APIRouter(tags=["projects"])
 NOT_FOUND = {404: {"model": Message}}
@@ -71,7 +71,9 @@ def accepted_annotations(
         AnnotationOut(
             uid=task.uid, task_id=task.id, status="rejected" if rev.verdict == "rejected" else "accepted",
             reason=rev.reason, author=authors[rev.author_id], revision=rev.number, updated_at=task.updated_at,
-            labels=views.packed(rev.face_labels_zstd, task.num_faces), part_names=rev.part_names,
+            labels=PackedLabels(count=task.num_faces,
+                                data=content.load(session, task.id, rev.number, task.num_faces).packed()),
+            part_names=rev.part_names,
         )
         for task, rev in rows
     ]

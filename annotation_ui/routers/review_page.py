@@ -19,11 +19,10 @@ from fastapi import APIRouter, Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, Response
 
-from annotation_ui import labels as L
 from annotation_ui.deps import Reviewer, SessionDep, StoreDep, TaskId
 from annotation_ui.errors import Invalid, NotFound
 from annotation_ui.schemas import Message
-from annotation_ui.services import lookup
+from annotation_ui.services import content, lookup
 
 WEB_DIR = Path(__file__).resolve().parents[1] / "web"
 router = APIRouter(tags=["review page"])
@@ -95,7 +94,6 @@ def revision_labels(_: Reviewer, task_id: TaskId, number: Annotated[int, PathPar
                     session: SessionDep) -> Response:
     """Labels of revision `number` (1 = the automatic segmentation) as (F,) int32 little-endian."""
     task = lookup.task(session, task_id)
-    rev = lookup.revision(session, task_id, number)
-    labels = L.decode(rev.face_labels_zstd, task.num_faces)
+    labels = content.load(session, task_id, number, task.num_faces).labels
     return Response(labels.astype("<i4").tobytes(), media_type="application/octet-stream",
                     headers={"X-Num-Faces": str(task.num_faces)})

@@ -21,7 +21,8 @@ def _public(session, row: Review) -> ReviewPublic:  # noqa: ANN001
 
 
 @router.post("/tasks/{task_id}/review", response_model=ReviewPublic, status_code=201,
-             responses={404: {"model": Message}, 409: {"model": Conflict}, 412: {"model": Conflict},
+             responses={403: {"model": Message, "description": "you authored the revision under review"},
+                        404: {"model": Message}, 409: {"model": Conflict}, 412: {"model": Conflict},
                         422: {"model": Message}, 428: {"model": Message}})
 def review_task(reviewer: Reviewer, task_id: TaskId, base: BaseRevision, body: ReviewIn, session: SessionDep):
     """Accept the submitted revision (If-Match), or reject it back to its author or `reassign_to`."""

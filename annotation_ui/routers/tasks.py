@@ -15,10 +15,10 @@ from annotation_ui.deps import Annotator, AnyUser, BaseRevision, SessionDep, Set
 from annotation_ui.models import Revision
 from annotation_ui.routers import views
 from annotation_ui.schemas import (
-    ClaimResult, Conflict, DraftIn, LeasePublic, MergeIn, Message, RejectIn, RenameIn, RevisionDetail, RevisionPublic,
+    ClaimResult, Conflict, DraftIn, LeasePublic, MergeIn, Message, PackedLabels, RejectIn, RenameIn, RevisionDetail, RevisionPublic,
     SplitIn, SubmitIn, TaskDetail,
 )
-from annotation_ui.services import leases, lookup, revisions
+from annotation_ui.services import content, leases, lookup, revisions
 
 router = APIRouter(tags=["tasks"])
 WRITE_ERRORS = {
@@ -30,19 +30,19 @@ WRITE_ERRORS = {
 
 @router.post("/projects/{name}/claim", response_model=ClaimResult,
              responses={204: {"description": "queue empty: no task available"}, 404: {"model": Message}})
-def claim_next(user: Annotator, name: str, session: SessionDep, settings: SettingsDep, response: Response):
+def claim_next(user: Annotator, name: str, session: SessionDep, settings: SettingsDep):
     """Lease the next task (your own live lease in this project first). 204 when the queue is empty."""
     task = leases.claim_next(session, name, user, settings.lease_seconds)
     if task is None:
         return Response(status_code=204)
-    detail = views.detail(session, task, response)
-    return ClaimResult(task=detail, lease=detail.lease)
+    detail = views.detail_body(session, task)
+    return views.json_response({"task": detail, "lease": detail["lease"]}, etag=task.revision)
 
 
 @router.get("/tasks/{task_id}", response_model=TaskDetail, responses={404: {"model": Message}})
-def get_task(_: AnyUser, task_id: TaskId, session: SessionDep, response: Response) -> TaskDetail:
+def get_task(_: AnyUser, task_id: TaskId, session: SessionDep) -> TaskDetail:
     """The task with its latest labels (zstd int32), part names and mesh URL; ETag = revision."""
-    return views.detail(session, lookup.task(session, task_id), response)
+    return views.detail(session, revisions.task_row(session, task_id))
 
 
 @router.get("/tasks/{task_id}/revisions", response_model=list[RevisionPublic], responses={404: {"model": Message}})
@@ -59,11 +59,11 @@ def revision_history(_: AnyUser, task_id: TaskId, session: SessionDep) -> list[R
 def get_revision(_: AnyUser, task_id: TaskId, number: Annotated[int, Path(ge=1, le=2**31 - 1)],
                  session: SessionDep) -> RevisionDetail:
     """One revision with its labels, e.g. to compare a submission with the automatic labels (revision 1)."""
-    task = lookup.task(session, task_id)
-    r = lookup.revision(session, task_id, number)
+    task = revisions.task_row(session, task_id)
+    r = content.load(session, task_id, number, task.num_faces)
     return RevisionDetail(number=r.number, kind=r.kind, verdict=r.verdict, reason=r.reason,
                           author=lookup.user_names(session, {r.author_id})[r.author_id], created_at=r.created_at,
-                          labels=views.packed(r.face_labels_zstd, task.num_faces), part_names=r.part_names)
+                          labels=PackedLabels(count=task.num_faces, data=r.packed()), part_names=r.part_names)
 
 
 @router.post("/tasks/{task_id}/lease/renew", response_model=LeasePublic, responses=WRITE_ERRORS)
@@ -73,56 +73,51 @@ def renew_lease(user: Annotator, task_id: TaskId, session: SessionDep, settings:
 
 
 @router.delete("/tasks/{task_id}/lease", response_model=TaskDetail, responses=WRITE_ERRORS)
-def release_lease(user: Annotator, task_id: TaskId, session: SessionDep, response: Response) -> TaskDetail:
+def release_lease(user: Annotator, task_id: TaskId, session: SessionDep) -> TaskDetail:
     """Give the task back to the queue; its drafts are kept for whoever claims it next."""
-    return views.detail(session, leases.release(session, task_id, user), response)
+    return views.detail(session, leases.release(session, task_id, user))
 
 
 @router.put("/tasks/{task_id}/draft", response_model=TaskDetail, responses=WRITE_ERRORS)
-def save_draft(user: Annotator, task_id: TaskId, base: BaseRevision, body: DraftIn, session: SessionDep,
-               response: Response) -> TaskDetail:
+def save_draft(user: Annotator, task_id: TaskId, base: BaseRevision, body: DraftIn, session: SessionDep) -> TaskDetail:
     """Save the whole state (labels, names, optionally the verdict) as a new revision; the lease goes on."""
     edit = revisions.replace_edit(body.labels, body.part_names, body.verdict, body.reason)
-    task, rev = revisions.write(session, task_id, user, base, "draft", edit)
-    return views.detail(session, task, response, rev)
+    task, new = revisions.write(session, task_id, user, base, "draft", edit)
+    return views.detail(session, task, new)
 
 
 @router.post("/tasks/{task_id}/submit", response_model=TaskDetail, responses=WRITE_ERRORS)
-def submit(user: Annotator, task_id: TaskId, base: BaseRevision, session: SessionDep, response: Response,
+def submit(user: Annotator, task_id: TaskId, base: BaseRevision, session: SessionDep,
            body: SubmitIn | None = None) -> TaskDetail:
     """Finish the task: the latest revision (or these labels) goes to review; the lease ends."""
     body = body or SubmitIn()
     edit = revisions.replace_edit(body.labels, body.part_names)
-    task, rev = revisions.write(session, task_id, user, base, "submit", edit, submit=True)
-    return views.detail(session, task, response, rev)
+    task, new = revisions.write(session, task_id, user, base, "submit", edit, submit=True)
+    return views.detail(session, task, new)
 
 
 @router.post("/tasks/{task_id}/ops/merge", response_model=TaskDetail, responses=WRITE_ERRORS)
-def merge(user: Annotator, task_id: TaskId, base: BaseRevision, body: MergeIn, session: SessionDep,
-          response: Response) -> TaskDetail:
+def merge(user: Annotator, task_id: TaskId, base: BaseRevision, body: MergeIn, session: SessionDep) -> TaskDetail:
     """Merge segments into the smallest of their ids."""
-    task, rev = revisions.write(session, task_id, user, base, "merge", revisions.merge_edit(body.segments))
-    return views.detail(session, task, response, rev)
+    task, new = revisions.write(session, task_id, user, base, "merge", revisions.merge_edit(body.segments))
+    return views.detail(session, task, new)
 
 
 @router.post("/tasks/{task_id}/ops/split", response_model=TaskDetail, responses=WRITE_ERRORS)
-def split(user: Annotator, task_id: TaskId, base: BaseRevision, body: SplitIn, session: SessionDep,
-          response: Response) -> TaskDetail:
+def split(user: Annotator, task_id: TaskId, base: BaseRevision, body: SplitIn, session: SessionDep) -> TaskDetail:
     """Move faces to a new segment (id = largest label + 1), optionally named."""
-    task, rev = revisions.write(session, task_id, user, base, "split", revisions.split_edit(body.faces, body.name))
-    return views.detail(session, task, response, rev)
+    task, new = revisions.write(session, task_id, user, base, "split", revisions.split_edit(body.faces, body.name))
+    return views.detail(session, task, new)
 
 
 @router.post("/tasks/{task_id}/ops/rename", response_model=TaskDetail, responses=WRITE_ERRORS)
-def rename(user: Annotator, task_id: TaskId, base: BaseRevision, body: RenameIn, session: SessionDep,
-           response: Response) -> TaskDetail:
-    task, rev = revisions.write(session, task_id, user, base, "rename", revisions.rename_edit(body.segment, body.name))
-    return views.detail(session, task, response, rev)
+def rename(user: Annotator, task_id: TaskId, base: BaseRevision, body: RenameIn, session: SessionDep) -> TaskDetail:
+    task, new = revisions.write(session, task_id, user, base, "rename", revisions.rename_edit(body.segment, body.name))
+    return views.detail(session, task, new)
 
 
 @router.post("/tasks/{task_id}/ops/reject", response_model=TaskDetail, responses=WRITE_ERRORS)
-def reject(user: Annotator, task_id: TaskId, base: BaseRevision, body: RejectIn, session: SessionDep,
-           response: Response) -> TaskDetail:
+def reject(user: Annotator, task_id: TaskId, base: BaseRevision, body: RejectIn, session: SessionDep) -> TaskDetail:
     """Mark the object unsuitable, with a reason (then submit it for review)."""
-    task, rev = revisions.write(session, task_id, user, base, "reject", revisions.reject_edit(body.reason))
-    return views.detail(session, task, response, rev)
+    task, new = revisions.write(session, task_id, user, base, "reject", revisions.reject_edit(body.reason))
+    return views.detail(session, task, new)

@@ -1,90 +1,77 @@
 """Claiming the next task, renewing and releasing leases, all as single guarded UPDATEs.
 
-Claim is one statement: `UPDATE tasks ... WHERE id = (SELECT id ... LIMIT 1 [FOR UPDATE SKIP
-LOCKED]) AND <still available>`. SQLite serialises it under BEGIN IMMEDIATE; PostgreSQL's SKIP
-LOCKED lets concurrent claimers pass over a row another transaction is taking. An expired lease
-makes its task claimable again.
+Claim is one write transaction: `SELECT id ... LIMIT 1 [FOR UPDATE SKIP LOCKED]` per queue, then
+`UPDATE tasks ... WHERE id = ?`. SQLite serialises it under BEGIN IMMEDIATE; on PostgreSQL the row
+lock keeps the picked row ours until commit, and SKIP LOCKED lets concurrent claimers pass over a
+row another transaction is taking. An expired lease makes its task claimable again. The statements
+are built once at import (bind parameters only), so a claim costs no SQL construction.
 """
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import and_, case, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, bindparam, case, insert, or_, select, update
+from sqlalchemy.orm import Session
 
-from annotation_ui.db import transaction
+from annotation_ui.db import transaction, writing
 
 from annotation_ui.errors import Conflict
-from annotation_ui.models import Task, User, utcnow
+from annotation_ui.models import AuditEvent, Task, User, utcnow
 from annotation_ui.services import audit, lookup
 
 
-def _queues(t, project_id: int, user_id: int, now: dt.datetime) -> list:  # noqa: ANN001
-    """Where the next task comes from, in order, each an index-friendly condition and ordering.
+_T = Task.__table__.c
+_AVAILABLE = or_(_T.status == "queued", and_(_T.status == "in_progress", _T.lease_expires_at < bindparam("now")))
+_P, _U = bindparam("project_id"), bindparam("user_id")
+# Where the next task comes from, in order, each an index-friendly condition and ordering:
+# 1. your own expired lease (resume your work) and tasks a reviewer sent back to you;
+# 2. other expired leases (work someone abandoned);
+# 3. the queue, by priority then age (index ix_tasks_queue_order).
+_QUEUES = [
+    select(_T.id).where(_T.project_id == _P, or_(_T.lease_owner_id == _U, _T.assignee_id == _U), _AVAILABLE,
+                        or_(_T.assignee_id.is_(None), _T.assignee_id == _U))
+    .order_by(case((_T.lease_owner_id == _U, 0), else_=1), _T.priority.desc(), _T.id),
+    select(_T.id).where(_T.project_id == _P, _T.status == "in_progress", _T.lease_expires_at < bindparam("now"),
+                        _T.assignee_id.is_(None)).order_by(_T.priority.desc(), _T.id),
+    select(_T.id).where(_T.project_id == _P, _T.status == "queued", _T.assignee_id.is_(None))
+    .order_by(_T.priority.desc(), _T.id),
+]
+# PostgreSQL: lock the picked row and pass over rows other claimers are taking (SQLite holds the
+# database write lock under BEGIN IMMEDIATE, and renders no FOR UPDATE)
+_QUEUES = [q.limit(1).with_for_update(skip_locked=True) for q in _QUEUES]
+_HELD = (select(*Task.__table__.c).where(_T.project_id == _P, _T.status == "in_progress", _T.lease_owner_id == _U,
+                                          _T.lease_expires_at >= bindparam("now")).order_by(_T.id).limit(1))
+_TAKE = (update(Task.__table__).where(_T.id == bindparam("task_id"))
+         .values(status="in_progress", lease_owner_id=_U, lease_claimed_at=bindparam("now"),
+                 lease_expires_at=bindparam("expires"), updated_at=bindparam("now"))
+         .returning(*Task.__table__.c))
+_AUDIT = insert(AuditEvent.__table__)
 
-    1. your own expired lease (resume your work) and tasks a reviewer sent back to you;
-    2. other expired leases (work someone abandoned);
-    3. the queue, by priority then age (index ix_tasks_queue_order).
+
+def claim_next(session: Session, project_name: str, user: User, lease_seconds: float):  # noqa: ANN201
+    """Lease the next task to `user` (their own live lease first, so a lost reply costs nothing); None if empty.
+
+    Returns the task's row. One write transaction: SELECT the first available task of each queue in
+    turn (PostgreSQL: FOR UPDATE SKIP LOCKED), UPDATE it by id, add the audit event.
     """
-    expired = and_(t.status == "in_progress", t.lease_expires_at < now)
-    return [
-        (and_(t.project_id == project_id, or_(t.lease_owner_id == user_id, t.assignee_id == user_id),
-              or_(t.status == "queued", expired), or_(t.assignee_id.is_(None), t.assignee_id == user_id)),
-         (case((t.lease_owner_id == user_id, 0), else_=1), t.priority.desc(), t.id)),
-        (and_(t.project_id == project_id, expired, t.assignee_id.is_(None)), (t.priority.desc(), t.id)),
-        (and_(t.project_id == project_id, t.status == "queued", t.assignee_id.is_(None)), (t.priority.desc(), t.id)),
-    ]
-
-
-def _held(session: Session, project_id: int, user: User, now: dt.datetime) -> Task | None:
-    return session.scalars(
-        select(Task).where(
-            Task.project_id == project_id,
-            Task.status == "in_progress",
-            Task.lease_owner_id == user.id,
-            Task.lease_expires_at >= now,
-        ).order_by(Task.id).limit(1)
-    ).first()
-
-
-def _take(session: Session, where, order, user: User, now: dt.datetime, expires: dt.datetime) -> int | None:  # noqa: ANN001
-    """One atomic UPDATE ... WHERE id = (first matching row, SKIP LOCKED) AND <still matching>."""
-    t = aliased(Task)  # the subquery must not correlate with the UPDATE's own table
-    pick = select(t.id).where(where(t)).order_by(*order(t)).limit(1).with_for_update(skip_locked=True)
-    for _ in range(5):  # PostgreSQL: the picked row may have been taken between the SELECT and the UPDATE
-        task_id = session.execute(
-            update(Task).where(Task.id == pick.scalar_subquery(), where(Task)).values(
-                status="in_progress", lease_owner_id=user.id, lease_claimed_at=now, lease_expires_at=expires,
-                updated_at=now,
-            ).returning(Task.id).execution_options(synchronize_session=False)
-        ).scalar()
-        if task_id is not None or session.get_bind().dialect.name == "sqlite":
-            return task_id  # SQLite holds the write lock: no match means none available
-        if session.scalar(select(Task.id).where(where(Task)).limit(1)) is None:
+    project_id = lookup.project_id(session, project_name)
+    with writing(session):
+        now = utcnow()
+        params = {"project_id": project_id, "user_id": user.id, "now": now,
+                  "expires": now + dt.timedelta(seconds=lease_seconds)}
+        held = session.execute(_HELD, params).first()
+        if held is not None:
+            return held
+        for queue in _QUEUES:
+            task_id = session.execute(queue, params).scalar()
+            if task_id is not None:
+                break
+        else:
             return None
-    return None
-
-
-@transaction
-def claim_next(session: Session, project_name: str, user: User, lease_seconds: float) -> Task | None:
-    """Lease the next task to `user` (their own live lease first, so a lost reply costs nothing); None if empty."""
-    project = lookup.project(session, project_name)
-    now = utcnow()
-    held = _held(session, project.id, user, now)
-    if held is not None:
-        session.commit()
-        return held
-    expires = now + dt.timedelta(seconds=lease_seconds)
-    for i in range(3):
-        task_id = _take(session, lambda t, i=i: _queues(t, project.id, user.id, now)[i][0],
-                        lambda t, i=i: _queues(t, project.id, user.id, now)[i][1], user, now, expires)
-        if task_id is not None:
-            task = session.get(Task, task_id, populate_existing=True)
-            audit.record(session, user, "lease.claim", task=task, expires_at=expires.isoformat())
-            session.commit()
-            return task
-    session.commit()
-    return None
+        row = session.execute(_TAKE, {**params, "task_id": task_id}).first()
+        session.execute(_AUDIT, {"at": now, "actor_id": user.id, "action": "lease.claim", "project_id": project_id,
+                                 "task_id": task_id, "detail": {"expires_at": params["expires"].isoformat()}})
+    return row
 
 
 def live_lease_problem(task: Task, user: User, now: dt.datetime) -> str | None:

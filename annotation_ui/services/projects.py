@@ -60,7 +60,8 @@ def add_tasks(session: Session, user: User, project_name: str, specs: list[TaskC
                     priority=spec.priority, status="queued", revision=1, created_at=now, updated_at=now)
         session.add(task)
         session.flush()
-        session.add(Revision(task_id=task.id, number=1, kind="initial", face_labels_zstd=blob, part_names=names,
+        session.add(Revision(task_id=task.id, number=1, kind="initial", face_labels_zstd=blob, labels_delta=False,
+                             snapshot_number=1, part_names=names,
                              verdict="ok", author_id=user.id, created_at=now))
         audit.record(session, user, "task.create", task=task, uid=spec.uid, num_faces=spec.labels.count)
         created.append(task.id)

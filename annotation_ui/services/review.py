@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from annotation_ui.db import transaction
 
-from annotation_ui.errors import Conflict, Invalid, PreconditionFailed
+from annotation_ui.errors import Conflict, Forbidden, Invalid, PreconditionFailed
 from annotation_ui.models import Review, Task, User, utcnow
 from annotation_ui.services import audit, lookup
 
@@ -23,6 +23,9 @@ def review(
         raise PreconditionFailed(f"task {task.id}: you reviewed revision {base} but the latest is {task.revision}",
                                  current_revision=task.revision, status=task.status)
     latest = lookup.revision(session, task.id, task.revision)
+    if latest.author_id == reviewer.id:
+        raise Forbidden(f"task {task.id}: you authored revision {latest.number}, which is under review; "
+                        "another reviewer must accept or reject it")
     target = None
     if decision == "reject":
         target = lookup.user(session, reassign_to) if reassign_to else session.get(User, latest.author_id)

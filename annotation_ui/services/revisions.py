@@ -2,53 +2,51 @@
 
 Every write names the revision it is based on (If-Match). It is refused with 409 when the writer
 holds no live lease (expired, released, submitted, someone else's) and with 412 when the base is
-not the latest revision. The final guard is one statement, `UPDATE tasks SET revision = base + 1
-WHERE id = ? AND revision = base AND <lease still live>`, whose row count decides the race; the
-new revision row is inserted in the same transaction (and is unique per task and number).
+not the latest revision. The edit is computed from revision `base` (usually cached) before the
+write transaction; the transaction is then three statements: the guard `UPDATE tasks SET revision =
+base + 1 WHERE id = ? AND revision = base AND <lease still live> RETURNING ...`, whose row count
+decides the race (on PostgreSQL it row-locks the task like SELECT ... FOR UPDATE, and a concurrent
+writer re-checks the WHERE after the lock and finds no row), the new revision row (unique per task
+and number) and its audit event. SQLite runs it under BEGIN IMMEDIATE (see db.writing).
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import numpy as np
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from annotation_ui.db import writing
-
 from annotation_ui import labels as L
-from annotation_ui.errors import Conflict, Invalid, PreconditionFailed
-from annotation_ui.models import Revision, Task, User, utcnow
-from annotation_ui.services import audit, lookup
+from annotation_ui.db import writing
+from annotation_ui.errors import Conflict, Invalid, NotFound, PreconditionFailed
+from annotation_ui.models import AuditEvent, Revision, Task, User, utcnow
+from annotation_ui.services import content as C
+from annotation_ui.services.content import Content
 from annotation_ui.services.leases import live_lease_problem
 
-
-@dataclass(slots=True)
-class Content:
-    """A revision's content: (F,) int32 labels (decoded lazily), part names, verdict and reason."""
-
-    blob: bytes
-    num_faces: int
-    part_names: dict[str, str]
-    verdict: str = "ok"
-    reason: str | None = None
-    _labels: np.ndarray | None = None
-
-    @property
-    def labels(self) -> np.ndarray:
-        if self._labels is None:
-            self._labels = L.decode(self.blob, self.num_faces)
-        return self._labels
-
-    def with_labels(self, labels: np.ndarray, part_names: dict[str, str]) -> "Content":
-        return Content(L.encode(labels), self.num_faces, part_names, self.verdict, self.reason, labels)
-
-
 Edit = Callable[[Content], Content]
+_T = Task.__table__.c
+TASK_ROW = select(Task.__table__).where(_T.id == bindparam("task_id"))
+_GUARD = (_T.id == bindparam("task_id"), _T.revision == bindparam("base"), _T.status == "in_progress",
+          _T.lease_owner_id == bindparam("user_id"), _T.lease_expires_at >= bindparam("now"))
+_EDIT = update(Task.__table__).where(*_GUARD).values(revision=bindparam("new"), updated_at=bindparam("now")) \
+    .returning(*Task.__table__.c)
+_SUBMIT = update(Task.__table__).where(*_GUARD).values(
+    revision=bindparam("new"), updated_at=bindparam("now"), status="submitted", lease_owner_id=None,
+    lease_claimed_at=None, lease_expires_at=None, assignee_id=None).returning(*Task.__table__.c)
+_ADD_REVISION = insert(Revision.__table__)
+_ADD_AUDIT = insert(AuditEvent.__table__)
 
 
-def _refuse(task: Task, user: User, base: int) -> None:
+def task_row(session: Session, task_id: int):  # noqa: ANN201
+    """The task's row (a read-only Row with Task's attribute names), or 404."""
+    row = session.execute(TASK_ROW, {"task_id": task_id}).first()
+    if row is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return row
+
+
+def _refuse(task, user: User, base: int) -> None:  # noqa: ANN001
     problem = live_lease_problem(task, user, utcnow())
     if problem:
         raise Conflict(problem, current_revision=task.revision, status=task.status)
@@ -59,47 +57,45 @@ def _refuse(task: Task, user: User, base: int) -> None:
         )
 
 
-def write(
-    session: Session, task_id: int, user: User, base: int, kind: str, edit: Edit, *, submit: bool = False
-) -> tuple[Task, Revision]:
-    """Apply `edit` to the latest revision of `task_id`, store the result as revision base + 1; return both.
+def write(session: Session, task_id: int, user: User, base: int, kind: str, edit: Edit, *,
+          submit: bool = False):  # noqa: ANN201
+    """Apply `edit` to revision `base` of `task_id`, store the result as revision base + 1.
 
-    The edit is computed outside the write lock from revision `base`; the guarded UPDATE then
-    succeeds only if `base` is still the latest, so the stored result is never based on stale labels.
+    Returns (the task's new row, the new revision's Content). The stored result is never based on
+    stale labels: the guarded UPDATE succeeds only if `base` is still the latest revision.
     """
-    task = lookup.task(session, task_id)
+    task = task_row(session, task_id)
     _refuse(task, user, base)
-    latest = lookup.revision(session, task.id, base)
+    current = C.load(session, task_id, base, task.num_faces)
     try:
-        new = edit(Content(latest.face_labels_zstd, task.num_faces, dict(latest.part_names), latest.verdict,
-                           latest.reason))
+        new = edit(current)
     except L.LabelError as exc:
-        raise Invalid(f"task {task.id}: {exc}") from None
+        raise Invalid(f"task {task_id}: {exc}") from None
+    number = base + 1
+    blob, is_delta, snapshot = C.stored_form(current, new, number)
     with writing(session):
         now = utcnow()
-        values: dict[str, object] = {"revision": base + 1, "updated_at": now}
-        if submit:
-            values.update(status="submitted", lease_owner_id=None, lease_claimed_at=None, lease_expires_at=None,
-                          assignee_id=None)
-        claimed_at = session.scalar(select(Task.lease_claimed_at).where(Task.id == task_id))
-        won = session.execute(
-            update(Task).where(
-                Task.id == task_id, Task.revision == base, Task.status == "in_progress",
-                Task.lease_owner_id == user.id, Task.lease_expires_at >= now,
-            ).values(**values).execution_options(synchronize_session=False)
-        ).rowcount
-        if not won:
+        params = {"task_id": task_id, "base": base, "user_id": user.id, "now": now, "new": number}
+        row = session.execute(_SUBMIT if submit else _EDIT, params).first()
+        if row is None:
             session.rollback()
-            _refuse(lookup.task(session, task_id), user, base)
+            _refuse(task_row(session, task_id), user, base)
             raise Conflict(f"task {task_id}: the write lost a race; reload", current_revision=None)
-        work = (now - claimed_at).total_seconds() if submit and claimed_at else None
-        row = Revision(
-            task_id=task_id, number=base + 1, kind=kind, face_labels_zstd=new.blob, part_names=new.part_names,
-            verdict=new.verdict, reason=new.reason, author_id=user.id, work_seconds=work, created_at=now,
-        )
-        session.add(row)
-        audit.record(session, user, f"revision.{kind}", task=task, revision=base + 1, verdict=new.verdict)
-    return session.get(Task, task_id, populate_existing=True), row
+        work = (now - task.lease_claimed_at).total_seconds() if submit and task.lease_claimed_at else None
+        session.execute(_ADD_REVISION, {
+            "task_id": task_id, "number": number, "kind": kind, "face_labels_zstd": blob, "labels_delta": is_delta,
+            "snapshot_number": snapshot, "part_names": new.part_names, "verdict": new.verdict, "reason": new.reason,
+            "author_id": user.id, "work_seconds": work, "created_at": now,
+        })
+        session.execute(_ADD_AUDIT, {
+            "at": now, "actor_id": user.id, "action": f"revision.{kind}", "project_id": task.project_id,
+            "task_id": task_id, "detail": {"revision": number, "verdict": new.verdict},
+        })
+    new.number, new.kind, new.author_id, new.created_at, new.snapshot_number = number, kind, user.id, now, snapshot
+    cache = C.cache_of(session)
+    if cache is not None:
+        cache.put(task_id, new)  # committed: the content of (task, number) never changes again
+    return row, new
 
 
 def replace_edit(packed_labels, part_names: dict[str, str] | None, verdict: str | None = None,  # noqa: ANN001
@@ -110,23 +106,24 @@ def replace_edit(packed_labels, part_names: dict[str, str] | None, verdict: str 
 
     def edit(cur: Content) -> Content:
         if verdict is not None:
-            cur = Content(cur.blob, cur.num_faces, cur.part_names, verdict,
-                          reason.strip() if verdict == "rejected" else None, cur._labels)
+            cur = cur.changed(verdict=verdict, reason=reason.strip() if verdict == "rejected" else None)
         if packed_labels is None:
             if part_names is None:
-                return cur
-            return Content(cur.blob, cur.num_faces, L.validate_names(part_names, cur.labels), cur.verdict, cur.reason)
+                return cur.changed()
+            return cur.changed(part_names=L.validate_names(part_names, cur.labels))
         if packed_labels.count != cur.num_faces:
             raise L.LabelError(f"labels.count is {packed_labels.count}, the mesh has {cur.num_faces} faces")
         labels = L.validate(L.decode_b64(packed_labels.data, packed_labels.count), cur.num_faces)
-        return cur.with_labels(labels, L.validate_names(part_names or {}, labels))
+        return cur.changed(labels=labels, part_names=L.validate_names(part_names or {}, labels),
+                           packed=packed_labels.data)
 
     return edit
 
 
 def merge_edit(segments: list[int]) -> Edit:
     def edit(cur: Content) -> Content:
-        return cur.with_labels(*L.merge(cur.labels, cur.part_names, segments))
+        labels, names = L.merge(cur.labels, cur.part_names, segments)
+        return cur.changed(labels=labels, part_names=names)
 
     return edit
 
@@ -134,21 +131,20 @@ def merge_edit(segments: list[int]) -> Edit:
 def split_edit(faces: list[int], name: str | None) -> Edit:
     def edit(cur: Content) -> Content:
         labels, names, _ = L.split(cur.labels, cur.part_names, faces, name)
-        return cur.with_labels(labels, names)
+        return cur.changed(labels=labels, part_names=names)
 
     return edit
 
 
 def rename_edit(segment: int, name: str) -> Edit:
     def edit(cur: Content) -> Content:
-        return Content(cur.blob, cur.num_faces, L.rename(cur.labels, cur.part_names, segment, name), cur.verdict,
-                       cur.reason)
+        return cur.changed(part_names=L.rename(cur.labels, cur.part_names, segment, name))
 
     return edit
 
 
 def reject_edit(reason: str) -> Edit:
     def edit(cur: Content) -> Content:
-        return Content(cur.blob, cur.num_faces, cur.part_names, "rejected", reason.strip())
+        return cur.changed(verdict="rejected", reason=reason.strip())
 
     return edit

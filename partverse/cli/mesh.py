@@ -63,6 +63,11 @@ def segment(
     num_parts: int = typer.Option(None, "--num-parts", help="target number of segments (artist: same as --max-parts)"),
     sam2: str = typer.Option(None, "--sam2", help="SAM-2 model (local path or hub id): needed by samesh, used by auto when given"),
     seed: int = typer.Option(0, "--seed", help="geometric / samesh / auto: random seed (deterministic given it)"),
+    sam2_modalities: str = typer.Option(None, "--sam2-modalities", help="SAM-2 input images, comma-separated from normals,sdf,shaded; masks of all are pooled (default normals,sdf)"),
+    sam2_graph_cut: bool = typer.Option(True, "--sam2-graph-cut/--no-sam2-graph-cut", help="repartition the lifted SAM-2 labels by an alpha-expansion graph cut"),
+    sam2_device: str = typer.Option("auto", "--sam2-device", help="auto (GPU when there is one), cpu, cuda or cuda:N"),
+    sam2_resolution: int = typer.Option(512, "--sam2-resolution", help="pixels per side of the 12 rendered views"),
+    sam2_points: int = typer.Option(16, "--sam2-points", help="SAM-2 prompt grid: this many points per side (foreground ones kept)"),
 ) -> None:
     """Over-segment a mesh and write one int32 label per face (face order of `partverse inspect`).
 
@@ -78,6 +83,8 @@ def segment(
     mesh = _load_or_exit(path)
     params = _segment_params(method, max_parts, granularity, num_parts, sam2, seed)
     try:
+        if params.get("sam2") is not None:
+            params.update(_sam2_params(sam2_modalities, sam2_graph_cut, sam2_device, sam2_resolution, sam2_points))
         labels = run(mesh, method, **params)
     except PartverseError as exc:
         typer.echo(f"{path}: {exc}", err=True)
@@ -97,6 +104,13 @@ def _segment_params(method, max_parts, granularity, num_parts, sam2, seed) -> di
     if sam2 is not None or method == "samesh":
         params["sam2"] = sam2
     return params
+
+
+def _sam2_params(modalities, graph_cut, device, resolution, points) -> dict:
+    from partverse.segment.sam2_masks import MaskConfig
+
+    params = dict(graph_cut=graph_cut, device=device, resolution=resolution, mask_config=MaskConfig(points_per_side=points))
+    return params if modalities is None else {**params, "modalities": modalities}
 
 
 def parts(

@@ -65,3 +65,35 @@ def token(name: str = typer.Argument(...), db: str = _DB, data_dir: Path = _DATA
         except ApiError as exc:
             typer.echo(f"users token {name}: {exc.detail}", err=True)
             raise typer.Exit(1)
+
+
+@users_app.command("tokens")
+def tokens(name: str = typer.Argument(None, help="only this user's tokens"), db: str = _DB,
+           data_dir: Path = _DATA) -> None:
+    """List API tokens (id, user, label, created, revoked), never their secrets."""
+    from annotation_ui.models import User
+    from annotation_ui.services import accounts
+
+    session, _ = _session(db, data_dir)
+    with session:
+        admin = User(id=0, name="cli", role="admin")  # the command line works on the database directly
+        for row, owner in accounts.list_tokens(session, admin, name):
+            revoked = f"revoked {row.revoked_at:%Y-%m-%d %H:%M:%S}Z" if row.revoked_at else "active"
+            typer.echo(f"{row.id}\t{owner}\t{row.label or '-'}\t{row.created_at:%Y-%m-%d %H:%M:%S}Z\t{revoked}")
+
+
+@users_app.command("revoke")
+def revoke(token_id: int = typer.Argument(..., help="token id, from `partverse users tokens`"), db: str = _DB,
+           data_dir: Path = _DATA) -> None:
+    """Revoke an API token: the server refuses it (401) from its next request on."""
+    from annotation_ui.errors import ApiError
+    from annotation_ui.services import accounts
+
+    session, _ = _session(db, data_dir)
+    with session:
+        try:
+            row, owner = accounts.revoke_token(session, token_id, None)
+        except ApiError as exc:
+            typer.echo(f"users revoke {token_id}: {exc.detail}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"revoked token {row.id} of {owner}")

@@ -37,11 +37,23 @@ def _dist(rank: int | None, world_size: int | None) -> tuple[int, int]:
     return rank, world_size
 
 
-def _to_torch(sample: dict[str, Any]) -> dict[str, Any]:
+def _columns_to_torch(cols: dict[str, Any], mode: str) -> dict[str, Any]:
+    """A loaded unit's columns -> tensors sharing their memory, once per unit: in part mode a tuple
+    of per-row tensors (`unbind`, so a sample costs a tuple index), in object mode whole tensors
+    that samples slice. Lists of arrays (face_indices) become lists of tensors; strings stay lists."""
     import numpy as np
     import torch
 
-    return {k: torch.from_numpy(v) if isinstance(v, np.ndarray) and v.dtype != object else v for k, v in sample.items()}
+    out = {}
+    for k, v in cols.items():
+        if type(v) is np.ndarray and v.dtype.kind != "O":
+            t = torch.from_numpy(v)
+            out[k] = t.unbind(0) if mode == "part" else t
+        elif isinstance(v, list) and any(type(x) is np.ndarray for x in v):
+            out[k] = [torch.from_numpy(x) if type(x) is np.ndarray else x for x in v]
+        else:
+            out[k] = v
+    return out
 
 
 def _build() -> dict[str, type]:
@@ -93,8 +105,7 @@ def _build() -> dict[str, type]:
             consumer, consumers = self._consumer()
             self._consumers = consumers
             k = self._positions.get(consumer, 0)
-            for sample in self.stream.iterate(self.epoch, consumer, consumers, k):
-                sample = _to_torch(sample)
+            for sample in self.stream.iterate(self.epoch, consumer, consumers, k, convert=_columns_to_torch):
                 k += 1
                 if self._tag:
                     sample[_POS] = torch.tensor([consumer, k], dtype=torch.int64)

@@ -4,7 +4,7 @@ A release directory (or a published version) is a release only once `manifest.js
 it is always written last. Layout of the manifest (JSON):
 
     {"format": "partverse-release", "format_version": 1,
-     "schema_version": "1.1", "version": "1.2.0", "created_at": "2026-...Z", "source_run": "...",
+     "schema_version": "2.0", "version": "1.2.0", "created_at": "2026-...Z", "source_run": "...",
      "num_samples": 4096,
      "tables": {"objects": {"rows": N, "files": ["objects-00000.parquet", ...]}, "parts": ..., "captions": ...},
      "files": {"objects-00000.parquet": {"table": "objects", "shard": 0, "rows": n, "sha256": "...",

@@ -24,12 +24,17 @@ def read_manifest(release: str | Path) -> dict[str, Any]:
 def open_parquet(path: str | Path, filesystem=None, verify_pages: bool = True) -> pq.ParquetFile:
     """A ParquetFile whose schema version has been checked; page CRCs are verified on read unless
     `verify_pages` is False (for files whose sha256 was already checked)."""
+    return open_parquet_source(path, filesystem, verify_pages)[0]
+
+
+def open_parquet_source(path: str | Path, filesystem=None, verify_pages: bool = True):
+    """(ParquetFile, the random-access file under it) for readers that also read pages directly."""
     if filesystem is None:
         filesystem, path = storage.resolve(path)
     source = filesystem.open_input_file(str(path))
     pf = pq.ParquetFile(source, page_checksum_verification=verify_pages)
     check_schema_version(pf.schema_arrow, str(path))
-    return pf
+    return pf, source
 
 
 def read_table(path: str | Path, columns: Sequence[str] | None = None, filesystem=None) -> pa.Table:

@@ -5,6 +5,8 @@ pipeline through `write_release`), optionally keeps only some licences (re-shard
 content-defined boundaries), uploads each shard once under `ROOT/blobs/<sha256>.parquet`
 (shards that an earlier version already has are not uploaded again: incremental releases), writes
 the dataset card, then `ROOT/<version>/manifest.json` LAST. Without that manifest there is no release.
+The manifest is created without overwriting: a hard link locally, a conditional PUT
+(`If-None-Match: *`) on S3, so of two concurrent publishers of one version exactly one wins.
 """
 from __future__ import annotations
 
@@ -138,7 +140,10 @@ def _write_manifest(filesystem, vdir: str, manifest: dict, out_uri) -> None:
         publish_manifest_local(Path(vdir), manifest)
         return
     path = storage.join(vdir, mf.MANIFEST_NAME)
-    if storage.exists(filesystem, path):
-        raise mf.ReleaseExistsError(f"{out_uri}: release {manifest['version']} already exists; versions are immutable")
-    storage.write_bytes(filesystem, path, mf.dumps(manifest))
+    if not isinstance(filesystem, pafs.S3FileSystem):
+        raise mf.ReleaseError(f"{out_uri}: publishing needs a local path or s3:// (got {type(filesystem).__name__})")
+    try:  # a conditional PUT: of two publishers of one version, exactly one wins
+        storage.put_if_absent_s3(path, mf.dumps(manifest))
+    except FileExistsError as exc:
+        raise mf.ReleaseExistsError(f"{out_uri}: release {manifest['version']} already exists; versions are immutable") from exc
 

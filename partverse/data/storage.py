@@ -62,3 +62,25 @@ def write_bytes(filesystem: pafs.FileSystem, path: str, data: bytes) -> None:
         return
     with filesystem.open_output_stream(path) as f:
         f.write(data)
+
+
+def put_if_absent_s3(path: str, data: bytes) -> None:
+    """PUT `bucket/key` only if no object exists there (`If-None-Match: *`), atomically on the server:
+    of two concurrent writers exactly one succeeds; the other gets FileExistsError."""
+    from partverse.extras import require
+
+    require("boto3", "s3")
+    import boto3
+    from botocore.exceptions import ClientError
+
+    bucket, _, key = path.partition("/")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    client = boto3.client("s3", endpoint_url=endpoint, region_name=os.environ.get("AWS_DEFAULT_REGION", "us-east-1"))
+    try:
+        client.put_object(Bucket=bucket, Key=key, Body=data, IfNoneMatch="*")
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+            raise FileExistsError(f"s3://{path} already exists") from exc
+        raise

@@ -7,6 +7,11 @@ its items then pass a shuffle buffer seeded by (seed, epoch, c). The whole order
 indices before any data is read, so resuming at position k of an epoch skips exactly k items
 without reading them: no sample is lost or repeated. A unit is read (only the asked columns, ranged
 reads on S3) when the order first needs it and dropped when its last item is out.
+
+Surface samples (schema 2.x) are read straight from their Parquet pages (`partverse.data.pages`):
+one read per row group and column into a buffer, page CRCs checked, and every sample is a view
+of that buffer (no decode, no per-sample copy). 1.x shards (fixed-size float lists) go through
+pyarrow and are copied once per row group.
 """
 from __future__ import annotations
 
@@ -19,8 +24,9 @@ import pyarrow as pa
 
 from partverse.data import manifest as mf
 from partverse.data.location import ReleaseLocation, locate
-from partverse.data.reader import open_parquet, read_table
-from partverse.data.schema import parts_schema
+from partverse.data import pages
+from partverse.data.reader import open_parquet, open_parquet_source, read_table
+from partverse.data.schema import SAMPLE_DTYPE, parts_schema
 
 CAPTION_COLUMNS = {"brief": "brief", "detailed": "detailed", "caption": "brief"}
 DEFAULT_COLUMNS = ("points", "normals", "bbox_min", "bbox_max")
@@ -144,8 +150,11 @@ class PartStream:
 
     # ------------------------------------------------------------ data
 
-    def iterate(self, epoch: int, consumer: int = 0, consumers: int = 1, start: int = 0) -> Iterator[dict[str, Any]]:
-        """Samples of one epoch for one consumer, from position `start` of its order."""
+    def iterate(self, epoch: int, consumer: int = 0, consumers: int = 1, start: int = 0, convert=None) -> Iterator[dict[str, Any]]:
+        """Samples of one epoch for one consumer, from position `start` of its order.
+
+        convert: optional `convert(columns, mode) -> columns` applied once per loaded unit (the
+        PyTorch dataset turns whole columns into tensors there, not sample by sample)."""
         units, items = self.order(epoch, consumer, consumers)
         units, items = units[start:], items[start:]
         remaining = np.bincount(units, minlength=len(self.units)) if len(units) else np.zeros(len(self.units), np.int64)
@@ -154,6 +163,8 @@ class PartStream:
         for u, i in zip(units.tolist(), items.tolist()):
             if u not in loaded:
                 loaded[u] = self._load(self.units[u], files)
+                if convert is not None:
+                    loaded[u] = convert(loaded[u], self.mode)
             yield self._sample(loaded[u], self.units[u], i)
             remaining[u] -= 1
             if remaining[u] == 0:
@@ -163,9 +174,17 @@ class PartStream:
         if unit.shard not in files:
             if len(files) >= 8:  # a few open shards: footers are re-read only after eviction
                 files.pop(next(iter(files)))
-            files[unit.shard] = open_parquet(self.files[unit.shard], self.loc.filesystem, self.verify_pages)
-        table = files[unit.shard].read_row_groups(unit.row_groups, columns=self.columns)
-        cols = {name: _to_numpy(table.column(name), name) for name in self.columns}
+            files[unit.shard] = _Shard(self.files[unit.shard], self.loc.filesystem, self.verify_pages, self.columns)
+        shard = files[unit.shard]
+        cols = shard.small_rows(unit.row_groups)
+        large = [c for c in self.columns if c not in cols and not shard.samples.plain(c)]
+        if large:
+            table = shard.pf.read_row_groups(unit.row_groups, columns=large)
+            cols.update({name: _to_numpy(table.column(name), name) for name in large})
+        for name in self.columns:
+            if shard.samples.plain(name):
+                arrays = [shard.read_samples(rg, name) for rg in unit.row_groups]
+                cols[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
         if self.caption_columns:
             cols.update(self._captions(unit.shard, cols["uid"], cols["part_id"]))
         return cols
@@ -180,13 +199,53 @@ class PartStream:
         return {c: [f[0 if CAPTION_COLUMNS[c] == "brief" else 1] for f in found] for c in self.caption_columns}
 
     def _sample(self, cols: dict[str, Any], unit: Unit, item: int) -> dict[str, Any]:
+        if self.mode == "part":  # one row per item
+            return {k: v[item] for k, v in cols.items()}
         lo, hi = int(unit.starts[item]), int(unit.starts[item + 1])
-        if self.mode == "part":
-            return {k: v[lo] for k, v in cols.items()}
         out = {k: v[lo:hi] for k, v in cols.items()}
         out["uid"] = cols["uid"][lo]
         out["num_parts"] = hi - lo
         return out
+
+
+SMALL_COLUMNS = ("uid", "part_id", "name", "license", "num_faces", "bbox_min", "bbox_max")
+
+
+class _Shard:
+    """An open parts shard: its footer, the samples reader, and the small columns asked for
+    (ids, names, boxes: a few bytes per part) read once for the whole shard."""
+
+    def __init__(self, path: str, filesystem, verify: bool, columns: list[str]):
+        self.path = path
+        self.pf, source = open_parquet_source(path, filesystem, verify)
+        self.samples = pages.SampleReader(self.pf, source, path, filesystem, verify)
+        md = self.pf.metadata
+        self.starts = np.concatenate([[0], np.cumsum([md.row_group(i).num_rows for i in range(md.num_row_groups)])])
+        small = [c for c in columns if c in SMALL_COLUMNS]
+        table = self.pf.read(columns=small)
+        self.small = {name: _to_numpy(table.column(name), name) for name in small}
+
+    def small_rows(self, row_groups: list[int]) -> dict[str, Any]:
+        lo, hi = int(self.starts[row_groups[0]]), int(self.starts[row_groups[-1] + 1])  # units are runs of row groups
+        return {name: v[lo:hi] for name, v in self.small.items()}
+
+    def read_samples(self, row_group: int, name: str) -> np.ndarray:
+        """(rows, N, 3) float32: a view of the pages, or via pyarrow for a chunk written some other way."""
+        try:
+            return self.samples.read(row_group, name)
+        except pages.NotPlainSamples:
+            arr = self.pf.read_row_group(row_group, columns=[name]).column(name).combine_chunks()
+            return _binary_samples(arr, f"{self.path} row group {row_group} column {name}")
+
+
+def _binary_samples(arr: pa.BinaryArray, where: str) -> np.ndarray:
+    """Binary samples values (all the same length) -> (rows, N, 3) float32, one copy."""
+    offsets = np.frombuffer(arr.buffers()[1], np.int32)[arr.offset: arr.offset + len(arr) + 1]
+    lengths = np.diff(offsets)
+    if arr.null_count or len(lengths) and ((lengths != lengths[0]).any() or lengths[0] % 12):
+        raise mf.ReleaseError(f"{where}: samples values are null or of different lengths")
+    data = np.frombuffer(arr.buffers()[2], np.uint8)[offsets[0]: offsets[-1]] if len(arr) else np.zeros(0, np.uint8)
+    return data.view(SAMPLE_DTYPE).reshape(len(arr), -1, 3).copy()  # writable: torch tensors share it
 
 
 def _to_numpy(column: pa.ChunkedArray, name: str):

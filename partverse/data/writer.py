@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -31,121 +31,14 @@ import pyarrow.parquet as pq
 
 from partverse.fsutil import fsync_dir
 from partverse.data import manifest as mf
-from partverse.data.schema import NUM_SAMPLES, SCHEMA_VERSION, TABLES, parts_schema
+from partverse.data.convert import WriterError, _infer_num_samples, rows_to_table
+from partverse.data.schema import NUM_SAMPLES, SAMPLE_COLUMNS, SCHEMA_VERSION, TABLES, captions_schema, objects_schema, parts_schema
 
 DEFAULT_ROWS_PER_SHARD = 2048  # target parts rows per shard (~200 MB of samples at 4096 points)
 UNCOMPRESSED = ("points", "normals")
 DEFAULT_ROW_GROUP_ROWS = 64  # rows per row group: the unit a streaming reader fetches
 _HASH_SPACE = float(2**64)
-
-
-class WriterError(mf.ReleaseError):
-    """Rows that cannot be written: the message names the table, the uid and the problem."""
-
-
-# ---------------------------------------------------------------- rows -> Arrow
-
-
-class _RowError(Exception):
-    def __init__(self, index: int, reason: str):
-        self.index, self.reason = index, reason
-
-
-def rows_to_table(table: str, rows: Iterable[dict[str, Any]], num_samples: int | None = None) -> pa.Table:
-    """Convert row dicts of one release table to an Arrow table with the release schema.
-
-    Missing keys become nulls; unknown keys are an error naming them. For `parts`, the number of
-    surface samples is taken from the first row with points unless `num_samples` is given.
-    """
-    rows = list(rows)
-    if table == "parts":
-        num_samples = num_samples or _infer_num_samples(rows)
-        schema = parts_schema(num_samples)
-    else:
-        schema = TABLES[table]()
-    known = set(schema.names)
-    for row in rows:
-        extra = set(row) - known
-        if extra:
-            raise WriterError(f"{table} row uid={row.get('uid')!r}: unknown columns {sorted(extra)}; known: {schema.names}")
-        if not row.get("uid"):
-            raise WriterError(f"{table} row {row!r:.120}: missing uid")
-    arrays = [_column(table, field, [row.get(field.name) for row in rows], rows) for field in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _infer_num_samples(rows: list[dict]) -> int:
-    for row in rows:
-        if row.get("points") is not None:
-            size = np.asarray(row["points"]).size
-            if size % 3:
-                raise WriterError(f"parts row uid={row.get('uid')!r}: points has {size} values, not a multiple of 3")
-            return size // 3
-    return NUM_SAMPLES
-
-
-def _column(table: str, field: pa.Field, values: list, rows: list[dict]) -> pa.Array:
-    t = field.type
-    try:
-        if pa.types.is_fixed_size_list(t):
-            return _fixed_list(values, t)
-        if pa.types.is_list(t) and pa.types.is_integer(t.value_type):
-            return _int_list(values, t)
-        if field.name == "renders":
-            values = [_renders(v) for v in values]
-        if pa.types.is_string(t):
-            values = [None if v is None else str(v) for v in values]
-        return pa.array(values, type=t)
-    except _RowError as exc:
-        row = rows[exc.index]
-        raise WriterError(f"{table}.{field.name} (uid={row.get('uid')!r}, part_id={row.get('part_id')!r}): {exc.reason}") from None
-    except (pa.ArrowException, ValueError, TypeError) as exc:
-        bad = _first_bad(field, values, rows)
-        raise WriterError(f"{table}.{field.name}{bad}: cannot store as {t}: {exc}") from exc
-
-
-def _first_bad(field: pa.Field, values: list, rows: list[dict]) -> str:
-    for value, row in zip(values, rows):
-        try:
-            pa.array([value], type=field.type)
-        except Exception:
-            return f" (uid={row.get('uid')!r}, part_id={row.get('part_id')!r})"
-    return ""
-
-
-def _fixed_list(values: list, t: pa.FixedSizeListType) -> pa.Array:
-    size, dtype = t.list_size, t.value_type.to_pandas_dtype()
-    flat = np.zeros((len(values), size), dtype=dtype)
-    valid = np.ones(len(values), dtype=bool)
-    for i, v in enumerate(values):
-        if v is None:
-            valid[i] = False
-            continue
-        a = np.asarray(v, dtype=dtype).reshape(-1)
-        if a.size != size:
-            raise _RowError(i, f"{a.size} values, the column holds exactly {size}")
-        flat[i] = a
-    mask = None if valid.all() else pa.array(~valid)
-    return pa.FixedSizeListArray.from_arrays(pa.array(flat.reshape(-1)), type=t, mask=mask)
-
-
-def _int_list(values: list, t: pa.ListType) -> pa.Array:
-    dtype = t.value_type.to_pandas_dtype()
-    parts = [np.zeros(0, dtype) if v is None else np.asarray(v).astype(dtype, copy=False).reshape(-1) for v in values]
-    offsets = np.zeros(len(values) + 1, dtype=np.int32)
-    np.cumsum([len(p) for p in parts], out=offsets[1:])
-    flat = np.concatenate(parts) if parts else np.zeros(0, dtype)
-    mask = pa.array([v is None for v in values]) if any(v is None for v in values) else None
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat), type=t, mask=mask)
-
-
-def _renders(value: Any) -> list[dict] | None:
-    """Renders as {view: png_bytes} or [{"view", "png"}] -> the list-of-struct form."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return [{"view": k, "png": value[k]} for k in sorted(value)]
-    return list(value)
+_PAGE_BYTES = 1 << 30  # no page split inside a column chunk (Parquet pages are < 2 GiB)
 
 
 # ---------------------------------------------------------------- sharding
@@ -199,24 +92,35 @@ def _leaf_paths(schema: pa.Schema) -> list[tuple[str, str]]:
     return [(pschema.column(i).path.split(".")[0], pschema.column(i).path) for i in range(len(pschema))]
 
 
-def write_parquet(table: pa.Table, path: Path, row_group_rows: int) -> None:
-    """Deterministic Parquet file (same table -> same bytes): zstd, page CRCs, no timestamps.
+def parquet_options(schema: pa.Schema) -> dict[str, Any]:
+    """Deterministic Parquet options (same rows -> same bytes): zstd, page CRCs, no timestamps.
 
-    Surface samples are stored plain and uncompressed: they barely compress (~8%) and dictionary
-    or zstd decoding would halve read speed. Strings get dictionaries.
+    Surface samples are stored plain and uncompressed: float noise barely compresses (~8%) and
+    zstd or dictionaries would add a decode pass. Strings get dictionaries. Pages are as large as
+    the column chunk (one page per column per row group), so a samples chunk is one header + values.
     """
-    leaves = _leaf_paths(table.schema)
-    types = {f.name: f.type for f in table.schema}
-    pq.write_table(
-        table,
-        path,
-        row_group_size=max(1, row_group_rows),
+    leaves = _leaf_paths(schema)
+    types = {f.name: f.type for f in schema}
+    return dict(
         compression={leaf: "none" if col in UNCOMPRESSED else "zstd" for col, leaf in leaves},
         use_dictionary=[leaf for col, leaf in leaves if pa.types.is_string(types[col])],
-        write_statistics=["uid", "part_id"] if "part_id" in table.column_names else ["uid"],
+        write_statistics=["uid", "part_id"] if "part_id" in schema.names else ["uid"],
         write_page_checksum=True,
         store_schema=True,
+        data_page_size=_PAGE_BYTES,
     )
+
+
+def write_parquet(table: pa.Table, path: Path, row_group_rows: int) -> None:
+    """A whole table as one deterministic Parquet file (`parquet_options`), row groups of `row_group_rows`."""
+    writer = pq.ParquetWriter(path, table.schema, **parquet_options(table.schema))
+    try:
+        step = max(1, row_group_rows)
+        for start in range(0, table.num_rows, step):
+            piece = table.slice(start, step)
+            writer.write_table(piece, row_group_size=piece.num_rows)
+    finally:
+        writer.close()
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -246,24 +150,198 @@ def _clean_stale_staging(out_dir: Path) -> None:
 # ---------------------------------------------------------------- stats
 
 
+class ReleaseStats:
+    """Counts for the manifest and the dataset card, accumulated object by object."""
+
+    def __init__(self) -> None:
+        self.objects = self.parts = self.captions = self.faces = 0
+        self.licences: Counter = Counter()
+        self.per_object: Counter = Counter()
+        self.label_source: Counter = Counter()
+        self.sources: Counter = Counter()
+
+    def add_object(self, obj: dict[str, Any]) -> None:
+        self.objects += 1
+        self.licences[obj.get("license") or "unknown"] += 1
+        self.per_object[obj.get("num_parts") or 0] += 1
+        self.label_source[obj.get("label_source") or "unknown"] += 1
+        self.sources[obj.get("source") or "unknown"] += 1
+        self.faces += int(obj.get("num_faces") or 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "objects": self.objects,
+            "parts": self.parts,
+            "captions": self.captions,
+            "faces": int(self.faces),
+            "licences": dict(sorted(self.licences.items())),
+            "parts_per_object": {str(k): self.per_object[k] for k in sorted(self.per_object)},
+            "label_source": dict(sorted(self.label_source.items())),
+            "sources": dict(sorted(self.sources.items())),
+        }
+
+
 def release_stats(tables: dict[str, pa.Table]) -> dict[str, Any]:
-    """Counts for the manifest and the dataset card."""
-    objects, parts = tables["objects"], tables["parts"]
-    licences = Counter(v if v else "unknown" for v in objects.column("license").to_pylist())
-    per_object = Counter(v or 0 for v in objects.column("num_parts").to_pylist())
-    label_source = Counter(v or "unknown" for v in objects.column("label_source").to_pylist())
-    sources = Counter(v or "unknown" for v in objects.column("source").to_pylist())
-    faces = pc.sum(objects.column("num_faces")).as_py() or 0
-    return {
-        "objects": objects.num_rows,
-        "parts": parts.num_rows,
-        "captions": tables["captions"].num_rows,
-        "faces": int(faces),
-        "licences": dict(sorted(licences.items())),
-        "parts_per_object": {str(k): per_object[k] for k in sorted(per_object)},
-        "label_source": dict(sorted(label_source.items())),
-        "sources": dict(sorted(sources.items())),
-    }
+    """Counts for the manifest and the dataset card, from whole tables."""
+    stats = ReleaseStats()
+    for obj in tables["objects"].select(["license", "num_parts", "label_source", "source", "num_faces"]).to_pylist():
+        stats.add_object(obj)
+    stats.parts, stats.captions = tables["parts"].num_rows, tables["captions"].num_rows
+    return stats.as_dict()
+
+
+# ---------------------------------------------------------------- shard files
+
+
+class _TableFile:
+    """One table's file of one shard, written row group by row group (never more than one in memory)."""
+
+    def __init__(self, path: Path, table: str, row_group_rows: int):
+        self.path, self.table, self.step = path, table, max(1, row_group_rows)
+        self.pending: list[dict[str, Any]] = []
+        self.writer: pq.ParquetWriter | None = None
+        self.rows = 0
+
+    def add_rows(self, rows: list[dict[str, Any]], num_samples: int | None) -> None:
+        self.pending.extend(rows)
+        while len(self.pending) >= self.step:
+            chunk, self.pending = self.pending[: self.step], self.pending[self.step:]
+            self.add_table(rows_to_table(self.table, chunk, num_samples))
+
+    def add_table(self, table: pa.Table) -> None:
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, table.schema, **_options(table.schema))
+        for start in range(0, table.num_rows, self.step):
+            piece = table.slice(start, self.step)
+            self.writer.write_table(piece, row_group_size=piece.num_rows)
+            self.rows += piece.num_rows
+
+    def close(self, schema: pa.Schema) -> None:
+        if self.pending:
+            self.add_table(rows_to_table(self.table, self.pending, _num_samples(schema)))
+            self.pending = []
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, schema, **_options(schema))
+        self.writer.close()
+
+
+_OPTIONS: dict[tuple, dict] = {}
+
+
+def _options(schema: pa.Schema) -> dict[str, Any]:
+    key = (tuple(schema.names), _num_samples(schema))
+    if key not in _OPTIONS:
+        _OPTIONS[key] = parquet_options(schema)
+    return _OPTIONS[key]
+
+
+def _num_samples(schema: pa.Schema) -> int | None:
+    value = (schema.metadata or {}).get(b"partverse.num_samples")
+    return int(value) if value else None
+
+
+class _ShardSet:
+    """The shards of a release being written: shard i holds files `<table>-0000i.parquet`."""
+
+    def __init__(self, staging: Path, row_group_rows: int):
+        self.staging, self.row_group_rows = staging, row_group_rows
+        self.files: dict[str, dict] = {}
+        self.index = {name: {"rows": 0, "files": []} for name in mf.TABLE_NAMES}
+        self.current: dict[str, _TableFile] | None = None
+        self.first = self.last = ""
+
+    def open(self) -> dict[str, _TableFile]:
+        if self.current is None:
+            shard = len(self.index["objects"]["files"])
+            self.current = {n: _TableFile(self.staging / f"{n}-{shard:05d}.parquet", n, self.row_group_rows) for n in mf.TABLE_NAMES}
+            self.first = ""
+        return self.current
+
+    def note_uid(self, uid: str) -> None:
+        self.first, self.last = self.first or uid, uid
+
+    def close(self, schemas: dict[str, pa.Schema]) -> None:
+        current = self.open()
+        for name, tf in current.items():
+            tf.close(schemas[name])
+            sha, size = file_digest(tf.path)
+            shard = len(self.index[name]["files"])
+            first, last = (self.first, self.last) if self.first else ("", "")
+            self.files[tf.path.name] = {
+                "table": name, "shard": shard, "rows": tf.rows, "sha256": sha, "size": size,
+                "first_uid": first, "last_uid": last,
+            }
+            self.index[name]["files"].append(tf.path.name)
+            self.index[name]["rows"] += tf.rows
+            _failpoint_delay()
+        self.current = None
+
+
+# ---------------------------------------------------------------- rows in uid order
+
+
+def _key(row: dict[str, Any], table: str) -> tuple:
+    if table == "objects":
+        return (row["uid"],)
+    pid = row.get("part_id")
+    return (row["uid"], -(2**31) if pid is None else pid)
+
+
+def _ordered(rows: Iterable[dict[str, Any]], table: str) -> Iterator[dict[str, Any]]:
+    """Rows sorted by (uid, part_id): lists are sorted here (references only); iterators must come
+    sorted (that is what lets a release be written without holding its rows)."""
+    if isinstance(rows, (list, tuple)):
+        for row in rows:
+            _check_uid(row, table)
+        rows = sorted(rows, key=lambda r: _key(r, table))
+    last = None
+    for row in rows:
+        _check_uid(row, table)
+        key = _key(row, table)
+        if last is not None and key <= last:
+            if key == last:
+                raise WriterError(f"{table}: duplicate {'uid' if table == 'objects' else '(uid, part_id)'} {key}")
+            raise WriterError(
+                f"{table}: rows given as an iterator must come sorted by (uid, part_id): {key} after {last}; "
+                "pass a list to have them sorted"
+            )
+        last = key
+        yield row
+
+
+def _check_uid(row: Any, table: str) -> None:
+    if not isinstance(row, dict) or not row.get("uid"):
+        raise WriterError(f"{table} row {row!r:.120}: missing uid")
+
+
+class _Runs:
+    """Rows of one table (sorted by uid) taken object by object."""
+
+    def __init__(self, rows: Iterator[dict[str, Any]], table: str):
+        self.rows, self.table = rows, table
+        self.head = next(rows, None)
+
+    def take(self, uid: str) -> list[dict[str, Any]]:
+        if self.head is not None and self.head["uid"] < uid:
+            raise WriterError(f"{self.table}: rows for uid(s) [{self.head['uid']!r}] that are not in objects")
+        out = []
+        while self.head is not None and self.head["uid"] == uid:
+            out.append(self.head)
+            self.head = next(self.rows, None)
+        return out
+
+    def finish(self) -> None:
+        if self.head is not None:
+            raise WriterError(f"{self.table}: rows for uid(s) [{self.head['uid']!r}] that are not in objects")
+
+
+def object_groups(objects, parts, captions) -> Iterator[tuple[dict, list[dict], list[dict]]]:
+    """(object row, its parts rows, its captions rows) in uid order; orphans and duplicates are errors."""
+    part_runs, caption_runs = _Runs(_ordered(parts, "parts"), "parts"), _Runs(_ordered(captions, "captions"), "captions")
+    for obj in _ordered(objects, "objects"):
+        yield obj, part_runs.take(obj["uid"]), caption_runs.take(obj["uid"])
+    part_runs.finish()
+    caption_runs.finish()
 
 
 # ---------------------------------------------------------------- release
@@ -286,15 +364,43 @@ def write_release(
     objects: dicts keyed by `objects_schema()` columns; parts: `parts_schema()`; captions:
     `captions_schema()`. Every part and caption must belong to an object. `num_parts` of an
     object is filled from its parts when missing.
+
+    Streaming: rows are converted and written one row group at a time. Lists are sorted here;
+    iterators (e.g. generators reading a build's outputs) must yield rows sorted by (uid, part_id),
+    and then the release is written holding only about one row group per table in memory.
     """
-    tables = {
-        "objects": rows_to_table("objects", objects),
-        "parts": rows_to_table("parts", parts, num_samples),
-        "captions": rows_to_table("captions", captions),
-    }
-    return write_release_tables(
-        out_dir, tables, version=version, source_run=source_run, rows_per_shard=rows_per_shard, row_group_rows=row_group_rows
-    )
+    mf.check_version(version)
+    if rows_per_shard < 1:
+        raise WriterError(f"rows_per_shard={rows_per_shard}: must be >= 1")
+
+    def write(staging: Path):
+        shards, stats = _ShardSet(staging, row_group_rows), ReleaseStats()
+        ns, acc = num_samples, 0
+        for obj, ps, cs in object_groups(objects, parts, captions):
+            if obj.get("num_parts") is None:
+                obj = {**obj, "num_parts": len(ps)}
+            ns = ns or (_infer_num_samples(ps) if any(p.get("points") is not None for p in ps) else None)
+            files = shards.open()
+            shards.note_uid(obj["uid"])
+            files["objects"].add_rows([obj], ns)
+            files["parts"].add_rows(ps, ns or NUM_SAMPLES)
+            files["captions"].add_rows(cs, ns)
+            stats.add_object(obj)
+            stats.parts, stats.captions = stats.parts + len(ps), stats.captions + len(cs)
+            acc += max(1, obj["num_parts"])
+            if _ends_shard(obj["uid"], obj["num_parts"], rows_per_shard) or acc >= 2 * rows_per_shard:
+                shards.close(_schemas(ns))
+                acc = 0
+        if shards.current is not None or not shards.files:
+            shards.close(_schemas(ns))
+        return shards, stats.as_dict(), ns or NUM_SAMPLES
+
+    return _publish(out_dir, write, version=version, source_run=source_run, rows_per_shard=rows_per_shard,
+                    row_group_rows=row_group_rows, extra=None)
+
+
+def _schemas(num_samples: int | None) -> dict[str, pa.Schema]:
+    return {"objects": objects_schema(), "parts": parts_schema(num_samples or NUM_SAMPLES), "captions": captions_schema()}
 
 
 def _fill_num_parts(objects: pa.Table, parts: pa.Table) -> pa.Table:
@@ -332,20 +438,64 @@ def write_release_tables(
     row_group_rows: int = DEFAULT_ROW_GROUP_ROWS,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Like `write_release`, from Arrow tables with the release schemas (`extra` goes into the manifest)."""
+    """Like `write_release`, from Arrow tables with the release schemas (`extra` goes into the manifest).
+    The same rows give the same bytes as `write_release`."""
     mf.check_version(version)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    _clean_stale_staging(out_dir)
-    tables = {name: _sorted(tables[name]) for name in mf.TABLE_NAMES}
+    tables = {name: _sorted(_canonical(name, tables[name])) for name in mf.TABLE_NAMES}
     tables["objects"] = _fill_num_parts(tables["objects"], tables["parts"])
     _check_tables(tables)
 
+    def write(staging: Path):
+        objects = tables["objects"]
+        uids = objects.column("uid").to_pylist()
+        cuts = shard_boundaries(uids, objects.column("num_parts").to_pylist(), rows_per_shard) if uids else [(0, 0)]
+        shards = _ShardSet(staging, row_group_rows)
+        for start, stop in cuts:
+            files = shards.open()
+            if stop > start:
+                shards.note_uid(uids[start])
+                shards.note_uid(uids[stop - 1])
+            for name in mf.TABLE_NAMES:
+                piece = objects.slice(start, stop - start) if name == "objects" else (
+                    _uid_slices(tables[name], uids[start], uids[stop - 1]) if stop > start else tables[name].slice(0, 0)
+                )
+                if piece.num_rows:
+                    files[name].add_table(piece)
+            shards.close({name: tables[name].schema for name in mf.TABLE_NAMES})
+        return shards, release_stats(tables), _num_samples(tables["parts"].schema) or NUM_SAMPLES
+
+    return _publish(out_dir, write, version=version, source_run=source_run, rows_per_shard=rows_per_shard,
+                    row_group_rows=row_group_rows, extra=extra)
+
+
+def _canonical(name: str, table: pa.Table) -> pa.Table:
+    """A table with exactly the schema this partverse writes (same metadata, so the same bytes as
+    `write_release`); 1.x samples (fixed-size float lists) become 2.x float32 bytes."""
+    if name != "parts":
+        return pa.Table.from_arrays(table.select(TABLES[name]().names).columns, schema=TABLES[name]())
+    num_samples = _num_samples(table.schema) or NUM_SAMPLES
+    schema = parts_schema(num_samples)
+    columns = []
+    for field in schema:
+        col = table.column(field.name).combine_chunks()
+        if field.name in SAMPLE_COLUMNS and pa.types.is_fixed_size_list(col.type):
+            values = np.asarray(col.flatten(), dtype=np.float32)
+            offsets = np.arange(len(col) + 1, dtype=np.int32) * (12 * num_samples)
+            col = pa.Array.from_buffers(pa.binary(), len(col), [None, pa.py_buffer(offsets), pa.py_buffer(values)])
+        columns.append(col)
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _publish(out_dir, write, *, version, source_run, rows_per_shard, row_group_rows, extra) -> dict[str, Any]:
+    """Stage the shards (`write(staging) -> (shards, stats, num_samples)`), then move them into place
+    and write the manifest last; an existing identical release is returned, a different one refused."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _clean_stale_staging(out_dir)
     staging = out_dir / f".staging-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     try:
-        files, table_index = _write_shards(staging, tables, rows_per_shard, row_group_rows)
-        num_samples = tables["parts"].schema.metadata.get(b"partverse.num_samples", str(NUM_SAMPLES).encode()).decode()
+        shards, stats, num_samples = write(staging)
         manifest = {
             "format": mf.FORMAT,
             "format_version": mf.FORMAT_VERSION,
@@ -356,46 +506,20 @@ def write_release_tables(
             "num_samples": int(num_samples),
             "rows_per_shard": rows_per_shard,
             "row_group_rows": row_group_rows,
-            "tables": table_index,
-            "files": files,
+            "tables": shards.index,
+            "files": shards.files,
             "card": None,
-            "stats": release_stats(tables),
+            "stats": stats,
             **(extra or {}),
         }
         existing = out_dir / mf.MANIFEST_NAME
         if existing.exists():
             return _same_or_raise(existing, manifest)
-        _move_into_place(staging, out_dir, files)
+        _move_into_place(staging, out_dir, shards.files)
         publish_manifest_local(out_dir, manifest)
         return manifest
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _write_shards(staging: Path, tables: dict[str, pa.Table], rows_per_shard: int, row_group_rows: int):
-    objects = tables["objects"]
-    uids = objects.column("uid").to_pylist()
-    weights = objects.column("num_parts").to_pylist()
-    cuts = shard_boundaries(uids, weights, rows_per_shard) if uids else [(0, 0)]
-    files: dict[str, dict] = {}
-    index = {name: {"rows": tables[name].num_rows, "files": []} for name in mf.TABLE_NAMES}
-    for shard, (start, stop) in enumerate(cuts):
-        first, last = (uids[start], uids[stop - 1]) if stop > start else ("", "")
-        for name in mf.TABLE_NAMES:
-            piece = objects.slice(start, stop - start) if name == "objects" else (
-                _uid_slices(tables[name], first, last) if stop > start else tables[name].slice(0, 0)
-            )
-            fname = f"{name}-{shard:05d}.parquet"
-            path = staging / fname
-            write_parquet(piece, path, row_group_rows)
-            sha, size = file_digest(path)
-            files[fname] = {
-                "table": name, "shard": shard, "rows": piece.num_rows, "sha256": sha, "size": size,
-                "first_uid": first, "last_uid": last,
-            }
-            index[name]["files"].append(fname)
-            _failpoint_delay()
-    return files, index
 
 
 def _failpoint_delay() -> None:

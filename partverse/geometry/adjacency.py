@@ -1,12 +1,10 @@
-"""Face adjacency on triangle meshes, vectorized with numpy / scipy.sparse.
+"""Face adjacency on triangle meshes, vectorized with numpy (scipy only as a fallback).
 
 All functions take plain arrays: vertices (V, 3) float, faces (F, 3) int.
 """
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
 
 def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.ndarray:
@@ -24,7 +22,8 @@ def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) ->
 def face_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Undirected edges of every face: (3F, 2) sorted vertex pairs and the (3F,) face of each."""
     faces = np.asarray(faces, dtype=np.int64)
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    following = faces[:, [1, 2, 0]]
+    edges = np.stack([np.minimum(faces, following).reshape(-1), np.maximum(faces, following).reshape(-1)], axis=1)
     owner = np.repeat(np.arange(len(faces)), 3)
     return edges, owner
 
@@ -62,11 +61,7 @@ def connected_face_components(num_faces: int, pairs: np.ndarray, mask: np.ndarra
     only the kept pairs connect faces. Labels are 0..C-1 in order of each component's first face."""
     if mask is not None:
         pairs = pairs[mask]
-    graph = sp.coo_matrix(
-        (np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(num_faces, num_faces)
-    )
-    _, labels = connected_components(graph, directed=False)
-    return relabel_by_first_occurrence(labels)
+    return first_occurrence_rank(union_find(num_faces, pairs[:, 0], pairs[:, 1]))
 
 
 def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
@@ -81,47 +76,157 @@ def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
 def weld_vertices_radius(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-6) -> np.ndarray:
     """Like `weld_vertices`, but every pair of vertices closer than `tol` times the bounding-box
     diagonal is joined (transitively), so the result does not depend on where rounding bins fall
-    (it is the same before and after scaling / translating the mesh). Returns (F, 3) int64."""
-    from scipy.spatial import cKDTree
-
+    (it is the same before and after scaling / translating the mesh). Returns (F, 3) int64 vertex
+    ids, equal for welded vertices (not contiguous; vertex positions are unchanged). Costs two sorts
+    of V numbers (no k-d tree, no sparse matrix) unless dense clusters need the k-d tree."""
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     if len(vertices) == 0:
         return faces
     diagonal = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
-    # exact duplicates first (cheap), then join distinct positions closer than the tolerance
-    rows = np.ascontiguousarray(vertices + 0.0).view(np.dtype((np.void, 24))).reshape(-1)  # + 0.0: -0 == 0
-    _, first, exact = np.unique(rows, return_index=True, return_inverse=True)
-    unique = vertices[first]
-    pairs = cKDTree(unique, balanced_tree=False, compact_nodes=False).query_pairs(tol * diagonal, output_type="ndarray")
-    graph = sp.coo_matrix((np.ones(len(pairs), np.int8), (pairs[:, 0], pairs[:, 1])), shape=(len(unique),) * 2)
+    exact, first = exact_duplicates(vertices)  # exact duplicates first (cheap) ...
+    close = close_pairs(vertices[first], tol * diagonal)  # ... then distinct positions within reach
+    return union_find(len(first), close[:, 0], close[:, 1])[exact][faces]
+
+
+_HASH = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
+
+
+def exact_duplicates(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bit-identical rows of (N, 3) float64 `points` (with -0.0 == 0.0): (N,) id of every row's
+    group, numbered by first row, and (U,) int64 first row of each group. Rows are grouped by a
+    64-bit hash (one sort of N integers), and every group is checked row by row; on a hash
+    collision between different rows the exact (slower) row sort is used instead."""
+    bits = np.ascontiguousarray(np.asarray(points, np.float64).reshape(-1, 3) + 0.0).view(np.uint64)
+    n = len(bits)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    key = bits[:, 0] * _HASH[0] + bits[:, 1] * _HASH[1] + bits[:, 2] * _HASH[2]  # wraps mod 2**64
+    order = np.argsort(key)
+    starts = np.concatenate([[True], key[order[1:]] != key[order[:-1]]])
+    tied = np.flatnonzero(~starts)
+    if len(tied) and not all((c[order[tied]] == c[order[tied - 1]]).all() for c in bits.T):  # 1-D gathers
+        rows = bits.view(np.dtype((np.void, 24))).reshape(-1)
+        _, group = np.unique(rows, return_inverse=True)
+        group = group.reshape(-1)
+    else:
+        group = np.empty(n, np.int64)
+        group[order] = np.cumsum(starts) - 1
+    first = np.full(int(group.max()) + 1, n)
+    np.minimum.at(first, group, np.arange(n))
+    rank = np.empty(len(first), np.int64)
+    by_first = np.argsort(first)
+    rank[by_first] = np.arange(len(first))
+    return rank[group], first[by_first]
+
+
+_SWEEP = np.array([1.0, 0.7548776662466927, 0.5698402909980532])  # a generic direction
+MAX_SWEEP_STEPS = 32
+
+
+def close_pairs(points: np.ndarray, radius: float) -> np.ndarray:
+    """(P, 2) int64 index pairs i < j of (N, 3) distinct `points` at distance <= `radius` (the pairs
+    `cKDTree.query_pairs` returns, up to order). Points are swept in order of their projection on a
+    generic direction: only neighbours in that order whose projections differ by at most the radius
+    can be close, and for welding tolerances there are almost none, so this costs one sort. When the
+    sweep would need more than MAX_SWEEP_STEPS steps (dense clusters), a k-d tree answers."""
+    n = len(points)
+    if n < 2 or not radius > 0:
+        return np.zeros((0, 2), np.int64)
+    projection = points @ _SWEEP
+    order = np.argsort(projection)
+    p, x = projection[order], points[order]
+    reach = radius * float(np.linalg.norm(_SWEEP)) * (1 + 1e-9) + 4 * np.spacing(float(np.abs(p).max()))
+    found = []
+    candidates = np.flatnonzero(p[1:] - p[:-1] <= reach)  # step 1; later steps keep a subset
+    for step in range(1, n):
+        if step > 1:
+            candidates = candidates[candidates + step < n]
+            candidates = candidates[p[candidates + step] - p[candidates] <= reach]
+        if not len(candidates):
+            break
+        if step > MAX_SWEEP_STEPS:
+            from scipy.spatial import cKDTree
+
+            return cKDTree(points).query_pairs(radius, output_type="ndarray").astype(np.int64)
+        d = x[candidates + step] - x[candidates]
+        hit = candidates[np.einsum("ij,ij->i", d, d) <= radius * radius]
+        found.append(np.stack([order[hit], order[hit + step]], axis=1))
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    pairs = np.concatenate(found)
+    return np.sort(pairs, axis=1)
+
+
+MAX_UNION_ROUNDS = 64
+
+
+def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(n,) int64 connected components of n nodes joined by the (E,) edges a[i]-b[i]: every node's
+    label is the smallest node of its component. Vectorized hook-to-smaller-root rounds with full
+    path compression (usually a handful of rounds on meshes); scipy's connected_components finishes
+    the rare graph that needs more than MAX_UNION_ROUNDS rounds."""
+    parent = np.arange(n)
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    for round_ in range(MAX_UNION_ROUNDS):
+        ra, rb = (a, b) if round_ == 0 else (parent[a], parent[b])  # every node is a root at first
+        live = ra != rb  # edges inside one component stay there: drop them
+        if not live.any():
+            return parent
+        if not live.all():
+            a, b, ra, rb = a[live], b[live], ra[live], rb[live]
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))  # hook roots onto smaller roots
+        while True:  # compress: every node points at its root
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    return _scipy_components(n, np.concatenate([a, np.arange(n)]), np.concatenate([b, parent]))
+
+
+def _scipy_components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
+    graph = sp.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    labels = labels[exact.reshape(-1)]
-    return labels[faces]
+    first = np.full(labels.max(initial=-1) + 1, n)
+    np.minimum.at(first, labels, np.arange(n))
+    return first[labels]
+
+
+def first_occurrence_rank(root: np.ndarray) -> np.ndarray:
+    """(n,) labels 0..K-1 from (n,) `union_find` roots (each the smallest node of its component),
+    numbered in order of each component's first node."""
+    is_root = root == np.arange(len(root))
+    return (np.cumsum(is_root) - 1)[root]
 
 
 def edge_connected_components(faces: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
     """(F,) int64 component per face, faces joined when they share an edge and (if (F,) `groups`
-    is given) the same group; numbered 0..C-1 by first face. Faster than building face pairs:
-    faces are linked through shared edge keys in one bipartite face-edge graph."""
+    is given) the same group; numbered 0..C-1 by first face. Edge keys (group, low vertex, high
+    vertex) are sorted once; consecutive equal keys join their faces through `union_find`."""
     faces = np.asarray(faces, dtype=np.int64)
     num_faces = len(faces)
     if num_faces == 0:
         return np.zeros(0, np.int64)
-    edges, owner = face_edges(faces)
-    keys = [edges[:, 0], edges[:, 1]]
-    if groups is not None:
-        keys.insert(0, np.asarray(groups, np.int64)[owner])
-    sizes = [int(k.max()) + 1 for k in keys]
-    if np.prod([float(s) for s in sizes]) < 2.0**62:
-        packed = keys[0]
-        for k, s in zip(keys[1:], sizes[1:]):
-            packed = packed * s + k
-        _, edge_id = np.unique(packed, return_inverse=True)
+    following = faces[:, [1, 2, 0]]
+    low, high = np.minimum(faces, following).reshape(-1), np.maximum(faces, following).reshape(-1)
+    size = int(faces.max()) + 1
+    group = None if groups is None else np.repeat(np.asarray(groups, np.int64), 3)
+    span = float(size) * size * (1 if group is None else int(group.max()) + 1)
+    if span * 8 * num_faces < 2.0**63:  # key and position packed in one int64: a plain sort
+        key = low * size + high if group is None else (group * size + low) * size + high
+        shift = max(1, int(num_faces - 1).bit_length())
+        packed = np.sort((key << shift) | np.repeat(np.arange(num_faces), 3))  # key, then owning face
+        same = (packed[1:] >> shift) == (packed[:-1] >> shift)
+        owner = packed & ((1 << shift) - 1)
     else:
-        _, edge_id = np.unique(np.stack(keys, axis=1), axis=0, return_inverse=True)
-    edge_id = edge_id.reshape(-1)
-    n = num_faces + int(edge_id.max()) + 1
-    graph = sp.coo_matrix((np.ones(len(owner), np.int8), (owner, num_faces + edge_id)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    return relabel_by_first_occurrence(labels[:num_faces])
+        keys = (high, low) if group is None else (high, low, group)
+        order = np.lexsort(keys)
+        sorted_keys = np.stack([k[order] for k in keys], axis=1)
+        same = (sorted_keys[1:] == sorted_keys[:-1]).all(axis=1)
+        owner = order // 3
+    joined = np.flatnonzero(same)
+    root = union_find(num_faces, owner[joined], owner[joined + 1])
+    return first_occurrence_rank(root)

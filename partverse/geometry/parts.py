@@ -6,13 +6,14 @@ part) with one primitive per original material, carrying the original UVs and te
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from partverse.geometry.glb import GlbBuilder, Primitive
 from partverse.geometry.normalize import normalize
-from partverse.geometry.sampling import sample_groups
+from partverse.geometry.sampling import face_corners, sample_seed, sample_sorted_groups
 from partverse.records import Mesh, Part
 
 
@@ -67,8 +68,9 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
     """One Part per distinct label of (F,) `face_labels`, in label order.
 
     The mesh is normalized first unless `normalize` already ran on it. Every face goes to exactly
-    one part. Samples: `num_samples` area-weighted points + face normals per part, drawn for all
-    parts at once from `seed`, so a re-run with the same labels gives the same samples."""
+    one part. Samples: `num_samples` area-weighted points + face normals per part, drawn for
+    all parts at once from one random stream seeded by (`seed`, `uid`) (`sampling.sample_seed`), so
+    a re-run with the same mesh, labels, seed and uid gives the same samples."""
     labels = np.asarray(face_labels).reshape(-1)
     if len(labels) != mesh.num_faces:
         raise ValueError(f"face_labels has {len(labels)} entries for a mesh of {mesh.num_faces} faces")
@@ -76,20 +78,52 @@ def export_parts(mesh: Mesh, face_labels: np.ndarray, names: dict[int, str] | li
         mesh = normalize(mesh)
     uid = uid or str(mesh.metadata.get("uid") or Path(mesh.source).stem or "object")
     cache: dict = {}
-    order = np.argsort(labels, kind="stable")
-    uniq, starts = np.unique(labels[order], return_index=True)
-    all_points, all_normals, _ = sample_groups(mesh.vertices, mesh.faces, labels, num_samples, seed=seed)
+    samples = part_samples(mesh, labels, num_samples, seed=seed, uid=uid)
     parts = []
-    for i, (label, faces) in enumerate(zip(uniq.tolist(), np.split(order, starts[1:]))):
+    for i, (label, faces) in enumerate(zip(samples.labels.tolist(), samples.faces)):  # loop over parts
         name = _name(names, label)
-        corners = mesh.vertices[mesh.faces[faces]].reshape(-1, 3)
-        points, normals = all_points[i], all_normals[i]
         parts.append(Part(
-            uid=uid, part_id=int(label), name=name, face_indices=faces.astype(np.int64),
-            bbox_min=corners.min(axis=0).astype(np.float32), bbox_max=corners.max(axis=0).astype(np.float32),
-            points=points, normals=normals, glb=part_glb(mesh, faces, name, cache),
+            uid=uid, part_id=int(label), name=name, face_indices=faces,
+            bbox_min=samples.box_min[i], bbox_max=samples.box_max[i], points=samples.points[i],
+            normals=samples.normals[i], glb=part_glb(mesh, faces, name, cache),
         ))
     return parts
+
+
+@dataclass(slots=True)
+class PartSamples:
+    """Everything of a part export except the GLBs, for K parts in label order: labels (K,),
+    faces (list of K (Fk,) int64 sorted face indices), box_min / box_max (K, 3) float32 and
+    points / normals (K, n, 3) float32."""
+    labels: np.ndarray
+    faces: list[np.ndarray]
+    box_min: np.ndarray
+    box_max: np.ndarray
+    points: np.ndarray
+    normals: np.ndarray
+
+
+def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, seed: int = 0, uid: str = "object") -> PartSamples:
+    """Face sets, boxes and `num_samples` surface samples of every part of (F,) `face_labels`, in the
+    mesh's current frame, one vectorized pass over all parts (see `export_parts` for the seeding)."""
+    labels = np.asarray(face_labels).reshape(-1)
+    order = np.argsort(labels, kind="stable")
+    uniq, starts = np.unique(labels[order], return_index=True)
+    ends = np.append(starts[1:], len(labels))
+    corners = face_corners(mesh.vertices, mesh.faces[order])  # gathered once for samples and boxes
+    points, normals = sample_sorted_groups(corners, starts, ends, num_samples, seed=sample_seed(seed, uid))
+    box_min, box_max = part_boxes(corners, starts)
+    faces = order.astype(np.int64)
+    return PartSamples(uniq, [faces[s:e] for s, e in zip(starts.tolist(), ends.tolist())], box_min, box_max, points, normals)
+
+
+def part_boxes(corners: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned boxes of consecutive face runs: corners (3, 3, F) of faces sorted by part (see
+    `sampling.face_corners`), (K,) run starts -> (K, 3) float32 minima and maxima."""
+    low = np.minimum(np.minimum(corners[:, 0], corners[:, 1]), corners[:, 2])
+    high = np.maximum(np.maximum(corners[:, 0], corners[:, 1]), corners[:, 2])
+    return (np.minimum.reduceat(low, starts, axis=1).T.astype(np.float32),
+            np.maximum.reduceat(high, starts, axis=1).T.astype(np.float32))
 
 
 def _name(names, label: int) -> str:

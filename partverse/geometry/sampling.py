@@ -1,5 +1,22 @@
-"""Seeded, area-weighted surface sampling."""
+"""Seeded, area-weighted surface sampling, vectorized over all parts of an object at once.
+
+Determinism contract: the samples are a function of (vertices, faces, groups, n, seed) only, where
+`seed` is an int or the `np.random.SeedSequence` of `sample_seed(seed, uid)`; one random stream is
+drawn per call (per object), never one per part. Same inputs, same samples, on any machine with
+the same numpy random streams (PCG64, numpy >= 1.17).
+
+How a call draws (the stream order): first, for every group, the number of samples landing on
+each face, drawn exactly from multinomial(n, face areas / group area) (one Poisson count per face,
+then, for every group, one uniform integer per missing sample; see `_multinomial_counts`); then one
+permutation of 0..n-1 that shuffles the face-sorted samples of every group into i.i.d. order; then
+two float32 uniforms per sample (interleaved, groups in label order) that place it on its triangle
+(sqrt-warped barycentric, so uniform by area). The stream does not depend on `CHUNK_SAMPLES`.
+Cost: O(F log F + G sqrt(n)) for the counts, then about ten 1-D gathers and a dozen SIMD float32
+operations per sample, in cache-sized chunks with reused buffers.
+"""
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 
@@ -8,75 +25,193 @@ def face_areas_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndar
     """(F,) float64 areas and (F, 3) float64 unit normals (zero for degenerate faces)."""
     tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
     cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    norm = np.linalg.norm(cross, axis=1)
+    norm = np.sqrt(np.einsum("ij,ij->i", cross, cross))
     normals = np.divide(cross, norm[:, None], out=np.zeros_like(cross), where=norm[:, None] > 0)
     return norm / 2.0, normals
 
 
-def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def sample_seed(seed: int, key: str) -> np.random.SeedSequence:
+    """The seed of one object's sample stream: (seed, sha256 of `key`, e.g. the object uid)."""
+    words = np.frombuffer(hashlib.sha256(key.encode()).digest()[:16], dtype="<u4")
+    return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *(int(w) for w in words)])
+
+
+def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`n` points drawn uniformly by area over the triangles, the same for the same seed.
 
     vertices (V, 3), faces (F, 3) -> points (n, 3) float32, normals (n, 3) float32 (face normals),
     face_index (n,) int64. A surface of zero area (only degenerate faces) is sampled with equal
-    weight per face, with zero normals. Raises ValueError when there are no faces."""
+    weight per face, with zero normals. Raises ValueError when there are no faces. Same stream as
+    `sample_groups` with a single group."""
     if len(faces) == 0:
         raise ValueError("cannot sample a surface without faces")
-    areas, normals = face_areas_normals(vertices, faces)
-    if not areas.sum() > 0:
-        areas = np.ones(len(faces))
-    rng = np.random.default_rng(seed)
-    cumulative = np.cumsum(areas)
-    face_index = np.searchsorted(cumulative, rng.random(n) * cumulative[-1], side="right")
-    face_index = np.minimum(face_index, len(faces) - 1)
-    r1, r2 = rng.random(n), rng.random(n)
-    s = np.sqrt(r1)
-    bary = np.stack([1.0 - s, s * (1.0 - r2), s * r2], axis=1)
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)[face_index]]
-    points = np.einsum("nk,nkd->nd", bary, tri)
-    return points.astype(np.float32), normals[face_index].astype(np.float32), face_index.astype(np.int64)
+    points, normals, face_index = sample_groups(vertices, faces, np.zeros(len(faces), np.int64), n, seed)
+    return points[0], normals[0], face_index[0]
 
 
-CHUNK_SAMPLES = 1 << 20  # samples drawn per step: bounds memory for objects with many parts
+CHUNK_SAMPLES = 1 << 14  # samples placed per step: scratch buffers stay small (cache-sized)
 
 
-def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """`n` area-weighted samples for every group of faces, vectorized over groups (in chunks of
-    about CHUNK_SAMPLES samples to bound memory).
+def _group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Faces sorted by group (stable): (F,) order, (G,) start and (G,) end of every group in it."""
+    if len(groups) < 2 or bool((groups[1:] >= groups[:-1]).all()):
+        order = np.arange(len(groups))
+        sorted_groups = groups
+    else:
+        order = np.argsort(groups, kind="stable")
+        sorted_groups = groups[order]
+    starts = np.flatnonzero(np.concatenate([[len(groups) > 0], sorted_groups[1:] != sorted_groups[:-1]]))
+    ends = np.append(starts[1:], len(groups))
+    return order, starts, ends
 
-    groups: (F,) int labels. Returns points (G, n, 3) float32, normals (G, n, 3) float32 and
-    face_index (G, n) int64, groups in sorted label order. Same seed, same samples. A group of
-    zero area is sampled with equal weight per face."""
+
+POISSON_SLACK = 3.0  # Poisson draws aim at n - POISSON_SLACK * sqrt(n) samples per group
+_RESOLUTION = 1 << 40  # categorical draws compare integers: group g's targets lie in (g, g + 1] * 2**40
+
+
+def _multinomial_counts(weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """(F,) int64 samples per face: for every group (faces starts[g]:ends[g] of `weights`, each
+    group's weights summing to 1), an exact multinomial(n, weights) draw, in O(F + G sqrt(n)).
+
+    Poissonization: independent Poisson(lam * w) counts are, given their total T, multinomial(T, w);
+    lam = n - POISSON_SLACK * sqrt(n) keeps T <= n almost always, and the n - T missing samples are
+    drawn as categorical samples (multinomial(n - T, w)), which sums to multinomial(n, w). In the
+    rare group with T > n, a uniformly random n of its T samples are kept (still multinomial)."""
+    lam = max(n - POISSON_SLACK * np.sqrt(n), 0.0)
+    counts = rng.poisson(lam * weights) if lam > 0 else np.zeros(len(weights), np.int64)
+    total = np.add.reduceat(counts, starts)
+    for g in np.flatnonzero(total > n).tolist():  # rare surplus groups (P ~ 1e-3 each), not faces
+        size = ends[g] - starts[g]
+        drawn = np.repeat(np.arange(size), counts[starts[g]:ends[g]])
+        counts[starts[g]:ends[g]] = np.bincount(drawn[rng.permutation(len(drawn))[:n]], minlength=size)
+        total[g] = n
+    # the n - T missing samples of every group: integer targets in ((g, g + 1] * _RESOLUTION, sorted,
+    # counted per face by one search of the faces' cumulative-weight keys among the targets
+    sizes = ends - starts
+    local = np.cumsum(weights) - np.repeat(np.concatenate([[0.0], np.cumsum(weights)[starts[1:] - 1]]), sizes)
+    key = np.clip(np.rint(local * _RESOLUTION), 0, _RESOLUTION).astype(np.int64)
+    key[ends - 1] = _RESOLUTION
+    key += np.repeat(np.arange(len(starts)) * _RESOLUTION, sizes)
+    target = np.repeat(np.arange(len(starts)) * _RESOLUTION + 1, n - total)
+    target = np.sort(target + rng.integers(0, _RESOLUTION, len(target)))
+    reached = np.searchsorted(target, key, side="right")
+    return counts + np.diff(reached, prepend=0)
+
+
+def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """table (T, k) float32 C-contiguous, index (N,) -> (N, k) float32 rows (into C-contiguous
+    `out` when given), gathered as whole rows: one memcpy per row instead of k strided copies."""
+    k = table.shape[1]
+    row = np.dtype((np.void, 4 * k))
+    out = np.empty((len(index), k), np.float32) if out is None else out
+    table.view(row).reshape(-1).take(index, out=out.view(row).reshape(-1), mode="clip")  # "raise" + out is slow
+    return out
+
+
+def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int,
+                  seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`n` area-weighted samples for every group of faces, in one vectorized pass over all groups.
+
+    vertices (V, 3), faces (F, 3), groups (F,) int labels. Returns points (G, n, 3) float32,
+    normals (G, n, 3) float32 (face normals) and face_index (G, n) int64, groups in sorted label
+    order. Within a group the samples are i.i.d. and uniform by area; a group of zero area is
+    sampled with equal weight per face (zero normals). Same inputs and seed, same samples (see the
+    module docstring for the stream)."""
+    return _sample_groups(vertices, faces, groups, n, seed, with_faces=True)
+
+
+def sample_sorted_groups(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int,
+                         seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The points and normals of `sample_groups`, for faces already sorted by group: corners
+    (3, 3, F) from `face_corners`, group g = faces starts[g]:ends[g]. Lets a caller that needs the
+    corners anyway (boxes) gather them once."""
+    points, normals, _ = _sample_sorted(corners, starts, ends, n, seed, with_faces=False)
+    return points, normals
+
+
+def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """For (3, 3, F) corners of faces sorted by group: (F,) sampling weights summing to 1 in every
+    group (area shares; equal shares in a zero-area group) and the float32 tables gathered per
+    sample: (9, F) planar corner a, edges (b - a) and (c - b) by coordinate, and (F, 3) unit
+    normals (zero for degenerate faces)."""
+    ab, bc = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 1]
+    cross = np.stack([ab[1] * bc[2] - ab[2] * bc[1], ab[2] * bc[0] - ab[0] * bc[2], ab[0] * bc[1] - ab[1] * bc[0]])
+    double_area = np.sqrt(np.einsum("ij,ij->j", cross, cross))  # == |(b - a) x (c - a)|
+    sizes = ends - starts
+    flat = np.repeat(np.add.reduceat(double_area, starts) <= 0, sizes)  # zero-area groups
+    weights = np.where(flat, 1.0, double_area)
+    weights /= np.repeat(np.add.reduceat(weights, starts), sizes)
+    cross /= np.where(double_area > 0, double_area, np.inf)  # unit normals; zero when degenerate
+    planar = np.empty((9, corners.shape[2]), np.float32)
+    planar[0:3], planar[3:6], planar[6:9] = corners[:, 0], ab, bc
+    return weights, [planar, np.ascontiguousarray(cross.T, dtype=np.float32)]
+
+
+def face_corners(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+    """(3, 3, F) float64 corner coordinates, [coordinate, corner, face], gathered as planes (one
+    `take` of contiguous coordinate rows: several times faster than `vertices[faces]`)."""
+    planes = np.ascontiguousarray(np.asarray(vertices, np.float64).T)
+    return planes.take(np.ascontiguousarray(np.asarray(faces, np.int64).T), axis=1)
+
+
+def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
     groups = np.asarray(groups).reshape(-1)
-    order = np.argsort(groups, kind="stable")
-    _, starts, counts = np.unique(groups[order], return_index=True, return_counts=True)
-    areas, normals = face_areas_normals(vertices, np.asarray(faces)[order])
-    group_area = np.add.reduceat(areas, starts)
-    flat = group_area[np.repeat(np.arange(len(starts)), counts)] <= 0
-    areas = np.where(flat, 1.0, areas)  # zero-area groups: uniform over their faces
-    cumulative = np.cumsum(areas)
-    before = np.concatenate([[0.0], cumulative])[starts]
-    totals = np.add.reduceat(areas, starts)
-    # per-face corner a and edges (b - a), (c - b) in float32: three small gathers per sample
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)[order]]
-    a = tri[:, 0].astype(np.float32)
-    ab = (tri[:, 1] - tri[:, 0]).astype(np.float32)
-    bc = (tri[:, 2] - tri[:, 1]).astype(np.float32)
-    normals = normals.astype(np.float32)
-    rng = np.random.default_rng(seed)
+    faces = np.asarray(faces, np.int64)
+    if len(groups) != len(faces):
+        raise ValueError(f"groups has {len(groups)} entries for {len(faces)} faces")
+    order, starts, ends = _group_faces(groups)
+    points, normals, pick = _sample_sorted(face_corners(vertices, faces[order]), starts, ends, n, seed, with_faces)
+    return points, normals, (order[pick] if with_faces else None)
+
+
+def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, seed, with_faces: bool):
+    """Points, normals and (when `with_faces`) the sorted-face position of every sample."""
     g = len(starts)
-    points, out_normals, face_index = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32), np.empty((g, n), np.int64)
-    step = max(1, CHUNK_SAMPLES // max(n, 1))
-    for lo in range(0, g, step):  # chunks of groups, not faces
-        hi = min(g, lo + step)
-        # sorted uniforms make the targets globally sorted, which makes searchsorted several times
-        # faster; a random permutation (shared by the groups) then restores i.i.d. order per group
-        u = np.sort(rng.random((hi - lo, n)), axis=1)
-        pick = np.searchsorted(cumulative, (before[lo:hi, None] + u * totals[lo:hi, None]).reshape(-1), side="right")
-        pick = np.clip(pick.reshape(hi - lo, n), starts[lo:hi, None], (starts + counts - 1)[lo:hi, None])
-        pick = pick[:, rng.permutation(n)]
-        r1, r2 = rng.random((2, hi - lo, n, 1), dtype=np.float32)
-        s = np.sqrt(r1)
-        points[lo:hi] = a[pick] + s * ab[pick] + (s * r2) * bc[pick]
-        out_normals[lo:hi] = normals[pick]
-        face_index[lo:hi] = order[pick]
-    return points, out_normals, face_index
+    points, normals = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32)
+    positions = np.empty((g, n), np.int64) if with_faces else None
+    if g == 0 or n == 0:
+        return points, normals, positions
+    weights, tables = _face_tables(corners, starts, ends)
+    rng = np.random.default_rng(seed)
+    counts = _multinomial_counts(weights, starts, ends, n, rng)
+    sorted_pick = np.repeat(np.arange(len(weights)), counts)  # (G * n,) face-sorted within each group
+    shuffle = rng.permutation(n)  # one shuffle, applied to every group: i.i.d. order in each
+    flat_points, flat_normals = points.reshape(-1, 3), normals.reshape(-1, 3)
+    step = max(1, CHUNK_SAMPLES // n) * n  # whole groups per chunk
+    scratch = _Scratch(min(step, g * n))
+    for lo in range(0, g * n, step):  # cache-sized chunks of groups, not faces
+        hi = min(g * n, lo + step)
+        pick = sorted_pick[lo:hi].reshape(-1, n).take(shuffle, axis=1).reshape(-1)
+        scratch.place(tables, pick, rng, flat_points[lo:hi], flat_normals[lo:hi])
+        if positions is not None:
+            positions.reshape(-1)[lo:hi] = pick
+    return points, normals, positions
+
+
+class _Scratch:
+    """Reused per-chunk buffers (no fresh allocations, hence no page faults, per chunk)."""
+
+    def __init__(self, size: int):
+        self.uniforms = np.empty((size, 2), np.float32)
+        self.s, self.t, self.term = (np.empty(size, np.float32) for _ in range(3))
+        self.columns = np.empty((9, size), np.float32)
+
+    def place(self, tables: list[np.ndarray], pick: np.ndarray, rng: np.random.Generator, points: np.ndarray, normals: np.ndarray) -> None:
+        """Fill (m, 3) `points` and `normals` for the (m,) sampled faces `pick`: two uniforms per
+        sample, drawn interleaved so that the stream does not depend on the chunking. Points are
+        computed per coordinate on contiguous float32 columns (numpy's fast 1-D gathers and SIMD
+        loops; (m, 3) * (m, 1) broadcasting and 12-byte row gathers are several times slower)."""
+        m = len(pick)
+        r = rng.random((m, 2), dtype=np.float32, out=self.uniforms[:m])
+        s = np.sqrt(r[:, 0], out=self.s[:m])
+        t = np.multiply(s, r[:, 1], out=self.t[:m])
+        planar, normal_rows = tables
+        columns, term = self.columns[:, :m], self.term[:m]
+        for k in range(9):
+            planar[k].take(pick, out=columns[k], mode="clip")
+        for d in range(3):  # point = a + s (b - a) + t (c - b)
+            np.multiply(columns[3 + d], s, out=term)
+            term += columns[d]
+            np.multiply(columns[6 + d], t, out=columns[6 + d])
+            np.add(term, columns[6 + d], out=points[:, d])
+        _take_rows(normal_rows, pick, normals)

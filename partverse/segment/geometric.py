@@ -10,8 +10,9 @@
    diameters differ by d merge with their association scaled by exp(-d / scale), so a limb, a
    finger or a handle stays apart from the thicker body it joins; optionally
    (`thickness_scale`) a jump in log diameter across a link also counts as a crease.
-4. A merge hierarchy by normalized association (`hierarchy`), cut either at a target count
-   (`num_parts`) or at an association threshold set by `granularity`.
+4. A merge hierarchy by normalized association times the shared border's mean smoothness
+   (`hierarchy`), cut either at a target count (`num_parts`) or at an association threshold set
+   by `granularity`.
 
 Granularity: the hierarchy stops at the first merge whose normalized association is below
 `GRANULARITY_SCALE * granularity`. Higher granularity -> more segments, and every finer result
@@ -31,7 +32,7 @@ from partverse.geometry.adjacency import relabel_by_first_occurrence
 from partverse.segment.facegraph import FaceGraph, build_face_graph
 from partverse.segment.hierarchy import MergeHierarchy, build_hierarchy
 
-GRANULARITY_SCALE = 12.3
+GRANULARITY_SCALE = 11.7
 MAX_SUPERFACES = 20000
 
 
@@ -96,13 +97,15 @@ def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int,
     pairs = graph.pairs[keep]
     mean_len = float(graph.length.mean()) if len(graph.length) else 1.0
     cost = (graph.length[keep] + 1e-6 * mean_len) * (1.0 + strength[keep])
-    matrix = sp.coo_matrix((cost, (pairs[:, 0], pairs[:, 1])), shape=(n, n)).tocsr()
-    _, piece = connected_components(matrix, directed=False)
+    # both directions stored once, so the solvers need not symmetrize the matrix themselves
+    rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+    matrix = sp.csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
+    _, piece = connected_components(matrix, directed=True, connection="weak")
     _, first_of_piece = np.unique(piece, return_index=True)
     count = int(np.clip(n // faces_per_superface, 1, MAX_SUPERFACES))
     rng = np.random.default_rng(seed)
     seeds = np.union1d(rng.choice(n, size=min(n, count), replace=False), first_of_piece)
-    _, _, source = dijkstra(matrix, directed=False, indices=seeds, min_only=True, return_predecessors=True)
+    _, _, source = dijkstra(matrix, directed=True, indices=seeds, min_only=True, return_predecessors=True)
     return relabel_by_first_occurrence(source)
 
 
@@ -137,8 +140,8 @@ def geometric_hierarchy(vertices: np.ndarray, faces: np.ndarray, config: Geometr
         region = relabel_by_first_occurrence(np.asarray(regions))
     weight = graph.length * (1.0 - strength)
     value = log_d if config.region_thickness_scale is not None else None
-    return graph, build_hierarchy(region, graph.pairs, weight, graph.areas, blocked,
-                                  face_value=value, value_scale=config.region_thickness_scale or 1.0)
+    return graph, build_hierarchy(region, graph.pairs, weight, graph.areas, blocked, face_value=value,
+                                  value_scale=config.region_thickness_scale or 1.0, length=graph.length)
 
 
 def cut_hierarchy(hierarchy: MergeHierarchy, config: GeometricConfig) -> np.ndarray:

@@ -12,7 +12,11 @@ Inputs per view: a face-id buffer (H, W) int (-1 = background) and a mask-label 
 5. on the mesh: pieces of a label smaller than `min_piece_fraction` of that label's largest piece
    are dropped, unlabelled faces take their neighbours' majority (`fill_rounds` rounds), what
    remains unlabelled becomes one label per connected piece, and every label is split into
-   connected pieces.
+   connected pieces;
+6. optional (`graph_cut`: off in `LiftConfig()`, which needs no face graph; on in the Samesh
+   method's `samesh.SAMESH_LIFT`): Samesh's repartition, an alpha-expansion graph cut of
+   the labels with unary costs from the clusters' pixel votes and crease-weighted Potts pairs
+   (`partverse.segment.repartition`), then the split into connected pieces again.
 """
 from __future__ import annotations
 
@@ -28,14 +32,21 @@ from partverse.geometry.adjacency import connected_face_components, relabel_by_f
 
 @dataclass(slots=True, frozen=True)
 class LiftConfig:
-    min_face_pixels: int = 4
+    min_face_pixels: int = 1
     min_shared_faces: int = 8
     link_ratio: float = 0.5
     min_piece_fraction: float = 0.025
     fill_rounds: int = 64
+    graph_cut: bool = False
+    smoothness: float = 1.0
+    graph_cut_sweeps: int = 4
 
     def __post_init__(self):
-        for name in ("min_face_pixels", "min_shared_faces", "fill_rounds"):
+        if not isinstance(self.graph_cut, bool):
+            raise ConfigError(f"graph_cut = {self.graph_cut!r}: must be True or False")
+        if not (isinstance(self.smoothness, (int, float)) and np.isfinite(self.smoothness) and self.smoothness >= 0):
+            raise ConfigError(f"smoothness = {self.smoothness!r}: must be a finite number >= 0")
+        for name in ("min_face_pixels", "min_shared_faces", "fill_rounds", "graph_cut_sweeps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"{name} = {value!r}: must be an integer >= 0")
@@ -108,17 +119,36 @@ def _dense(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def face_labels_from_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> np.ndarray:
-    """(F,) int64: the cluster with the most pixel votes per face, -1 for faces with none."""
+def cluster_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> sp.csr_matrix:
+    """(F, C) pixel votes per cluster from (F, L) votes per view-mask and (L,) cluster ids."""
     used = cluster >= 0
     k = int(cluster.max()) + 1 if used.any() else 0
-    if k == 0:
-        return np.full(votes.shape[0], -1, dtype=np.int64)
     membership = sp.coo_matrix((np.ones(used.sum()), (np.flatnonzero(used), cluster[used])), shape=(len(cluster), k)).tocsr()
-    per_cluster = (votes @ membership).tocsr()
-    best = np.asarray(per_cluster.argmax(axis=1)).ravel()
-    seen = np.asarray(per_cluster.max(axis=1).todense()).ravel() > 0
-    return np.where(seen, best, -1).astype(np.int64)
+    return (votes @ membership).tocsr()
+
+
+def face_labels_from_votes(votes: sp.csr_matrix, cluster: np.ndarray) -> np.ndarray:
+    """(F,) int64: the cluster with the most pixel votes per face, -1 for faces with none."""
+    return _argmax_votes(cluster_votes(votes, cluster))
+
+
+def _argmax_votes(per_cluster: sp.csr_matrix) -> np.ndarray:
+    best, has = row_argmax(per_cluster)
+    return np.where(has, best, -1).astype(np.int64)
+
+
+def row_argmax(matrix: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of an (R, C) sparse matrix of values >= 0: the column of its largest entry (lowest
+    column on ties) and whether the row has a positive entry; (R,) int64, (R,) bool."""
+    coo = matrix.tocoo()
+    keep = coo.data > 0
+    row, col, data = coo.row[keep], coo.col[keep], coo.data[keep]
+    order = np.lexsort((col, -data, row))
+    first = order[np.r_[True, row[order][1:] != row[order][:-1]]] if len(order) else order
+    best = np.zeros(matrix.shape[0], dtype=np.int64)
+    has = np.zeros(matrix.shape[0], dtype=bool)
+    best[row[first]], has[row[first]] = col[first], True
+    return best, has
 
 
 def smooth_labels(labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray, config: LiftConfig) -> np.ndarray:
@@ -159,20 +189,28 @@ def _fill_unlabelled(labels: np.ndarray, pairs: np.ndarray, rounds: int) -> np.n
             break
         onehot = sp.csr_matrix((np.ones(len(known)), (known, labels[known])), shape=(n, labels.max() + 1))
         counts = adjacency[missing] @ onehot
-        has = np.asarray(counts.sum(axis=1)).ravel() > 0
+        best, has = row_argmax(counts)
         if not has.any():
             break
-        best = np.asarray(counts.argmax(axis=1)).ravel()
         targets = np.flatnonzero(missing)
         labels[targets[has]] = best[has]
     return labels
 
 
 def lift_masks(face_ids: np.ndarray, mask_labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray,
-               config: LiftConfig = LiftConfig()) -> np.ndarray:
+               config: LiftConfig = LiftConfig(), graph=None) -> np.ndarray:
     """(F,) int64 face labels 0..K-1 from N views: face_ids / mask_labels (N, H, W) int,
-    pairs (E, 2) face adjacency, areas (F,)."""
+    pairs (E, 2) face adjacency, areas (F,); graph: the mesh's `FaceGraph`, needed with
+    `config.graph_cut`."""
     votes, mask_view = view_votes(face_ids, mask_labels, len(areas), config.min_face_pixels)
-    cluster = link_masks(votes, mask_view, config)
-    labels = face_labels_from_votes(votes, cluster)
-    return relabel_by_first_occurrence(smooth_labels(labels, pairs, areas, config))
+    per_cluster = cluster_votes(votes, link_masks(votes, mask_view, config))
+    raw = _argmax_votes(per_cluster)
+    labels = smooth_labels(raw, pairs, areas, config)
+    if config.graph_cut and per_cluster.shape[1] > 0:
+        from partverse.segment.repartition import repartition
+
+        if graph is None or graph.num_faces != len(areas):
+            raise PartverseError(f"lift: graph_cut needs the {len(areas)}-face mesh's FaceGraph (graph=...)")
+        labels = repartition(labels, raw, per_cluster, graph, config.smoothness, config.graph_cut_sweeps)
+        labels = connected_face_components(len(labels), pairs, labels[pairs[:, 0]] == labels[pairs[:, 1]])
+    return relabel_by_first_occurrence(labels)

@@ -5,10 +5,14 @@ kept where the object is (foreground), so the same images always give the same m
 the best of SAM-2's three masks (by predicted IoU) is kept if its predicted IoU and its stability
 score (IoU of the mask thresholded at +offset and -offset) pass the thresholds. Masks are painted
 largest first, so smaller masks win where they overlap; the result is one label image per view.
-Runs batched on a GPU when torch sees one, on CPU otherwise.
+Runs on a GPU when torch sees one, on CPU otherwise (`pick_device`), batched over views
+(`views_per_batch` views per image-encoder and mask-decoder forward) and prompts
+(`points_per_batch`). Masks of several image sets of the same views (modalities) are pooled
+per view before painting (`pooled_masks`).
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,27 +23,52 @@ from partverse.extras import require
 
 @dataclass(slots=True, frozen=True)
 class MaskConfig:
+    """points_per_side: prompt grid is points_per_side^2 (foreground points only);
+    points_per_batch: prompts per decoder forward; views_per_batch: views per image-encoder and
+    decoder forward (memory grows with both); thresholds as in SAM's automatic mask generator."""
+
     points_per_side: int = 16
     points_per_batch: int = 64
+    views_per_batch: int = 4
     pred_iou_thresh: float = 0.5
     stability_thresh: float = 0.7
     stability_offset: float = 1.0
     min_mask_pixels: int = 64
 
     def __post_init__(self):
-        if self.points_per_side < 1 or self.points_per_batch < 1:
-            raise ConfigError(f"points_per_side = {self.points_per_side!r}, points_per_batch = {self.points_per_batch!r}: must be >= 1")
+        for name in ("points_per_side", "points_per_batch", "views_per_batch"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name} = {value!r}: must be an integer >= 1")
+
+
+def pick_device(device: str | None) -> str:
+    """"cuda" when torch sees a GPU and `device` is None or "auto", else "cpu"; an explicit
+    "cpu", "cuda" or "cuda:N" is checked (ConfigError when no GPU is there to use)."""
+    torch = require("torch", "sam2")
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return device
+    if isinstance(device, str) and (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device = {device!r}: torch sees no CUDA GPU here; use 'cpu' or 'auto'")
+        return device
+    raise ConfigError(f"device = {device!r}: must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
 
 class Sam2MaskGenerator:
-    """Loads `Sam2Model` + `Sam2Processor` with `from_pretrained(model)` (local path or hub id)."""
+    """Loads `Sam2Model` + `Sam2Processor` with `from_pretrained(model)` (local path or hub id) on
+    `device` (`pick_device`). `seconds` accumulates the image-encoder ("embed") and mask-decoder
+    ("decode") forward times."""
 
     def __init__(self, model: str, config: MaskConfig = MaskConfig(), device: str | None = None):
-        torch = require("torch", "sam2")
+        require("torch", "sam2")
         transformers = require("transformers", "sam2")
         require("torchvision", "sam2")
         self.config = config
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = pick_device(device)
+        self.seconds = {"embed": 0.0, "decode": 0.0}
         try:
             self.processor = transformers.Sam2Processor.from_pretrained(str(model))
             self.model = transformers.Sam2Model.from_pretrained(str(model)).to(self.device).eval()
@@ -47,24 +76,43 @@ class Sam2MaskGenerator:
             raise PartverseError(f"{model}: cannot load a SAM-2 model and processor ({exc})") from exc
 
     def embed(self, images: np.ndarray):
-        """Image embeddings of (N, H, W, 3) uint8 views (the SAM-2 image-encoder forward)."""
+        """Image embeddings (list of (N, C, h, w) tensors) of (N, H, W, 3) uint8 views, in one
+        image-encoder forward (callers batch by `views_per_batch`)."""
         import torch
 
+        t = time.perf_counter()
         inputs = self.processor(images=list(images), return_tensors="pt")
         with torch.no_grad():
             embeddings = self.model.get_image_embeddings(inputs["pixel_values"].to(self.device))
+        self.seconds["embed"] += time.perf_counter() - t
         return embeddings
+
+    def view_masks(self, images: np.ndarray, foreground: np.ndarray, embeddings=None) -> list[np.ndarray]:
+        """Per view, the (M_i, H, W) bool masks that pass the thresholds, inside `foreground`
+        (N, H, W) bool, for (N, H, W, 3) uint8 images; views go through SAM-2 `views_per_batch`
+        at a time. `embeddings`: from `embed(images)` when already computed."""
+        if len(images) != len(foreground):
+            raise PartverseError(f"sam2: {len(images)} images for {len(foreground)} foreground masks")
+        out = []
+        step = self.config.views_per_batch
+        for start in range(0, len(images), step):  # batches of views
+            end = min(start + step, len(images))
+            batch = self.embed(images[start:end]) if embeddings is None else [e[start:end] for e in embeddings]
+            out += self._decode(batch, foreground[start:end])
+        return out
 
     def masks(self, images: np.ndarray, foreground: np.ndarray, embeddings=None) -> np.ndarray:
         """(N, H, W) int64 mask labels (-1 = none) for (N, H, W, 3) uint8 images whose object
         pixels are `foreground` (N, H, W) bool."""
-        if embeddings is None:
-            embeddings = self.embed(images)
-        out = np.full(foreground.shape, -1, dtype=np.int64)
-        for i in range(len(images)):  # loop over views
-            view_embeddings = [e[i : i + 1] for e in embeddings]
-            out[i] = self._view_masks(images[i], foreground[i], view_embeddings)
-        return out
+        return self.pooled_masks([images], foreground, None if embeddings is None else [embeddings])
+
+    def pooled_masks(self, image_sets: list[np.ndarray], foreground: np.ndarray, embeddings=None) -> np.ndarray:
+        """(N, H, W) int64 mask labels from several image sets of the same N views (one per
+        modality): each view's masks from every set are pooled, then painted largest first."""
+        per_set = [self.view_masks(images, foreground, None if embeddings is None else embeddings[i])
+                   for i, images in enumerate(image_sets)]
+        return np.stack([paint_masks(np.concatenate([masks[v] for masks in per_set]), self.config.min_mask_pixels)
+                         for v in range(len(foreground))])  # loop over views
 
     def _grid_points(self, foreground: np.ndarray) -> np.ndarray:
         h, w = foreground.shape
@@ -75,24 +123,35 @@ class Sam2MaskGenerator:
         keep = foreground[gy.ravel(), gx.ravel()]
         return np.stack([gx.ravel()[keep], gy.ravel()[keep]], axis=1).astype(np.float64)
 
-    def _view_masks(self, image: np.ndarray, foreground: np.ndarray, embeddings) -> np.ndarray:
+    def _decode(self, embeddings, foreground: np.ndarray) -> list[np.ndarray]:
+        """Per view of a batch, the kept (M_i, H, W) bool masks. Views with fewer foreground
+        points repeat theirs up to the batch's largest count; the repeats are discarded."""
         import torch
 
-        points = self._grid_points(foreground)
-        kept = []
-        size = [[int(foreground.shape[0]), int(foreground.shape[1])]]
-        for start in range(0, len(points), self.config.points_per_batch):  # batches of prompts
-            batch = points[start : start + self.config.points_per_batch]
-            inputs = self.processor(original_sizes=size, input_points=[[[p.tolist()] for p in batch]],
-                                    input_labels=[[[1] for _ in batch]], return_tensors="pt")
+        t = time.perf_counter()
+        views, h, w = foreground.shape
+        points = [self._grid_points(fg) for fg in foreground]
+        count = max(len(p) for p in points)
+        kept = [[np.zeros((0, h, w), bool)] for _ in range(views)]
+        padded = np.stack([np.resize(p, (count, 2)) if len(p) else np.zeros((count, 2)) for p in points])
+        sizes = [[h, w]] * views
+        for start in range(0, count, self.config.points_per_batch):  # batches of prompts
+            chunk = padded[:, start : start + self.config.points_per_batch]
+            inputs = self.processor(original_sizes=sizes, input_points=chunk[:, :, None, :].tolist(),
+                                    input_labels=np.ones(chunk.shape[:2] + (1,), dtype=np.int64).tolist(), return_tensors="pt")
             with torch.no_grad():
                 result = self.model(image_embeddings=embeddings, input_points=inputs["input_points"].to(self.device),
                                     input_labels=inputs["input_labels"].to(self.device), multimask_output=True)
-            low_res, score = _best_of_three(result.pred_masks.cpu()[0], result.iou_scores.cpu()[0])
-            logits = self.processor.post_process_masks(low_res[None, :, None], inputs["original_sizes"], binarize=False)[0][:, 0]
-            kept.append(self._select(logits, score))
-        masks = np.concatenate(kept) if kept else np.zeros((0,) + foreground.shape, bool)
-        return paint_masks(masks & foreground[None], self.config.min_mask_pixels)
+            pred, iou = result.pred_masks.cpu(), result.iou_scores.cpu()
+            for v in range(views):  # loop over the batch's views
+                real = min(len(points[v]) - start, chunk.shape[1])
+                if real <= 0:
+                    continue
+                low_res, score = _best_of_three(pred[v, :real], iou[v, :real])
+                logits = self.processor.post_process_masks(low_res[None, :, None], [sizes[v]], binarize=False)[0][:, 0]
+                kept[v].append(self._select(logits, score) & foreground[v][None])
+        self.seconds["decode"] += time.perf_counter() - t
+        return [np.concatenate(k) for k in kept]
 
     def _select(self, logits, score) -> np.ndarray:
         """(P, H, W) bool: the prompts' masks that pass the predicted-IoU and stability thresholds."""

@@ -45,34 +45,34 @@ def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, ra
     n = graph.num_faces
     diagonal = float(np.linalg.norm(vertices.max(axis=0) - vertices.min(axis=0))) or 1.0
     scene = RayScene(vertices, faces)
-    dirs = _cone_directions(graph.normals, rays, half_angle).reshape(-1, 3)
-    origins = np.repeat(graph.centroids, rays, axis=0) + dirs * (1e-5 * diagonal)
+    dirs = -graph.normals if rays == 1 else _cone_directions(graph.normals, rays, half_angle).reshape(-1, 3)
+    origins = (graph.centroids if rays == 1 else np.repeat(graph.centroids, rays, axis=0)) + dirs * (1e-5 * diagonal)
     hit, _, t = scene.cast(origins, dirs)
     # a ray that meets the surface from its front (hit normal facing the ray) escaped the volume
     ok = hit >= 0
     ok[ok] &= np.einsum("ij,ij->i", graph.normals[hit[ok]], dirs[ok]) > 0
-    t = np.where(ok, t, np.nan).reshape(n, rays)
-    with warnings.catch_warnings():  # faces whose rays all escaped: NaN, filled below
-        warnings.simplefilter("ignore", RuntimeWarning)
-        diameter = np.nanmedian(t, axis=1)
+    if rays == 1:
+        diameter = np.where(ok, t, np.nan)
+    else:
+        with warnings.catch_warnings():  # faces whose rays all escaped: NaN, filled below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            diameter = np.nanmedian(np.where(ok, t, np.nan).reshape(n, rays), axis=1)
     known = np.isfinite(diameter) & (diameter > 0)
-    log_d = np.where(known, np.log(np.maximum(diameter, 1e-9 * diagonal)), 0.0)
+    log_d = np.where(known, np.log(np.maximum(np.where(known, diameter, 1.0), 1e-9 * diagonal)), 0.0)
     return _smooth(graph, log_d, known.astype(np.float64), smooth_steps, np.log(diagonal))
 
 
 def _smooth(graph: FaceGraph, value: np.ndarray, weight: np.ndarray, steps: int, fallback: float) -> np.ndarray:
     """Area-weighted neighbour averaging over the dual graph; faces without a value are filled."""
-    n = graph.num_faces
-    p = graph.pairs
-    adj = sp.coo_matrix((np.ones(2 * len(p)), (np.r_[p[:, 0], p[:, 1]], np.r_[p[:, 1], p[:, 0]])), shape=(n, n)).tocsr()
-    adj = adj + sp.identity(n, format="csr")
+    adj = graph.adjacency()
     w = weight * graph.areas
-    num, den = value * w, w.copy()
+    both = np.stack([value * w, w], axis=1)  # (F, 2): numerator and denominator, one product per step
     for _ in range(steps):
-        num, den = adj @ num, adj @ den
+        both = both + adj @ both  # each face plus its neighbours
+    num, den = both[:, 0], both[:, 1]
     # faces still without a value after smoothing: flood from known neighbours a few more rounds
     for _ in range(20):
         if (den > 0).all():
             break
-        num, den = np.where(den > 0, num, adj @ num), np.where(den > 0, den, adj @ den)
+        num, den = np.where(den > 0, num, adj @ num + num), np.where(den > 0, den, adj @ den + den)
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), fallback)

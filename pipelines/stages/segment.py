@@ -15,8 +15,6 @@ from partverse.records import PreparedMesh, Segmentation
 from pipelines.records import SegmentedMesh
 from pipelines.stage import Resources, Stage
 
-# methods that hold a model: one actor per GPU on Ray, `setup` loads the model once
-_MODEL_METHODS = {"sam2": Resources(num_cpus=1, num_gpus=1, actor=True)}
 
 
 def _methods() -> list[str]:
@@ -32,20 +30,61 @@ class Segment(Stage):
 
     method: str = "artist"
     options: dict[str, Any] = field(default_factory=dict)
+    num_gpus: float = 0.0  # GPUs per SAM-2 actor on Ray (samesh, or auto with options.sam2); 0 = CPU
 
     def __post_init__(self):
         allowed = _methods()
         if self.method not in allowed:
             raise ConfigError(f"method: {self.method!r} is not a segmentation method; allowed: {', '.join(allowed)}")
+        if self.num_gpus < 0:
+            raise ConfigError(f"num_gpus: {self.num_gpus!r} must be >= 0")
+        if self.method == "samesh" and not self.options.get("sam2"):
+            raise ConfigError("options.sam2: method 'samesh' needs a SAM-2 model path or hub id")
+        self._generator = None
+
+    @property
+    def uses_sam2(self) -> bool:
+        return self.method == "samesh" or (self.method == "auto" and bool(self.options.get("sam2")))
 
     @property
     def resources(self) -> Resources:  # type: ignore[override]
-        return _MODEL_METHODS.get(self.method, Resources(num_cpus=1))
+        # a SAM-2 method holds a model: an actor pool on Ray, the model loaded once per actor in `setup`
+        if self.uses_sam2:
+            return Resources(num_cpus=1, num_gpus=self.num_gpus, actor=True)
+        return Resources(num_cpus=1)
+
+    def params(self) -> dict[str, Any]:
+        params = super().params()
+        params.pop("num_gpus")  # where it runs does not change what it writes
+        return params
+
+    def setup(self) -> None:
+        if self.uses_sam2 and self._generator is None:
+            from partverse.segment.sam2_masks import Sam2MaskGenerator
+
+            self._generator = Sam2MaskGenerator(self.options["sam2"], self._mask_config(),
+                                                device=self.options.get("device"))
+
+    def _mask_config(self):
+        from partverse.segment.sam2_masks import MaskConfig
+
+        config = self.options.get("mask_config")
+        if isinstance(config, dict):
+            try:
+                return MaskConfig(**config)
+            except TypeError as exc:
+                raise ConfigError(f"options.mask_config: {exc}") from exc
+        return config or MaskConfig()
 
     def process(self, record: PreparedMesh) -> Iterator[SegmentedMesh]:
         from partverse.segment import segment
 
-        result = segment(record.mesh, self.method, **self.options)
+        options = dict(self.options)
+        if self.uses_sam2:
+            self.setup()  # no-op after the first record
+            options.pop("mask_config", None)
+            options["generator"] = self._generator
+        result = segment(record.mesh, self.method, **options)
         if isinstance(result, Segmentation):
             seg = result
             seg.uid = record.asset.uid

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from partverse.errors import ConfigError
 from pipelines.records import ObjectRows
@@ -53,18 +54,42 @@ class WriteRelease(SinkStage):
         partial, final, old = run_dir / _PARTIAL, run_dir / RELEASE_DIR, run_dir / _OLD
         for stale in (partial, old):
             shutil.rmtree(stale, ignore_errors=True)
-        objects, parts, captions = [], [], []
-        for rec in records:
-            objects.append(rec.object_row)
-            parts.extend(rec.part_rows)
-            captions.extend(getattr(rec, "captions", None) or [])  # outputs of older builds have none
-        objects.sort(key=lambda r: r["uid"])
-        parts.sort(key=lambda r: (r["uid"], r["part_id"]))
-        captions.sort(key=lambda r: (r["uid"], r["part_id"]))
-        write_release(partial, objects, parts, captions, version=self.release_version, source_run=source_run,
+        tables = _RowFanout(records)
+        write_release(partial, tables.stream("objects"), tables.stream("parts"), tables.stream("captions"),
+                      version=self.release_version, source_run=source_run,
                       rows_per_shard=self.rows_per_shard, row_group_rows=self.row_group_rows)
         if final.exists():
             os.rename(final, old)
         os.rename(partial, final)
         shutil.rmtree(old, ignore_errors=True)
-        return {"objects": len(objects), "parts": len(parts), "captions": len(captions)}
+        return dict(tables.counts)
+
+
+class _RowFanout:
+    """One pass over records sorted by uid, split into the three tables' row streams.
+
+    `write_release` consumes the streams in lockstep by uid, so only about one object's rows are
+    buffered: a release of any size is written in bounded memory (records are loaded one by one)."""
+
+    def __init__(self, records: Iterable[ObjectRows]):
+        self._records = iter(records)
+        self._queues: dict[str, deque] = {"objects": deque(), "parts": deque(), "captions": deque()}
+        self.counts = {"objects": 0, "parts": 0, "captions": 0}
+
+    def _pull(self) -> bool:
+        rec = next(self._records, None)
+        if rec is None:
+            return False
+        by_part = lambda r: r["part_id"]  # noqa: E731
+        rows = {"objects": [rec.object_row], "parts": sorted(rec.part_rows, key=by_part),
+                "captions": sorted(getattr(rec, "captions", None) or [], key=by_part)}  # older builds: none
+        for name, table_rows in rows.items():
+            self._queues[name].extend(table_rows)
+            self.counts[name] += len(table_rows)
+        return True
+
+    def stream(self, name: str) -> Iterator[dict[str, Any]]:
+        queue = self._queues[name]
+        while queue or self._pull():
+            if queue:
+                yield queue.popleft()

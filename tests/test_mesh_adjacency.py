@@ -1,0 +1,125 @@
+"""Welding and face connectivity without scipy.sparse agree with the k-d tree / sparse-graph
+definitions they replace, including their fallback paths."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from partverse.geometry import adjacency
+from partverse.geometry.adjacency import (
+    close_pairs,
+    edge_connected_components,
+    exact_duplicates,
+    relabel_by_first_occurrence,
+    union_find,
+    weld_vertices_radius,
+)
+
+
+def scipy_labels(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    graph = sp.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
+    return relabel_by_first_occurrence(connected_components(graph, directed=False)[1])
+
+
+def same_partition(x: np.ndarray, y: np.ndarray) -> bool:
+    return np.array_equal(relabel_by_first_occurrence(x.reshape(-1)), relabel_by_first_occurrence(y.reshape(-1)))
+
+
+@pytest.mark.parametrize("max_rounds", [64, 1])  # 1: scipy finishes what the rounds left
+def test_union_find_matches_scipy(monkeypatch, max_rounds):
+    monkeypatch.setattr(adjacency, "MAX_UNION_ROUNDS", max_rounds)
+    rng = np.random.default_rng(0)
+    path = rng.permutation(5000)  # one long path through randomly numbered nodes
+    cases = [(5000, path[:-1], path[1:]), (6, np.zeros(0, int), np.zeros(0, int))]
+    for n, m in [(1000, 600), (1000, 1500), (50, 200)]:
+        cases.append((n, rng.integers(0, n, m), rng.integers(0, n, m)))
+    for n, a, b in cases:
+        root = union_find(n, a, b)
+        assert same_partition(root, scipy_labels(n, a, b))
+        # the label of every node is the smallest node of its component
+        assert (root <= np.arange(n)).all() and (root[root] == root).all()
+        assert np.array_equal(adjacency.first_occurrence_rank(root), scipy_labels(n, a, b))
+
+
+@pytest.mark.parametrize("steps", [32, 2])  # 2: dense clusters go to the k-d tree
+def test_close_pairs_match_kdtree(monkeypatch, steps):
+    monkeypatch.setattr(adjacency, "MAX_SWEEP_STEPS", steps)
+    rng = np.random.default_rng(1)
+    base = rng.random((2000, 3))
+    jitter = base[rng.integers(0, 2000, 400)] + rng.normal(scale=1e-7, size=(400, 3))
+    grid = np.stack(np.meshgrid(*[np.arange(8.0)] * 3), -1).reshape(-1, 3) * 1e-7  # 512 points, one cluster
+    points = np.unique(np.concatenate([base, jitter, grid + 0.5]), axis=0)
+    for radius in (3e-7, 1e-9, 0.0):
+        ours = {tuple(p) for p in close_pairs(points, radius).tolist()}
+        theirs = {tuple(p) for p in cKDTree(points).query_pairs(radius, output_type="ndarray").tolist()} if radius > 0 else set()
+        assert ours == theirs
+
+
+def test_exact_duplicates_group_identical_rows(monkeypatch):
+    points = np.array([[0, 0, 0], [1, 2, 3], [-0.0, 0, 0], [1, 2, 3], [1, 2, 3.0000001]], float)
+    group, first = exact_duplicates(points)
+    assert group.tolist() == [0, 1, 0, 1, 2] and first.tolist() == [0, 1, 4]
+    monkeypatch.setattr(adjacency, "_HASH", np.zeros(3, np.uint64))  # every row collides: exact fallback
+    group, first = exact_duplicates(points)
+    assert group.tolist() == [0, 1, 0, 1, 2] and first.tolist() == [0, 1, 4]
+
+
+def reference_weld(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-6) -> np.ndarray:
+    diagonal = float(np.linalg.norm(np.ptp(vertices, axis=0))) or 1.0
+    pairs = cKDTree(vertices).query_pairs(tol * diagonal, output_type="ndarray")
+    return scipy_labels(len(vertices), pairs[:, 0], pairs[:, 1])[faces]
+
+
+def test_weld_radius_matches_reference_and_ignores_frame():
+    rng = np.random.default_rng(2)
+    corners = rng.random((300, 3))
+    soup = corners[rng.integers(0, 300, (500, 3))].reshape(-1, 3)  # shared corners, stored unwelded
+    soup += rng.normal(scale=2e-8, size=soup.shape) * (rng.random((len(soup), 1)) < 0.3)
+    faces = np.arange(len(soup)).reshape(-1, 3)
+    welded = weld_vertices_radius(soup, faces)
+    assert same_partition(welded, reference_weld(soup, faces))
+    assert same_partition(welded, weld_vertices_radius(soup * 1e3 - 5.0, faces))
+    assert len(np.unique(welded)) <= 300
+
+
+def reference_components(faces: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
+    owner = np.repeat(np.arange(len(faces)), 3)
+    keys = np.stack([groups[owner], edges[:, 0], edges[:, 1]], 1)
+    _, edge_id = np.unique(keys, axis=0, return_inverse=True)
+    n = len(faces) + int(edge_id.max()) + 1
+    labels = scipy_labels(n, owner, len(faces) + edge_id.reshape(-1))
+    return relabel_by_first_occurrence(labels[: len(faces)])
+
+
+@pytest.mark.parametrize("offset", [0, 1 << 40])  # huge vertex ids: the lexsort path
+def test_edge_components_match_sparse_graph(offset):
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 400, (900, 3))
+    faces = np.concatenate([faces, faces[:50]])  # doubled faces: non-manifold edges
+    groups = rng.integers(0, 3, len(faces))
+    labels = edge_connected_components(faces + offset, groups)
+    assert np.array_equal(labels, reference_components(faces, groups))
+    assert np.array_equal(edge_connected_components(faces + offset), reference_components(faces, np.zeros(len(faces), int)))
+
+
+def test_non_manifold_edge_joins_same_group_faces_across_others():
+    # three faces on one edge (0, 1): groups 0, 1, 0 -> faces 0 and 2 are one piece
+    faces = np.array([[0, 1, 2], [0, 1, 3], [1, 0, 4]])
+    assert edge_connected_components(faces, np.array([0, 1, 0])).tolist() == [0, 1, 0]
+    assert edge_connected_components(np.zeros((0, 3), int)).shape == (0,)
+
+
+def test_union_find_needs_no_fallback_on_mesh_like_graphs(monkeypatch):
+    """Edgeless graphs and long paths converge in the vectorized rounds (scipy is never called)."""
+    def refuse(*args):
+        raise AssertionError("scipy fallback used")
+
+    monkeypatch.setattr(adjacency, "_scipy_components", refuse)
+    assert union_find(5, np.zeros(0, int), np.zeros(0, int)).tolist() == [0, 1, 2, 3, 4]
+    path = np.arange(20000)
+    assert (union_find(20000, path[1:], path[:-1]) == 0).all()
+    assert (union_find(20000, path[::-1][1:], path[::-1][:-1]) == 0).all()
