@@ -115,8 +115,7 @@ def test_captions_change_the_output_and_dropping_removes_them(run):
     assert torch.allclose(dropped_a, dropped_b) and torch.allclose(dropped_a, none, atol=1e-6)
     assert (dropped_a - with_text).abs().max() > 1e-4
     all_a, _ = _forward(dit, store, drop=everyone)  # CFG's unconditional branch: boxes and captions gone
-    all_b, _ = _forward(dit, store, drop=everyone, text=other, text_mask=torch.ones(4, 5, 8, dtype=torch.bool),
-                        **{})
+    all_b, _ = _forward(dit, store, drop=everyone, text=other, text_mask=torch.ones(4, 5, 8, dtype=torch.bool))
     assert torch.allclose(all_a, all_b)
 
 
