@@ -27,6 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 VAE_STEPS, DIT_STEPS = 400, 200
 MODEL = ["vae.width=48", "vae.heads=4", "vae.num_latents=16", "vae.latent_dim=8", "vae.decoder_layers=1",
          "data.encoder_points=256", "data.label_queries=2048", "data.volume_queries=256", "data.near_queries=256",
+         "data.free_queries=512",
          "data.num_objects=6", "data.max_parts=4", "threads=1", "log_every=50", "optim.warmup_steps=10"]
 DIT = ["dit.width=64", "dit.heads=4", "dit.depth=2", "dit.max_parts=4", "dit.cond_dropout=0.1", "optim.lr=1e-3",
        "batch_size=6"]
@@ -89,7 +90,8 @@ def test_samples_stay_in_their_boxes(run):
           f"VAE reconstruction {np.mean(recon_fits):.3f}; latent nearest-reference match {matched}/{total}")
     assert matched / total >= 0.7  # each generated part is closest to the true part of its box
     # the decoded surface can only be as tight as the VAE's own reconstruction of the true part
-    # (measured: 600 VAE steps -> generated 0.578 vs reconstruction 0.573; the 0.7 needs a better VAE)
+    # (measured, session 2, load ~11 on 2 cores: 400 VAE steps with free-space queries and dense-sample
+    # labels -> generated 0.519 vs reconstruction 0.550, was 0.479 / 0.458; the 0.7 needs a better VAE)
     assert np.mean(fits) >= 0.9 * np.mean(recon_fits) - 0.02 and np.mean(fits) >= 0.35
 
 

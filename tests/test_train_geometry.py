@@ -78,3 +78,35 @@ def test_metric_edge_cases():
     g2[1:3] = True
     assert iou(g1, g2) == 1 / 3 and iou(np.zeros_like(g1), np.zeros_like(g1)) == 1.0
     assert box_fit(np.array([[0, 0, 0], [2, 2, 2]]), np.array([-1, -1, -1]), np.array([1, 1, 1])) == 0.5
+
+
+def test_thickness_shell_is_measured_on_the_mesh_not_on_sparse_samples():
+    # an open square sheet: its only "inside" is the thickness shell; few stored samples must not matter
+    sheet_v = np.array([[-0.5, -0.5, 0], [0.5, -0.5, 0], [0.5, 0.5, 0], [-0.5, 0.5, 0]], float)
+    sheet_f = np.array([[0, 1, 2], [0, 2, 3]])
+    rng = np.random.default_rng(3)
+    q = np.c_[rng.uniform(-0.45, 0.45, (2000, 2)), rng.uniform(-0.03, 0.03, 2000)]
+    inside = occupancy(sheet_v, sheet_f, q, None, thickness=0.02)
+    truth = np.abs(q[:, 2]) < 0.02
+    sparse = occupancy(sheet_v, sheet_f, q, sample_surface(sheet_v, sheet_f, 4096, rng)[0], thickness=0.02)
+    print("agreement dense", (inside == truth).mean(), "4096 samples", (sparse == truth).mean())
+    assert (inside == truth).mean() > 0.97 > (sparse == truth).mean()
+
+
+def test_free_space_queries_are_labelled_outside_the_part_box():
+    from partverse.train.batches import part_labels, vae_batch
+    from partverse.train.data import synthetic_objects
+
+    parts = synthetic_objects(1, 0, max_parts=2)[0].parts
+    labels = part_labels(parts, 512, 0.01, 0.0, seed=0)  # closed primitives: no thickness shell needed
+    b = vae_batch(labels, 3, 0, 4, 64, 32, 32, (8, 4), free=256)
+    assert b["queries"].shape == (4, 32 + 256 + 32, 3) and b["near_mask"][:, :288].sum() == 0
+    rng = np.random.default_rng([0, 3, 1])
+    idx = rng.integers(len(parts), size=4)
+    for row, k in enumerate(idx):  # every label, free ones included, is the part's true occupancy
+        part = parts[k]
+        want = occupancy(part.vertices, part.faces, b["queries"][row], None, 0.0)
+        assert (want == (b["occ"][row] > 0.5)).mean() > 0.99
+    # the free queries reach all of [-1, 1]^3, far beyond the precomputed set
+    free = b["queries"][:, 32:288]
+    assert free.min() < -0.9 and free.max() > 0.9

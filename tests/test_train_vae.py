@@ -3,6 +3,7 @@ rises from ~0 at initialisation; and `partverse evaluate` scores a VAE checkpoin
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -18,7 +19,8 @@ from tests.conftest import shared
 
 pytestmark = pytest.mark.slow
 
-STEPS = 300
+STEPS = 400
+PROBES = (0, STEPS // 4, STEPS // 2, STEPS - 1)
 
 
 def _ious(model, parts, refs) -> list[float]:
@@ -36,18 +38,27 @@ def test_vae_overfits_four_real_parts(tmp_path):
                              "batch_size=4", "data.source=assets", f"data.path={asset}", "data.num_objects=1",
                              "data.label_queries=4096", "data.volume_queries=512", "data.near_queries=512",
                              "vae.width=64", "optim.lr=1e-3", "optim.warmup_steps=10", "optim.ema_decay=0",
-                             "threads=2", "log_every=50"])
+                             "threads=1", "log_every=50"])
     parts = load_objects(cfg.data)[0].parts
     assert len(parts) == 4
-    refs = [mesh_occupancy_grid(p.vertices, p.faces, 64, cfg.data.thickness, p.points) for p in parts]
+    refs = [mesh_occupancy_grid(p.vertices, p.faces, 64, cfg.data.thickness) for p in parts]
     curve: dict[int, list[float]] = {}
     model = {}
 
     import partverse.train.loop as loop
 
+    import time
+
+    clock = {"start": None, "probe": 0.0}
+
     def on_step(step, metrics):
-        if step in (0, STEPS // 2, STEPS - 1):
+        clock["start"] = clock["start"] or time.perf_counter()
+        if step in PROBES:
+            t = time.perf_counter()
             curve[step] = _ious(model["vae"], parts, refs)
+            clock["probe"] += time.perf_counter() - t
+            print(f"step {step} train {time.perf_counter() - clock['start'] - clock['probe']:.0f}s "
+                  f"load {os.getloadavg()[0]:.1f} IoU {np.round(curve[step], 3).tolist()}", flush=True)
 
     class Capture(loop.Task):  # the loop's own task; keep a handle on its model for the IoU probes
         def __init__(self, c):
@@ -60,6 +71,9 @@ def test_vae_overfits_four_real_parts(tmp_path):
     finally:
         loop.Task = original
     print("IoU@64^3 per part by step:", {k: np.round(v, 3).tolist() for k, v in curve.items()})
+    # measured (session 2, load ~9 on 2 cores, threads=1, 400 steps in 76 s of training): mean IoU
+    # 0.002 -> 0.20 (step 100) -> 0.38 (step 399), per part [0.26, 0.27, 0.49, 0.50]; the issue's 0.85
+    # is not reached on CPU in this budget (see the issue-11 note); threads=2 under load ran 30x slower
     first, last = np.mean(curve[0]), np.mean(curve[STEPS - 1])
     assert first < 0.05
     assert last > first + 0.15 and min(curve[STEPS - 1]) > 0.03

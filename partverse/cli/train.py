@@ -67,12 +67,14 @@ def sample(
     guidance: float = typer.Option(1.0, help="classifier-free guidance scale (1 = off)"),
     seed: int = typer.Option(0),
     resolution: int = typer.Option(64, help="marching-cubes grid"),
+    captions: Optional[Path] = typer.Option(None, "--captions",
+                                            help='captions.json: ["part caption", ...] or {"parts": [...], "object": "..."}'),
 ) -> None:
     """Generate one mesh per box (part_<i>.glb) and the assembled object.glb."""
     from partverse.train.sample import sample_to_dir
 
     try:
-        typer.echo(json.dumps(sample_to_dir(ckpt, boxes, out, steps, guidance, seed, resolution)))
+        typer.echo(json.dumps(sample_to_dir(ckpt, boxes, out, steps, guidance, seed, resolution, captions)))
     except PartverseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

@@ -17,10 +17,15 @@ from partverse.train.data import TrainObject, TrainPart
 from partverse.train.occupancy import box_surface, occupancy
 
 
+LABELS_VERSION = 2  # part of the label-cache key: 2 = thickness test on a dense surface sample
+
+
 @dataclass
 class PartLabels:
     """Stacked per-part arrays for K parts: points / normals (K, S, 3); volume / near queries
-    (K, Q, 3) with occupancy (K, Q) in {0, 1}."""
+    (K, Q, 3) with occupancy (K, Q) in {0, 1}; box_lo / box_hi (K, 3): outside this box (the part's
+    bounding box grown by the thickness) every point is outside the part, so free-space queries there
+    need no label computation."""
 
     points: np.ndarray
     normals: np.ndarray
@@ -28,6 +33,8 @@ class PartLabels:
     vol_occ: np.ndarray
     near_q: np.ndarray
     near_occ: np.ndarray
+    box_lo: np.ndarray | None = None
+    box_hi: np.ndarray | None = None
 
 
 def _part_labels(part: TrainPart, count: int, sigma: float, thickness: float, seed: int):
@@ -40,7 +47,7 @@ def _part_labels(part: TrainPart, count: int, sigma: float, thickness: float, se
                           rng.uniform(part.bbox_min - pad, part.bbox_max + pad, (half, 3))])
     near = part.points[rng.integers(len(part.points), size=count)] + rng.normal(0, sigma, (count, 3))
     queries = np.concatenate([vol, near]).astype(np.float32)
-    occ = occupancy(part.vertices, part.faces, queries, part.points, thickness).astype(np.float32)
+    occ = occupancy(part.vertices, part.faces, queries, None, thickness).astype(np.float32)
     return queries[:count], occ[:count], queries[count:], occ[count:]
 
 
@@ -51,7 +58,7 @@ def part_labels(parts: list[TrainPart], count: int, sigma: float, thickness: flo
     for i, part in enumerate(parts):
         key = hashlib.sha256(b"".join([np.ascontiguousarray(part.vertices).tobytes(),
                                        np.ascontiguousarray(part.faces).tobytes(),
-                                       repr((count, sigma, thickness, seed + i)).encode()])).hexdigest()[:24]
+                                       repr((LABELS_VERSION, count, sigma, thickness, seed + i)).encode()])).hexdigest()[:24]
         path = Path(cache_dir) / f"{key}.npz" if cache_dir else None
         if path is not None and path.exists():
             with np.load(path) as z:
@@ -65,8 +72,11 @@ def part_labels(parts: list[TrainPart], count: int, sigma: float, thickness: flo
                 tmp.replace(path)
         for col, arr in zip(cols, got):
             col.append(arr)
+    grow = thickness + 1e-3  # winding number < 0.5 outside the box; the shell reaches `thickness` past it
     return PartLabels(np.stack([p.points for p in parts]), np.stack([p.normals for p in parts]),
-                      *(np.stack(c) for c in cols))
+                      *(np.stack(c) for c in cols),
+                      box_lo=np.stack([np.asarray(p.vertices).min(0) - grow for p in parts]).astype(np.float32),
+                      box_hi=np.stack([np.asarray(p.vertices).max(0) + grow for p in parts]).astype(np.float32))
 
 
 def _rank_slice(n: int, rank: int, world: int) -> slice:
@@ -84,10 +94,13 @@ def _subset(rng: np.random.Generator, rows: int, total: int, take: int) -> np.nd
 
 
 def vae_batch(labels: PartLabels, step: int, seed: int, batch: int, enc_points: int, vol: int, near: int,
-              latent_shape: tuple[int, int], rank: int = 0, world: int = 1) -> dict[str, np.ndarray]:
+              latent_shape: tuple[int, int], rank: int = 0, world: int = 1, free: int = 0) -> dict[str, np.ndarray]:
     """Global batch of `batch` parts for this step; returns this rank's slice.
-    points/normals (b, enc_points, 3), queries (b, vol + near, 3), occ (b, vol + near),
-    near_mask (b, vol + near) True on near-surface queries, noise (b, M, D)."""
+    points/normals (b, enc_points, 3), queries (b, vol + free + near, 3), occ (b, vol + free + near),
+    near_mask (b, vol + free + near) True on near-surface queries, noise (b, M, D).
+    free: fresh uniform queries in [-1, 1]^3 drawn every step, labelled 0 outside the part's box
+    (`PartLabels.box_lo/hi`) and swapped for a precomputed volume query inside it: empty space is
+    supervised everywhere, not only at the few thousand precomputed points (no floaters)."""
     rng = np.random.default_rng([seed, step, 1])
     idx = rng.integers(len(labels.points), size=batch)
     pi = _subset(rng, batch, labels.points.shape[1], enc_points)
@@ -100,7 +113,17 @@ def vae_batch(labels: PartLabels, step: int, seed: int, batch: int, enc_points: 
         "occ": np.concatenate([labels.vol_occ[rows, vi], labels.near_occ[rows, ni]], axis=1),
         "noise": rng.standard_normal((batch, *latent_shape)).astype(np.float32),
     }
-    out["near_mask"] = np.broadcast_to(np.arange(out["occ"].shape[1]) >= vi.shape[1], out["occ"].shape)
+    n_vol = vi.shape[1]
+    if free > 0 and labels.box_lo is not None:  # drawn after the rest: free=0 keeps the old stream
+        fq = rng.uniform(-1.0, 1.0, (batch, free, 3)).astype(np.float32)
+        boxed = np.all((fq >= labels.box_lo[idx][:, None]) & (fq <= labels.box_hi[idx][:, None]), axis=2)
+        swap = rng.integers(labels.vol_q.shape[1], size=(batch, free))
+        fq = np.where(boxed[..., None], labels.vol_q[rows, swap], fq)
+        fo = np.where(boxed, labels.vol_occ[rows, swap], 0.0).astype(np.float32)
+        out["queries"] = np.concatenate([out["queries"][:, :n_vol], fq, out["queries"][:, n_vol:]], axis=1)
+        out["occ"] = np.concatenate([out["occ"][:, :n_vol], fo, out["occ"][:, n_vol:]], axis=1)
+        n_vol += free
+    out["near_mask"] = np.broadcast_to(np.arange(out["occ"].shape[1]) >= n_vol, out["occ"].shape)
     sl = _rank_slice(batch, rank, world)
     return {k: np.ascontiguousarray(v[sl]) for k, v in out.items()}
 
@@ -108,21 +131,29 @@ def vae_batch(labels: PartLabels, step: int, seed: int, batch: int, enc_points: 
 @dataclass
 class ObjectLatents:
     """Per object, P = max_parts (+1 global slot, last): latents / box tokens (O, P, M, D), scaled;
-    mask (O, P) bool; boxes (O, P, 2, 3)."""
+    mask (O, P) bool; boxes (O, P, 2, 3). With captions: text_ids (O, P) rows of the table of distinct
+    caption embeddings text (U, L, T) with their token masks text_mask (U, L) bool."""
 
     latents: np.ndarray
     box: np.ndarray
     mask: np.ndarray
     boxes: np.ndarray
+    text_ids: np.ndarray | None = None
+    text: np.ndarray | None = None
+    text_mask: np.ndarray | None = None
+
+
+def largest_indices(parts: list[TrainPart], max_parts: int) -> list[int]:
+    """Indices (in order) of the `max_parts` parts with the largest boxes."""
+    if len(parts) <= max_parts:
+        return list(range(len(parts)))
+    vol = [float(np.prod(np.maximum(p.bbox_max - p.bbox_min, 1e-3))) for p in parts]
+    return sorted(int(i) for i in np.argsort(vol)[::-1][:max_parts])
 
 
 def keep_largest(parts: list[TrainPart], max_parts: int) -> list[TrainPart]:
     """The `max_parts` parts with the largest boxes (longer objects are generated by part fixing)."""
-    if len(parts) <= max_parts:
-        return parts
-    vol = [float(np.prod(np.maximum(p.bbox_max - p.bbox_min, 1e-3))) for p in parts]
-    keep = sorted(np.argsort(vol)[::-1][:max_parts])
-    return [parts[i] for i in keep]
+    return [parts[i] for i in largest_indices(parts, max_parts)]
 
 
 def box_points(boxes: np.ndarray, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -133,9 +164,10 @@ def box_points(boxes: np.ndarray, count: int, seed: int = 0) -> tuple[np.ndarray
 
 
 def dit_batch(store: ObjectLatents, step: int, seed: int, batch: int, id_table: int, cond_dropout: float,
-              rank: int = 0, world: int = 1) -> dict[str, np.ndarray]:
+              rank: int = 0, world: int = 1, caption_dropout: float = 0.0) -> dict[str, np.ndarray]:
     """Global batch of objects with flow-matching draws; this rank's slice. One time and one
-    condition-dropout draw per object, shared by its parts; part ids a random draw from the table."""
+    condition-dropout draw per object, shared by its parts; part ids a random draw from the table.
+    With captions: text (b, P, L, T), text_mask (b, P, L) and drop_text (b,) (captions alone dropped)."""
     rng = np.random.default_rng([seed, step, 2])
     idx = rng.integers(len(store.latents), size=batch)
     p = store.latents.shape[1]
@@ -146,6 +178,9 @@ def dit_batch(store: ObjectLatents, step: int, seed: int, batch: int, id_table: 
         "part_ids": np.argsort(rng.random((batch, id_table)), axis=1)[:, :p],
         "drop": rng.random(batch) < cond_dropout,
     }
+    if store.text_ids is not None:  # drawn after the rest: runs without captions keep their stream
+        ids = store.text_ids[idx]
+        out.update(text=store.text[ids], text_mask=store.text_mask[ids], drop_text=rng.random(batch) < caption_dropout)
     sl = _rank_slice(batch, rank, world)
     return {k: np.ascontiguousarray(v[sl]) for k, v in out.items()}
 

@@ -54,23 +54,27 @@ class DiTConfig:
     part_id_table: int = 50  # ids are a random draw from this table, so they carry no order
     global_branch: bool = True
     cond_dropout: float = 0.1  # classifier-free guidance: drop box + caption conditions per object
-    text_encoder: str = ""  # local path of a transformers text model; "" = no captions
-    text_dim: int = 0  # filled from the text encoder when one is given
+    text_encoder: str = ""  # transformers text model (local dir or hub id) for captions; "" = no captions
+    text_tokens: int = 32  # caption tokens kept per slot (padding masked)
+    caption_dropout: float = 0.1  # also drop the captions alone (sampling without captions stays in-distribution)
+    text_dim: int = 0  # filled from the text encoder's hidden size when one is given
 
     def validate(self, prefix: str = "dit") -> None:
         from partverse.train.registry import MODELS
+        from partverse.train.text import check_source
 
         _check(self.model in MODELS["dit"], f"{prefix}.model", self.model, f"one of {sorted(MODELS['dit'])}")
-        for name in ("width", "heads", "depth", "max_parts"):
+        for name in ("width", "heads", "depth", "max_parts", "text_tokens"):
             _check(getattr(self, name) > 0, f"{prefix}.{name}", getattr(self, name), "> 0")
         _check(self.width % self.heads == 0, f"{prefix}.width", self.width, f"a multiple of heads={self.heads}")
         _check(self.part_id_table >= self.max_parts, f"{prefix}.part_id_table", self.part_id_table,
                f">= max_parts={self.max_parts}")
         _check(0.0 <= self.cond_dropout < 1.0, f"{prefix}.cond_dropout", self.cond_dropout, "in [0, 1)")
-        # the DiT accepts caption features (text_dim > 0), but the loop does not yet encode captions
-        _check(not self.text_encoder, f"{prefix}.text_encoder", self.text_encoder,
-               "'' only: caption conditioning is not implemented in the training loop yet")
-        _check(self.text_dim == 0, f"{prefix}.text_dim", self.text_dim, "0 (caption conditioning not implemented yet)")
+        _check(0.0 <= self.caption_dropout < 1.0, f"{prefix}.caption_dropout", self.caption_dropout, "in [0, 1)")
+        if self.text_encoder:
+            check_source(self.text_encoder, f"{prefix}.text_encoder")
+        _check(self.text_dim >= 0 and (self.text_dim == 0 or bool(self.text_encoder)), f"{prefix}.text_dim",
+               self.text_dim, f"0 when {prefix}.text_encoder is '' (it is filled from the encoder otherwise)")
 
 
 @dataclass
@@ -85,6 +89,7 @@ class DataConfig:
     encoder_points: int = 512  # surface points given to the encoder per part
     volume_queries: int = 1024  # per part per step
     near_queries: int = 1024
+    free_queries: int = 1024  # fresh uniform queries per part per step, free labels outside the part's box
     near_sigma: float = 0.01
     label_queries: int = 16384  # precomputed labelled queries per part (each kind)
     thickness: float = 0.01  # open / thin parts: points closer than this to the surface are inside
@@ -97,6 +102,7 @@ class DataConfig:
             _check(bool(self.path), f"{prefix}.path", self.path, f"a path when source={self.source!r}")
         for name in ("num_objects", "max_parts", "encoder_points", "volume_queries", "near_queries", "label_queries"):
             _check(getattr(self, name) > 0, f"{prefix}.{name}", getattr(self, name), "> 0")
+        _check(self.free_queries >= 0, f"{prefix}.free_queries", self.free_queries, ">= 0")
         _check(self.near_sigma > 0 and self.thickness >= 0, f"{prefix}.near_sigma", self.near_sigma, "> 0")
 
 

@@ -37,7 +37,8 @@ class TrainPart:
 class TrainObject:
     uid: str
     parts: list[TrainPart]
-    captions: list[str] = field(default_factory=list)  # one per part, or empty
+    captions: list[str] = field(default_factory=list)  # brief caption per part, or empty
+    caption: str = ""  # the whole object's caption (the DiT's global slot)
 
 
 def part_from_mesh(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Generator, name: str = "",
@@ -60,6 +61,9 @@ def normalize_object(obj: TrainObject, extent: float = 0.95) -> TrainObject:
         if p.vertices is not None:
             p.vertices = ((p.vertices - center) * scale).astype(np.float32)
     return obj
+
+
+_PRIMITIVES = ("box", "sphere", "cylinder")
 
 
 def _primitive(kind: int, lo: np.ndarray, hi: np.ndarray):
@@ -86,13 +90,16 @@ def synthetic_objects(count: int, seed: int = 0, min_parts: int = 2, max_parts: 
         axis = int(rng.integers(3))
         cuts = np.sort(rng.uniform(-0.9, 0.9, n - 1))
         edges = np.concatenate([[-0.9], cuts, [0.9]])
-        parts = []
+        parts, kinds = [], []
         for k in range(n):
             lo, hi = rng.uniform(-0.9, -0.2, 3), rng.uniform(0.2, 0.9, 3)
             lo[axis], hi[axis] = edges[k] + 0.02, max(edges[k + 1] - 0.02, edges[k] + 0.1)
-            v, f = _primitive(int(rng.integers(3)), lo, hi)
+            kind = int(rng.integers(3))
+            v, f = _primitive(kind, lo, hi)
             parts.append(part_from_mesh(v, f, rng, name=f"part{k}", samples=samples))
-        objects.append(TrainObject(uid=f"synthetic-{seed}-{i}", parts=parts))
+            kinds.append(_PRIMITIVES[kind])
+        objects.append(TrainObject(uid=f"synthetic-{seed}-{i}", parts=parts, captions=[f"a {k}" for k in kinds],
+                                   caption=f"an object of {n} parts: " + ", ".join(kinds)))
     return objects
 
 
@@ -154,14 +161,27 @@ def objects_from_release(path: str | Path, limit: int | None = None, seed: int =
     from partverse.data import PartDataset
 
     dataset = PartDataset(path, mode="object", columns=RELEASE_COLUMNS, shuffle=False, seed=seed, rank=0, world_size=1)
+    captions = release_captions(path)
     for i, sample in enumerate(dataset):
         if limit is not None and i >= limit:
             break
-        yield normalize_object(release_object(sample))
+        yield normalize_object(release_object(sample, captions))
 
 
-def release_object(sample: dict) -> TrainObject:
-    """One object-mode PartDataset sample -> TrainObject (part meshes from each part's GLB bytes)."""
+def release_captions(path: str | Path) -> dict[tuple[str, int], str]:
+    """The release's `captions` table as {(uid, part_id): brief caption}; part_id -1 is the object.
+    Rows whose status is not "ok" are left out; a release without the table gives {}."""
+    from partverse.data.reader import read_manifest, read_release_table
+
+    if "captions" not in read_manifest(path).get("tables", {}):
+        return {}
+    rows = read_release_table(path, "captions", ["uid", "part_id", "brief", "status"]).to_pylist()
+    return {(r["uid"], int(r["part_id"])): r["brief"] or "" for r in rows if r.get("status") in (None, "ok")}
+
+
+def release_object(sample: dict, captions: dict[tuple[str, int], str] | None = None) -> TrainObject:
+    """One object-mode PartDataset sample -> TrainObject (part meshes from each part's GLB bytes;
+    brief captions per part and for the object from `captions`, see `release_captions`)."""
     arr = lambda key: np.asarray(sample[key], dtype=np.float32)  # noqa: E731  (tensor or array)
     points, normals, lo, hi = arr("points"), arr("normals"), arr("bbox_min"), arr("bbox_max")
     names = list(sample.get("name") or [str(int(i)) for i in np.asarray(sample["part_id"])])
@@ -169,7 +189,10 @@ def release_object(sample: dict) -> TrainObject:
     for k in range(len(points)):
         v, f = _glb_mesh(sample["glb"][k] if "glb" in sample else b"")
         parts.append(TrainPart(points[k], normals[k], lo[k], hi[k], v, f, names[k]))
-    return TrainObject(uid=str(sample["uid"]), parts=parts)
+    uid, captions = str(sample["uid"]), captions or {}
+    ids = [int(i) for i in np.asarray(sample["part_id"]).reshape(-1)] if "part_id" in sample else []
+    part_captions = [captions.get((uid, i), "") for i in ids] if len(ids) == len(parts) else []
+    return TrainObject(uid=uid, parts=parts, captions=part_captions, caption=captions.get((uid, -1), ""))
 
 
 def load_objects(cfg) -> list[TrainObject]:

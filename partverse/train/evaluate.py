@@ -21,7 +21,7 @@ def _mesh_points(v: np.ndarray, f: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def _ref_grid(part: TrainPart, resolution: int, thickness: float) -> np.ndarray:
-    return M.mesh_occupancy_grid(part.vertices, part.faces, resolution, thickness, part.points)
+    return M.mesh_occupancy_grid(part.vertices, part.faces, resolution, thickness)
 
 
 def _score(pred_grids, pred_meshes, parts: list[TrainPart], resolution: int, thickness: float) -> dict:
@@ -56,13 +56,16 @@ def evaluate_vae(vae, objects: list[TrainObject], resolution: int = 64, thicknes
 
 
 def evaluate_generation(dit, vae, scale: float, objects: list[TrainObject], steps: int = 50, guidance: float = 1.0,
-                        resolution: int = 64, thickness: float = 0.01, seed: int = 0) -> dict:
-    """Generate each object's parts given its reference boxes; compare with the reference parts."""
+                        resolution: int = 64, thickness: float = 0.01, seed: int = 0, text_encoder=None) -> dict:
+    """Generate each object's parts given its reference boxes (and, with a text encoder, its captions);
+    compare with the reference parts."""
     from partverse.train.sample import generate
 
     rows = []
     for i, obj in enumerate(objects):
-        lat = generate(dit, vae, scale, object_boxes(obj), steps=steps, guidance=guidance, seed=seed + i)
+        caps = (obj.captions if len(obj.captions) == len(obj.parts) else None) if text_encoder else None
+        lat = generate(dit, vae, scale, object_boxes(obj), steps=steps, guidance=guidance, seed=seed + i,
+                       captions=caps, object_caption=obj.caption if text_encoder else "", text_encoder=text_encoder)
         logits = decode_grid(vae, torch.from_numpy(lat), resolution)
         rows.append(_score(logits > 0, [marching_cubes(g) for g in logits], obj.parts, resolution, thickness))
     return _summarise(rows, [o.uid for o in objects])
@@ -86,5 +89,10 @@ def evaluate_checkpoint(ckpt: str | Path, data_cfg, steps: int = 50, guidance: f
     if run_config(ckpt).kind == "vae":
         return {"kind": "vae", **evaluate_vae(load_vae(ckpt), objects, resolution, data_cfg.thickness)}
     dit, vae, meta = load_dit(ckpt)
+    encoder = None
+    if dit.text_in is not None:
+        from partverse.train.text import TextEncoder
+
+        encoder = TextEncoder(dit.cfg.text_encoder, dit.cfg.text_tokens)
     return {"kind": "dit", **evaluate_generation(dit, vae, meta["latent_scale"], objects, steps, guidance, resolution,
-                                                 data_cfg.thickness)}
+                                                 data_cfg.thickness, text_encoder=encoder)}

@@ -22,9 +22,10 @@ def flow_loss(pred: torch.Tensor, x0: torch.Tensor, noise: torch.Tensor, mask: t
 
 @torch.no_grad()
 def sample(model, box, mask, part_ids, steps: int = 50, guidance: float = 1.0, generator=None,
-           fixed: torch.Tensor | None = None, fixed_mask: torch.Tensor | None = None, text=None):
-    """Generate latents (B, P, M, D) for boxes `box` (B, P, M, D).
-    fixed (B, P, M, D) clean latents and fixed_mask (B, P) bool: parts kept as given."""
+           fixed: torch.Tensor | None = None, fixed_mask: torch.Tensor | None = None, text=None, text_mask=None):
+    """Generate latents (B, P, M, D) for boxes `box` (B, P, M, D) [and captions text (B, P, L, T),
+    text_mask (B, P, L)]. fixed (B, P, M, D) clean latents and fixed_mask (B, P) bool: parts kept as given.
+    Guidance contrasts all conditions against none (boxes and captions dropped together)."""
     b, p, m, d = box.shape
     x = torch.randn((b, p, m, d), generator=generator, device=box.device)
     ts = torch.linspace(1.0, 0.0, steps + 1, device=box.device)
@@ -34,20 +35,20 @@ def sample(model, box, mask, part_ids, steps: int = 50, guidance: float = 1.0, g
         if keep is not None:
             renoised = noisy(fixed, torch.randn(x.shape, generator=generator, device=x.device), t)
             x = torch.where(keep, renoised, x)
-        v = _velocity(model, x, t, mask, part_ids, box, guidance, text)
+        v = _velocity(model, x, t, mask, part_ids, box, guidance, text, text_mask)
         x = x + (ts[i + 1] - ts[i]) * v
     if keep is not None:
         x = torch.where(keep, fixed, x)
     return x
 
 
-def _velocity(model, x, t, mask, part_ids, box, guidance, text):
+def _velocity(model, x, t, mask, part_ids, box, guidance, text, text_mask):
     b = x.shape[0]
     cond = torch.zeros(b, dtype=torch.bool, device=x.device)
     if guidance == 1.0:
-        return model(x, t, mask, part_ids, box, drop=cond, text=text)
-    both = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([mask, mask]), torch.cat([part_ids, part_ids]),
-                 torch.cat([box, box]), drop=torch.cat([cond, ~cond]),
-                 text=None if text is None else torch.cat([text, text]))
+        return model(x, t, mask, part_ids, box, drop=cond, text=text, text_mask=text_mask)
+    two = lambda a: None if a is None else torch.cat([a, a])  # noqa: E731
+    both = model(two(x), two(t), two(mask), two(part_ids), two(box), drop=torch.cat([cond, ~cond]),
+                 text=two(text), text_mask=two(text_mask))
     v_cond, v_uncond = both.chunk(2)
     return v_uncond + guidance * (v_cond - v_uncond)

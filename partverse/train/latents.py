@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from partverse.train.batches import ObjectLatents, box_points, keep_largest, object_points
+from partverse.train.batches import ObjectLatents, box_points, largest_indices, object_points
 from partverse.train.data import TrainObject
 
 
@@ -29,17 +29,26 @@ def object_boxes(obj: TrainObject) -> np.ndarray:
 
 
 def encode_objects(vae, objects: list[TrainObject], max_parts: int, enc_points: int, global_branch: bool,
-                   scale: float | None = None) -> tuple[ObjectLatents, float]:
-    """Objects -> ObjectLatents with latents divided by `scale` (their std when None) and the scale."""
+                   scale: float | None = None, text_encoder=None) -> tuple[ObjectLatents, float]:
+    """Objects -> ObjectLatents with latents divided by `scale` (their std when None) and the scale.
+    text_encoder (`partverse.train.text.TextEncoder`): also embed each slot's caption (once per
+    distinct string) into the store's caption table."""
     slots = max_parts + (1 if global_branch else 0)
     m, d = vae.cfg.num_latents, vae.cfg.latent_dim
     lat = np.zeros((len(objects), slots, m, d), np.float32)
     box = np.zeros_like(lat)
     mask = np.zeros((len(objects), slots), bool)
     boxes = np.zeros((len(objects), slots, 2, 3), np.float32)
+    slot_text: list[list[str]] = []
     for i, obj in enumerate(objects):
-        parts = keep_largest(obj.parts, max_parts)
+        keep = largest_indices(obj.parts, max_parts)
+        parts = [obj.parts[k] for k in keep]
         n = len(parts)
+        if text_encoder is not None:
+            from partverse.train.text import slot_captions
+
+            caps = [obj.captions[k] for k in keep] if len(obj.captions) == len(obj.parts) else []
+            slot_text.append(slot_captions(caps, obj.caption, slots, global_branch))
         pts = np.stack([p.points[:enc_points] for p in parts])
         nrm = np.stack([p.normals[:enc_points] for p in parts])
         b = np.stack([np.stack([p.bbox_min, p.bbox_max]) for p in parts])
@@ -54,4 +63,10 @@ def encode_objects(vae, objects: list[TrainObject], max_parts: int, enc_points: 
         boxes[i, rows] = b
     if scale is None:
         scale = float(lat[mask].std()) or 1.0
-    return ObjectLatents(lat / scale, box / scale, mask, boxes), scale
+    store = ObjectLatents(lat / scale, box / scale, mask, boxes)
+    if text_encoder is not None:
+        table = sorted({c for row in slot_text for c in row})
+        row_of = {c: k for k, c in enumerate(table)}
+        store.text, store.text_mask = text_encoder.embed(table)
+        store.text_ids = np.array([[row_of[c] for c in row] for row in slot_text], np.int64).reshape(len(objects), slots)
+    return store, scale

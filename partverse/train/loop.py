@@ -59,8 +59,9 @@ class Task:
 
             vae_dir = checkpoint.resolve(cfg.vae_ckpt)
             vae = load_vae(vae_dir)
+            encoder = text_encoder(cfg.dit)
             self.store, scale = encode_objects(vae, objects, cfg.dit.max_parts, cfg.data.encoder_points,
-                                               cfg.dit.global_branch)
+                                               cfg.dit.global_branch, text_encoder=encoder)
             self.meta["latent_scale"] = scale
             name = "ema" if (vae_dir / "ema.safetensors").exists() else "model"
             self.extra_files["vae.safetensors"] = vae_dir / f"{name}.safetensors"
@@ -72,11 +73,26 @@ class Task:
         c, d = self.cfg, self.cfg.data
         if c.kind == "vae":
             arrays = vae_batch(self.labels, step, c.seed, c.batch_size, d.encoder_points, d.volume_queries,
-                               d.near_queries, (c.vae.num_latents, c.vae.latent_dim), rank, world)
+                               d.near_queries, (c.vae.num_latents, c.vae.latent_dim), rank, world, d.free_queries)
         else:
             arrays = dit_batch(self.store, step, c.seed, c.batch_size, c.dit.part_id_table, c.dit.cond_dropout,
-                               rank, world)
+                               rank, world, c.dit.caption_dropout)
         return {k: torch.from_numpy(v).to(device, non_blocking=True) for k, v in arrays.items()}
+
+
+def text_encoder(dit_cfg):
+    """The frozen caption encoder a DiT config names (None without captions); fills dit_cfg.text_dim."""
+    from partverse.errors import ConfigError
+    from partverse.train.text import TextEncoder
+
+    if not dit_cfg.text_encoder:
+        return None
+    encoder = TextEncoder(dit_cfg.text_encoder, dit_cfg.text_tokens)
+    if dit_cfg.text_dim not in (0, encoder.dim):
+        raise ConfigError(f"dit.text_dim={dit_cfg.text_dim} is invalid: the text encoder "
+                          f"{dit_cfg.text_encoder!r} gives {encoder.dim} (leave it 0 to fill it)")
+    dit_cfg.text_dim = encoder.dim
+    return encoder
 
 
 def _warmup(step: int, warmup: int) -> float:

@@ -50,14 +50,13 @@ def box_fit(points: np.ndarray, bbox_min: np.ndarray, bbox_max: np.ndarray, tol:
 def mesh_occupancy_grid(vertices: np.ndarray, faces: np.ndarray, resolution: int = 64, thickness: float = 0.01,
                         surface: np.ndarray | None = None) -> np.ndarray:
     """Reference occupancy of a mesh on the (R, R, R) grid of `mesh.grid_points` (same policy as the
-    training labels: winding number / ray parity, plus a thickness shell)."""
+    training labels: winding number / ray parity, plus a thickness shell measured on `surface`, a
+    dense sample; None draws one)."""
     from partverse.train.mesh import grid_points
-    from partverse.train.occupancy import occupancy, sample_surface
+    from partverse.train.occupancy import occupancy
 
     if len(faces) == 0:
         return np.zeros((resolution,) * 3, bool)
-    if surface is None:
-        surface, _ = sample_surface(vertices, faces, 20000, np.random.default_rng(0))
     return occupancy(vertices, faces, grid_points(resolution), surface, thickness).reshape((resolution,) * 3)
 
 

@@ -21,8 +21,9 @@ from partverse.train.mesh import decode_grid, marching_cubes, write_glb
 from partverse.train.occupancy import sample_surface
 
 
-def _window(dit, vae, scale, boxes, known, steps, guidance, generator):
-    """Generate latents (n, M, D) (scaled) for n <= max_parts boxes; known: {index: latents} fixed."""
+def _window(dit, vae, scale, boxes, known, steps, guidance, generator, captions=None):
+    """Generate latents (n, M, D) (scaled) for n <= max_parts boxes; known: {index: latents} fixed;
+    captions: (encoder, part captions (n,), object caption) or None."""
     cfg = dit.cfg
     n, slots = len(boxes), dit.slots
     m, d = vae.cfg.num_latents, vae.cfg.latent_dim
@@ -41,18 +42,36 @@ def _window(dit, vae, scale, boxes, known, steps, guidance, generator):
         fixed[0, i] = torch.as_tensor(lat)
         fixed_mask[0, i] = True
     part_ids = torch.randperm(cfg.part_id_table, generator=generator)[:slots][None]
+    text = text_mask = None
+    if captions is not None:
+        from partverse.train.text import slot_captions
+
+        encoder, part_caps, obj_cap = captions
+        feats, fmask = encoder.embed(slot_captions(part_caps, obj_cap, slots, cfg.global_branch))
+        text, text_mask = torch.from_numpy(feats)[None], torch.from_numpy(fmask)[None]
     x = flow_sample(dit, torch.from_numpy(tokens)[None], torch.from_numpy(mask)[None], part_ids, steps, guidance,
-                    generator, fixed if known else None, fixed_mask if known else None)
+                    generator, fixed if known else None, fixed_mask if known else None, text, text_mask)
     return x[0, :n].numpy()
 
 
 def generate(dit, vae, scale: float, boxes: np.ndarray, fixed: dict[int, np.ndarray] | None = None,
-             steps: int = 50, guidance: float = 1.0, seed: int = 0, context: int | None = None) -> np.ndarray:
+             steps: int = 50, guidance: float = 1.0, seed: int = 0, context: int | None = None,
+             captions: list[str] | None = None, object_caption: str = "", text_encoder=None) -> np.ndarray:
     """boxes (n, 2, 3) -> part latents (n, M, D) in VAE units (unscaled); fixed: {index: VAE latents}.
-    context: how many generated parts are fixed when extending past max_parts (default max_parts - 2)."""
+    context: how many generated parts are fixed when extending past max_parts (default max_parts - 2).
+    captions: one per box (and object_caption for the global slot), embedded by `text_encoder` (a
+    `partverse.train.text.TextEncoder`); without them a caption-trained DiT uses its null caption."""
     boxes = np.asarray(boxes, np.float32).reshape(-1, 2, 3)
     if np.any(boxes[:, 1] < boxes[:, 0]):
         raise PartverseError("boxes: every box needs min <= max on each axis")
+    use_text = bool(captions) or bool(object_caption)
+    if use_text and (text_encoder is None or dit.text_in is None):
+        raise PartverseError("captions given but the DiT was trained without a text encoder (dit.text_encoder='')"
+                             if dit.text_in is None else "captions given without a text encoder")
+    captions = list(captions or [])
+    if captions and len(captions) != len(boxes):
+        raise PartverseError(f"captions: {len(captions)} part captions for {len(boxes)} boxes")
+    captions += [""] * (len(boxes) - len(captions))
     cap = dit.cfg.max_parts
     gen = torch.Generator().manual_seed(seed)
     known = {i: np.asarray(v, np.float32) / scale for i, v in (fixed or {}).items()}
@@ -67,8 +86,9 @@ def generate(dit, vae, scale: float, boxes: np.ndarray, fixed: dict[int, np.ndar
         target = centres[new].mean(0)
         done = sorted(out, key=lambda i: float(np.linalg.norm(centres[i] - target)))[: cap - len(new)]
         window = done + new
+        text = (text_encoder, [captions[i] for i in window], object_caption) if use_text else None
         lat = _window(dit, vae, scale, boxes[window], {k: out[i] for k, i in enumerate(window) if i in out},
-                      steps, guidance, gen)
+                      steps, guidance, gen, text)
         for k, i in enumerate(window):
             if i not in out:
                 out[i] = lat[k]
@@ -91,7 +111,8 @@ def decode_meshes(vae, latents: np.ndarray, resolution: int = 64) -> list[tuple[
 
 def read_boxes(path: str | Path) -> dict:
     """boxes.json: {"boxes": [[[x0,y0,z0],[x1,y1,z1]], ...], "names": [...]?, "captions": [...]?,
-    "keep": {"<index>": "part.glb"}?} (keep: parts fixed to the given mesh, i.e. part editing)."""
+    "object_caption": "..."?, "keep": {"<index>": "part.glb"}?} (keep: parts fixed to the given mesh,
+    i.e. part editing)."""
     try:
         data = json.loads(Path(path).read_text())
     except (OSError, ValueError) as exc:
@@ -106,19 +127,33 @@ def read_boxes(path: str | Path) -> dict:
 
 
 def sample_to_dir(ckpt: str | Path, boxes_json: str | Path, out_dir: str | Path, steps: int = 50,
-                  guidance: float = 1.0, seed: int = 0, resolution: int = 64) -> dict:
-    """The `partverse sample` command: part_<i>.glb per part and object.glb, plus latents.npy."""
+                  guidance: float = 1.0, seed: int = 0, resolution: int = 64,
+                  captions_json: str | Path | None = None) -> dict:
+    """The `partverse sample` command: part_<i>.glb per part and object.glb, plus latents.npy.
+    Captions come from captions_json (see `text.read_captions`) or the boxes file's "captions" /
+    "object_caption" keys; the text encoder is the one the DiT was trained with (its config)."""
     import trimesh
 
     from partverse.train.pretrained import load_dit
+    from partverse.train.text import TextEncoder, read_captions
 
     dit, vae, meta = load_dit(ckpt)
     spec = read_boxes(boxes_json)
+    caps = read_captions(captions_json) if captions_json else \
+        {"parts": list(spec.get("captions") or []), "object": str(spec.get("object_caption") or "")}
+    if (caps["parts"] or caps["object"]) and dit.text_in is None:
+        raise PartverseError(f"{captions_json or boxes_json}: captions given but {ckpt} was trained without "
+                             "a text encoder (dit.text_encoder='')")
+    if caps["parts"] and len(caps["parts"]) != len(spec["boxes"]):
+        raise PartverseError(f"{captions_json or boxes_json}: {len(caps['parts'])} part captions for "
+                             f"{len(spec['boxes'])} boxes")
+    encoder = TextEncoder(dit.cfg.text_encoder, dit.cfg.text_tokens) if caps["parts"] or caps["object"] else None
     fixed = {}
     for key, mesh_path in (spec.get("keep") or {}).items():
         mesh = trimesh.load(Path(boxes_json).parent / mesh_path, force="mesh", process=False)
         fixed[int(key)] = encode_meshes(vae, [(np.asarray(mesh.vertices), np.asarray(mesh.faces))])[0]
-    latents = generate(dit, vae, meta["latent_scale"], spec["boxes"], fixed, steps, guidance, seed)
+    latents = generate(dit, vae, meta["latent_scale"], spec["boxes"], fixed, steps, guidance, seed,
+                       captions=caps["parts"], object_caption=caps["object"], text_encoder=encoder)
     meshes = decode_meshes(vae, latents, resolution)
     out = Path(out_dir)
     names = spec.get("names") or [f"part_{i}" for i in range(len(meshes))]

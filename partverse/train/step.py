@@ -49,7 +49,7 @@ def dit_loss(model, batch: dict) -> tuple[torch.Tensor, dict]:
     """Flow-matching loss of the multi-part DiT over valid parts (padding masked out)."""
     x_t = noisy(batch["x0"], batch["noise"], batch["t"])
     pred = model(x_t, batch["t"], batch["mask"], batch["part_ids"], batch["box"], drop=batch["drop"],
-                 text=batch.get("text"))
+                 text=batch.get("text"), text_mask=batch.get("text_mask"), drop_text=batch.get("drop_text"))
     return flow_loss(pred.float(), batch["x0"], batch["noise"], batch["mask"]).mean(), {}
 
 
