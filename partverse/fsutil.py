@@ -37,3 +37,15 @@ def atomic_write_bytes(target: str | Path, data: bytes) -> None:
         if tmp.exists():
             tmp.unlink()
     fsync_dir(target.parent)
+
+
+def read_json(path: str | Path, what: str):
+    """Parsed JSON of `path`; a missing or malformed file raises PartverseError("PATH: cannot read WHAT: ...")."""
+    import json
+
+    from partverse.errors import PartverseError
+
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise PartverseError(f"{path}: cannot read {what}: {exc}") from None

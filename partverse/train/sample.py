@@ -8,7 +8,6 @@ already-generated parts fixed as context (CoPart supp. D.2).
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -113,10 +112,9 @@ def read_boxes(path: str | Path) -> dict:
     """boxes.json: {"boxes": [[[x0,y0,z0],[x1,y1,z1]], ...], "names": [...]?, "captions": [...]?,
     "object_caption": "..."?, "keep": {"<index>": "part.glb"}?} (keep: parts fixed to the given mesh,
     i.e. part editing)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise PartverseError(f"{path}: cannot read boxes: {exc}") from None
+    from partverse.fsutil import read_json
+
+    data = read_json(path, "boxes")
     if isinstance(data, list):
         data = {"boxes": data}
     boxes = np.asarray(data.get("boxes"), dtype=np.float32)

@@ -81,14 +81,10 @@ def slot_captions(part_captions: list[str], object_caption: str, slots: int, glo
 def read_captions(path: str | Path) -> dict:
     """captions.json for `partverse sample`: a list of part captions, or
     {"parts": [...], "object": "..."} -> {"parts": list[str], "object": str}."""
-    import json
-
     from partverse.errors import PartverseError
+    from partverse.fsutil import read_json
 
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise PartverseError(f"{path}: cannot read captions: {exc}") from None
+    data = read_json(path, "captions")
     if isinstance(data, list):
         data = {"parts": data}
     if not isinstance(data, dict) or not isinstance(data.get("parts", []), list) \
