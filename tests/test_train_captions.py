@@ -181,3 +181,17 @@ def test_captions_refused_by_a_dit_without_text(run, tmp_path):
 
     with pytest.raises(PartverseError, match="without a text encoder"):
         generate(dit, vae, meta["latent_scale"], boxes, steps=2, captions=["a box"])
+
+
+def test_unreadable_boxes_and_captions_files_are_named(tmp_path):
+    from partverse.errors import PartverseError
+    from partverse.train.sample import read_boxes
+    from partverse.train.text import read_captions
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    for reader, what in ((read_boxes, "boxes"), (read_captions, "captions")):
+        with pytest.raises(PartverseError, match=f"bad.json: cannot read {what}"):
+            reader(bad)
+        with pytest.raises(PartverseError, match=f"missing.json: cannot read {what}"):
+            reader(tmp_path / "missing.json")
