@@ -104,7 +104,7 @@ def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = No
     k = table.shape[1]
     row = np.dtype((np.void, 4 * k))
     out = np.empty((len(index), k), np.float32) if out is None else out
-    table.view(row).reshape(-1).take(index, out=out.view(row).reshape(-1), mode="clip")  # "raise" + out is slow
+    table.view(row).reshape(-1).take(index, out=out.view(row).reshape(-1), mode="wrap")  # "raise" + out is slow
     return out
 
 
@@ -181,7 +181,7 @@ def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n:
     scratch = _Scratch(min(step, g * n))
     for lo in range(0, g * n, step):  # cache-sized chunks of groups, not faces
         hi = min(g * n, lo + step)
-        pick = sorted_pick[lo:hi].reshape(-1, n).take(shuffle, axis=1).reshape(-1)
+        pick = scratch.shuffled(sorted_pick[lo:hi].reshape(-1, n), shuffle)
         scratch.place(tables, pick, rng, flat_points[lo:hi], flat_normals[lo:hi])
         if positions is not None:
             positions.reshape(-1)[lo:hi] = pick
@@ -192,26 +192,35 @@ class _Scratch:
     """Reused per-chunk buffers (no fresh allocations, hence no page faults, per chunk)."""
 
     def __init__(self, size: int):
+        self.pick = np.empty(size, np.int64)
         self.uniforms = np.empty((size, 2), np.float32)
-        self.s, self.t, self.term = (np.empty(size, np.float32) for _ in range(3))
-        self.columns = np.empty((9, size), np.float32)
+        self.s, self.t, self.term, self.a, self.ab, self.bc = (np.empty(size, np.float32) for _ in range(6))
+
+    def shuffled(self, sorted_pick: np.ndarray, shuffle: np.ndarray) -> np.ndarray:
+        """(m,) faces of the (m / n, n) face-sorted `sorted_pick` with every row permuted by (n,) `shuffle`."""
+        pick = self.pick[:sorted_pick.size]
+        sorted_pick.take(shuffle, axis=1, out=pick.reshape(sorted_pick.shape), mode="wrap")  # in range: no clip
+        return pick
 
     def place(self, tables: list[np.ndarray], pick: np.ndarray, rng: np.random.Generator, points: np.ndarray, normals: np.ndarray) -> None:
         """Fill (m, 3) `points` and `normals` for the (m,) sampled faces `pick`: two uniforms per
         sample, drawn interleaved so that the stream does not depend on the chunking. Points are
         computed per coordinate on contiguous float32 columns (numpy's fast 1-D gathers and SIMD
-        loops; (m, 3) * (m, 1) broadcasting and 12-byte row gathers are several times slower)."""
+        loops; (m, 3) * (m, 1) broadcasting and 12-byte row gathers are several times slower),
+        three columns at a time (smaller scratch). `pick` is in range, so the gathers use
+        mode="wrap", which skips the per-index clamp of "clip"."""
         m = len(pick)
         r = rng.random((m, 2), dtype=np.float32, out=self.uniforms[:m])
         s = np.sqrt(r[:, 0], out=self.s[:m])
         t = np.multiply(s, r[:, 1], out=self.t[:m])
         planar, normal_rows = tables
-        columns, term = self.columns[:, :m], self.term[:m]
-        for k in range(9):
-            planar[k].take(pick, out=columns[k], mode="clip")
+        a, ab, bc, term = self.a[:m], self.ab[:m], self.bc[:m], self.term[:m]
         for d in range(3):  # point = a + s (b - a) + t (c - b)
-            np.multiply(columns[3 + d], s, out=term)
-            term += columns[d]
-            np.multiply(columns[6 + d], t, out=columns[6 + d])
-            np.add(term, columns[6 + d], out=points[:, d])
+            planar[d].take(pick, out=a, mode="wrap")
+            planar[3 + d].take(pick, out=ab, mode="wrap")
+            planar[6 + d].take(pick, out=bc, mode="wrap")
+            np.multiply(ab, s, out=term)
+            term += a
+            np.multiply(bc, t, out=bc)
+            np.add(term, bc, out=points[:, d])
         _take_rows(normal_rows, pick, normals)
