@@ -88,7 +88,8 @@ def _multinomial_counts(weights: np.ndarray, starts: np.ndarray, ends: np.ndarra
     # the n - T missing samples of every group: integer targets in ((g, g + 1] * _RESOLUTION, sorted,
     # counted per face by one search of the faces' cumulative-weight keys among the targets
     sizes = ends - starts
-    local = np.cumsum(weights) - np.repeat(np.concatenate([[0.0], np.cumsum(weights)[starts[1:] - 1]]), sizes)
+    cumulative = np.cumsum(weights)
+    local = cumulative - np.repeat(np.concatenate([[0.0], cumulative[starts[1:] - 1]]), sizes)
     key = np.clip(np.rint(local * _RESOLUTION), 0, _RESOLUTION).astype(np.int64)
     key[ends - 1] = _RESOLUTION
     key += np.repeat(np.arange(len(starts)) * _RESOLUTION, sizes)
@@ -194,7 +195,8 @@ class _Scratch:
     def __init__(self, size: int):
         self.pick = np.empty(size, np.int64)
         self.uniforms = np.empty((size, 2), np.float32)
-        self.s, self.t, self.term, self.a, self.ab, self.bc = (np.empty(size, np.float32) for _ in range(6))
+        self.s, self.t = np.empty(size, np.float32), np.empty(size, np.float32)
+        self.columns, self.term = np.empty((9, size), np.float32), np.empty((3, size), np.float32)
 
     def shuffled(self, sorted_pick: np.ndarray, shuffle: np.ndarray) -> np.ndarray:
         """(m,) faces of the (m / n, n) face-sorted `sorted_pick` with every row permuted by (n,) `shuffle`."""
@@ -205,22 +207,19 @@ class _Scratch:
     def place(self, tables: list[np.ndarray], pick: np.ndarray, rng: np.random.Generator, points: np.ndarray, normals: np.ndarray) -> None:
         """Fill (m, 3) `points` and `normals` for the (m,) sampled faces `pick`: two uniforms per
         sample, drawn interleaved so that the stream does not depend on the chunking. Points are
-        computed per coordinate on contiguous float32 columns (numpy's fast 1-D gathers and SIMD
-        loops; (m, 3) * (m, 1) broadcasting and 12-byte row gathers are several times slower),
-        three columns at a time (smaller scratch). `pick` is in range, so the gathers use
-        mode="wrap", which skips the per-index clamp of "clip"."""
+        computed on contiguous (3, m) float32 planes gathered by one `take` (numpy's fast gathers
+        and SIMD loops, a handful of calls per chunk; (m, 3) * (m, 1) broadcasting and 12-byte row
+        gathers are several times slower). `pick` is in range, so mode="wrap" (no per-index clamp)."""
         m = len(pick)
         r = rng.random((m, 2), dtype=np.float32, out=self.uniforms[:m])
         s = np.sqrt(r[:, 0], out=self.s[:m])
         t = np.multiply(s, r[:, 1], out=self.t[:m])
         planar, normal_rows = tables
-        a, ab, bc, term = self.a[:m], self.ab[:m], self.bc[:m], self.term[:m]
-        for d in range(3):  # point = a + s (b - a) + t (c - b)
-            planar[d].take(pick, out=a, mode="wrap")
-            planar[3 + d].take(pick, out=ab, mode="wrap")
-            planar[6 + d].take(pick, out=bc, mode="wrap")
-            np.multiply(ab, s, out=term)
-            term += a
-            np.multiply(bc, t, out=bc)
-            np.add(term, bc, out=points[:, d])
+        columns, term = self.columns[:, :m], self.term[:, :m]
+        planar.take(pick, axis=1, out=columns, mode="wrap")
+        corner, ab, bc = columns[0:3], columns[3:6], columns[6:9]
+        np.multiply(ab, s, out=term)  # point = a + s (b - a) + t (c - b), per coordinate plane
+        term += corner
+        np.multiply(bc, t, out=bc)
+        np.add(term, bc, out=points.T)
         _take_rows(normal_rows, pick, normals)
