@@ -175,14 +175,17 @@ def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n:
     weights, tables = _face_tables(corners, starts, ends)
     rng = np.random.default_rng(seed)
     counts = _multinomial_counts(weights, starts, ends, n, rng)
-    sorted_pick = np.repeat(np.arange(len(weights)), counts)  # (G * n,) face-sorted within each group
     shuffle = rng.permutation(n)  # one shuffle, applied to every group: i.i.d. order in each
     flat_points, flat_normals = points.reshape(-1, 3), normals.reshape(-1, 3)
-    step = max(1, CHUNK_SAMPLES // n) * n  # whole groups per chunk
-    scratch = _Scratch(min(step, g * n))
-    for lo in range(0, g * n, step):  # cache-sized chunks of groups, not faces
-        hi = min(g * n, lo + step)
-        pick = scratch.shuffled(sorted_pick[lo:hi].reshape(-1, n), shuffle)
+    per_chunk = max(1, CHUNK_SAMPLES // n)  # whole groups per chunk
+    scratch = _Scratch(min(per_chunk, g) * n)
+    face_ids = np.arange(len(weights))
+    for first in range(0, g, per_chunk):  # cache-sized chunks of groups, not faces
+        last = min(g, first + per_chunk)
+        lo, hi, f0, f1 = first * n, last * n, starts[first], ends[last - 1]
+        # the chunk's samples face-sorted within each group (every group's counts sum to n)
+        sorted_pick = np.repeat(face_ids[f0:f1], counts[f0:f1]).reshape(last - first, n)
+        pick = scratch.shuffled(sorted_pick, shuffle)
         scratch.place(tables, pick, rng, flat_points[lo:hi], flat_normals[lo:hi])
         if positions is not None:
             positions.reshape(-1)[lo:hi] = pick
