@@ -49,7 +49,7 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | 
     return points[0], normals[0], face_index[0]
 
 
-CHUNK_SAMPLES = 1 << 14  # samples placed per step: scratch buffers stay small (cache-sized)
+CHUNK_SAMPLES = 1 << 13  # samples placed per step: the ~72 bytes of scratch per sample stay in L2 (1 MiB here)
 
 
 def _group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
