@@ -199,7 +199,7 @@ class _Scratch:
         self.pick = np.empty(size, np.int64)
         self.uniforms = np.empty((size, 2), np.float32)
         self.s, self.t = np.empty(size, np.float32), np.empty(size, np.float32)
-        self.columns, self.term = np.empty((9, size), np.float32), np.empty((3, size), np.float32)
+        self.columns, self.term = np.empty(9 * size, np.float32), np.empty(3 * size, np.float32)
 
     def shuffled(self, sorted_pick: np.ndarray, shuffle: np.ndarray) -> np.ndarray:
         """(m,) faces of the (m / n, n) face-sorted `sorted_pick` with every row permuted by (n,) `shuffle`."""
@@ -218,7 +218,7 @@ class _Scratch:
         s = np.sqrt(r[:, 0], out=self.s[:m])
         t = np.multiply(s, r[:, 1], out=self.t[:m])
         planar, normal_rows = tables
-        columns, term = self.columns[:, :m], self.term[:, :m]
+        columns, term = self.columns[:9 * m].reshape(9, m), self.term[:3 * m].reshape(3, m)  # contiguous for `take`
         planar.take(pick, axis=1, out=columns, mode="wrap")
         corner, ab, bc = columns[0:3], columns[3:6], columns[6:9]
         np.multiply(ab, s, out=term)  # point = a + s (b - a) + t (c - b), per coordinate plane
