@@ -106,7 +106,8 @@ def exact_duplicates(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order = np.argsort(key)
     starts = np.concatenate([[True], key[order[1:]] != key[order[:-1]]])
     tied = np.flatnonzero(~starts)
-    if len(tied) and not all((c[order[tied]] == c[order[tied - 1]]).all() for c in bits.T):  # 1-D gathers
+    later, earlier = order[tied], order[tied - 1]
+    if len(tied) and not all((c[later] == c[earlier]).all() for c in np.ascontiguousarray(bits.T)):  # 1-D gathers
         rows = bits.view(np.dtype((np.void, 24))).reshape(-1)
         _, group = np.unique(rows, return_inverse=True)
         group = group.reshape(-1)
