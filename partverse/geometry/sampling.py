@@ -101,7 +101,8 @@ def _multinomial_counts(weights: np.ndarray, starts: np.ndarray, ends: np.ndarra
 
 def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """table (T, k) float32 C-contiguous, index (N,) -> (N, k) float32 rows (into C-contiguous
-    `out` when given), gathered as whole rows: one memcpy per row instead of k strided copies."""
+    `out` when given), gathered as whole rows: one memcpy per row instead of k strided copies.
+    Indices must be in range (mode="wrap": no per-index clamp, no error)."""
     k = table.shape[1]
     row = np.dtype((np.void, 4 * k))
     out = np.empty((len(index), k), np.float32) if out is None else out
