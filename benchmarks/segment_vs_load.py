@@ -11,7 +11,8 @@ machine load hits baseline and candidates alike) of:
   export  = export_parts(mesh, labels, num_samples=4096): the same plus textured part GLBs.
 Prints seg/load, samples/load, export/load and (seg + export)/load per asset, then the medians
 over assets. Targets (issue 2): seg/load <= 1, samples/load <= 1; export/load has none.
-Samples grow as parts x 4096 while trimesh.load does not, so many-part assets sit above 1x.
+Samples grow as parts x 4096 while trimesh.load does not, so many-part assets sit above 1x; the
+ns/sample column (samples time / (parts x 4096)) is the per-sample cost, to judge them by.
 FBX files are skipped (trimesh cannot load them: no baseline).
 --clock wall (default) times with time.perf_counter; --clock cpu with time.process_time (this
 process's CPU time: less disturbed when other jobs share the cores; everything timed here is
@@ -86,18 +87,20 @@ def main() -> None:
         sys.exit(f"{args.assets}: no assets found (set PARTVERSE_SHARED_DATA or pass --assets)")
     print(f"clock: {args.clock}; load average at start: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} CPUs")
     print(f"{'asset':44s} {'faces':>6s} {'parts':>5s} {'load ms':>8s} {'seg/load':>8s} {'samples/load':>12s} "
-          f"{'export/load':>11s} {'total/load':>10s}")
+          f"{'export/load':>11s} {'total/load':>10s} {'ns/sample':>9s}")
     ratios: dict[str, list[float]] = {"seg": [], "samples": [], "export": []}
+    per_sample: list[float] = []
     for path in files:
         faces, parts, t = measure(path, args.repeats, CLOCKS[args.clock])
         for key in ratios:
             ratios[key].append(t[key] / t["load"])
+        per_sample.append(t["samples"] / (parts * 4096) * 1e9)
         print(f"{str(path.relative_to(args.assets))[:44]:44s} {faces:6d} {parts:5d} {t['load'] * 1e3:8.2f} "
               f"{t['seg'] / t['load']:8.2f} {t['samples'] / t['load']:12.2f} {t['export'] / t['load']:11.2f} "
-              f"{(t['seg'] + t['export']) / t['load']:10.2f}")
+              f"{(t['seg'] + t['export']) / t['load']:10.2f} {per_sample[-1]:9.1f}")
     print(f"median over {len(files)} assets ({args.repeats} rounds each): seg/load {statistics.median(ratios['seg']):.2f}x, "
           f"samples/load {statistics.median(ratios['samples']):.2f}x, export/load {statistics.median(ratios['export']):.2f}x "
-          "(targets: seg <= 1x, samples <= 1x)")
+          f"(targets: seg <= 1x, samples <= 1x); samples {statistics.median(per_sample):.1f} ns/sample")
     print(f"load average at end: {os.getloadavg()[0]:.2f} (1 min)")
 
 

@@ -108,12 +108,13 @@ def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, s
     mesh's current frame, one vectorized pass over all parts (see `export_parts` for the seeding)."""
     labels = np.asarray(face_labels).reshape(-1)
     order = np.argsort(labels, kind="stable")
-    uniq, starts = np.unique(labels[order], return_index=True)
-    ends = np.append(starts[1:], len(labels))
+    sorted_labels = labels[order]
+    starts = np.flatnonzero(np.concatenate([[len(labels) > 0], sorted_labels[1:] != sorted_labels[:-1]]))
+    uniq, ends = sorted_labels[starts], np.append(starts[1:], len(labels))
     corners = face_corners(mesh.vertices, mesh.faces[order])  # gathered once for samples and boxes
     points, normals = sample_sorted_groups(corners, starts, ends, num_samples, seed=sample_seed(seed, uid))
     box_min, box_max = part_boxes(corners, starts)
-    faces = order.astype(np.int64)
+    faces = order.astype(np.int64, copy=False)
     return PartSamples(uniq, [faces[s:e] for s, e in zip(starts.tolist(), ends.tolist())], box_min, box_max, points, normals)
 
 
