@@ -49,7 +49,7 @@ def _columns_to_torch(cols: dict[str, Any], mode: str) -> dict[str, Any]:
         if type(v) is np.ndarray and v.dtype.kind != "O":
             t = torch.from_numpy(v)
             out[k] = t.unbind(0) if mode == "part" else t
-        elif isinstance(v, list) and any(type(x) is np.ndarray for x in v):
+        elif isinstance(v, list) and np.ndarray in map(type, v):  # a C-level scan: string lists are long
             out[k] = [torch.from_numpy(x) if type(x) is np.ndarray else x for x in v]
         else:
             out[k] = v
