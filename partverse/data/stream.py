@@ -158,14 +158,14 @@ class PartStream:
         units, items = self.order(epoch, consumer, consumers)
         units, items = units[start:], items[start:]
         remaining = np.bincount(units, minlength=len(self.units)).tolist() if len(units) else []
-        loaded: dict[int, list[dict[str, Any]]] = {}  # unit -> its samples, built together when it is read
+        loaded: dict[int, dict[str, Any]] = {}  # unit -> its columns, while some of its items are to come
         files: dict[int, Any] = {}
         for u, i in zip(units.tolist(), items.tolist()):
-            samples = loaded.get(u)
-            if samples is None:
+            cols = loaded.get(u)
+            if cols is None:
                 cols = self._load(self.units[u], files)
-                samples = loaded[u] = self._samples(convert(cols, self.mode) if convert is not None else cols, self.units[u])
-            yield samples[i]
+                cols = loaded[u] = convert(cols, self.mode) if convert is not None else cols
+            yield self._sample(cols, self.units[u], i)
             remaining[u] -= 1
             if remaining[u] == 0:
                 del loaded[u]
@@ -205,15 +205,11 @@ class PartStream:
         aligned = self._caption_cache[index]
         return {c: aligned[CAPTION_COLUMNS[c]][lo:hi].tolist() for c in self.caption_columns}
 
-    def _samples(self, cols: dict[str, Any], unit: Unit) -> list[dict[str, Any]]:
-        """All samples of a loaded unit, in item order (built in one pass over the columns)."""
+    def _sample(self, cols: dict[str, Any], unit: Unit, item: int) -> dict[str, Any]:
+        """One sample, made when it is yielded: it dies with the consumer's reference (no garbage
+        collector work over samples kept waiting in the shuffle buffer)."""
         if self.mode == "part":  # one row per item
-            keys = tuple(cols)
-            return [dict(zip(keys, row)) for row in zip(*cols.values())]
-        return [self._object(cols, unit, i) for i in range(unit.n_items)]
-
-    @staticmethod
-    def _object(cols: dict[str, Any], unit: Unit, item: int) -> dict[str, Any]:
+            return {k: v[item] for k, v in cols.items()}
         lo, hi = int(unit.starts[item]), int(unit.starts[item + 1])
         out = {k: v[lo:hi] for k, v in cols.items()}
         out["uid"] = cols["uid"][lo]
