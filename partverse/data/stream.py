@@ -233,6 +233,8 @@ def _join_rows(left: tuple[pa.ChunkedArray, pa.ChunkedArray], right: tuple[pa.Ch
 
     (lk, lvalid), (rk, rvalid) = keys(*left), keys(*right)
     rows = np.flatnonzero(rvalid)
+    if not len(rows):
+        return np.full(len(lk), -1, np.int64)
     rows = rows[np.argsort(rk[rows], kind="stable")]  # equal keys keep their order: the last wins, as in a dict
     pos = np.searchsorted(rk[rows], lk, side="right") - 1
     hit = lvalid & (pos >= 0)
