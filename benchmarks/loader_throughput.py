@@ -9,8 +9,13 @@ replicated to >= --parts parts. Each loader produces, per part: points (4096, 3)
   (b) one .npz per part (points, normals, box, caption), as TripoSG / PartCrafter-style loaders read
   (c) raw read speed: `cat > /dev/null` of the parts + captions shard files, page cache warm
 
-Each loader is measured --repeats times in the same run; medians are printed with the load (uptime).
-Then each stage of PartDataset alone (small columns through pyarrow, samples through the page reader).
+PartDataset is timed over the first epoch of a freshly built dataset (nothing kept from an earlier
+epoch or repeat; page cache warm, as for (c)). Fast loaders (PartDataset, cat) take the best of 3 runs
+per repeat, slow ones one run; ratios against (a) / (b) use PartDataset's median of its 3 runs.
+Two clocks: wall time, and CPU time (process time, or the children's rusage for `cat`), which is
+steadier on a loaded machine. Each loader is measured --repeats times; medians are printed with the
+load (uptime). Then the ceiling: the bytes that must be touched (page read + CRC of the samples)
+and the per-part Python objects alone (dicts of tensors sliced from already-read arrays).
 
 Run:  python benchmarks/loader_throughput.py [--parts 5000] [--repeats 3] [--workdir DIR] [--keep]
 """
@@ -77,40 +82,73 @@ def write_npz(parts, captions, out: Path) -> list[Path]:
     return paths
 
 
-def bench_npz(paths: list[Path]) -> float:
-    t = time.perf_counter()
-    for path in paths:
-        with np.load(path) as d:
-            sample = {k: d[k] for k in ("points", "normals", "bbox_min", "bbox_max")}
-            sample["caption"] = str(d["caption"])
-    return len(paths) / (time.perf_counter() - t)
+class Timer:
+    """Wall and CPU seconds of a block (CPU: this process's threads plus finished children, e.g. `cat`)."""
+
+    @staticmethod
+    def _cpu() -> float:
+        import resource
+
+        c = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + c.ru_utime + c.ru_stime
+
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), self._cpu()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, self._cpu() - self.cpu
 
 
-def bench_layout(layout: Path, limit: int) -> float:
+def rates(n: int, t: Timer) -> dict[str, float]:
+    return {"wall": n / t.wall, "cpu": n / t.cpu}
+
+
+def best_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {clock: max(r[clock] for r in runs) for clock in CLOCKS}
+
+
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {clock: median([r[clock] for r in runs]) for clock in CLOCKS}
+
+
+CLOCKS = ("wall", "cpu")
+
+
+def bench_npz(paths: list[Path]) -> dict[str, float]:
+    with Timer() as t:
+        for path in paths:
+            with np.load(path) as d:
+                sample = {k: d[k] for k in ("points", "normals", "bbox_min", "bbox_max")}
+                sample["caption"] = str(d["caption"])
+    return rates(len(paths), t)
+
+
+def bench_layout(layout: Path, limit: int) -> dict[str, float]:
     import trimesh
 
     captions = json.loads((layout / "text_captions.json").read_text())
     paths = sorted((layout / "textured_part_glbs").glob("*/*.glb"))[:limit]
-    t = time.perf_counter()
-    for path in paths:
-        mesh = trimesh.load(str(path), force="mesh")
-        points, faces = trimesh.sample.sample_surface(mesh, 4096)
-        sample = {"points": points.astype(np.float32), "normals": mesh.face_normals[faces].astype(np.float32),
-                  "bbox_min": mesh.bounds[0], "bbox_max": mesh.bounds[1],
-                  "caption": captions[path.parent.name][path.stem][0]}
-    del sample
-    return len(paths) / (time.perf_counter() - t)
+    with Timer() as t:
+        for path in paths:
+            mesh = trimesh.load(str(path), force="mesh")
+            points, faces = trimesh.sample.sample_surface(mesh, 4096)
+            sample = {"points": points.astype(np.float32), "normals": mesh.face_normals[faces].astype(np.float32),
+                      "bbox_min": mesh.bounds[0], "bbox_max": mesh.bounds[1],
+                      "caption": captions[path.parent.name][path.stem][0]}
+        del sample
+    return rates(len(paths), t)
 
 
-def bench_dataset(release: Path, epochs: int = 2) -> float:
+def bench_dataset(release: Path) -> dict[str, float]:
+    """One first epoch of a new PartDataset (the shuffled, CRC-checked default), points + normals + box + caption."""
     from partverse.data import PartDataset
 
-    ds = PartDataset(release, columns=COLUMNS, seed=0)
-    n, t = 0, time.perf_counter()
-    for _ in range(epochs):
-        for sample in ds:
+    n = 0
+    with Timer() as t:
+        for sample in PartDataset(release, columns=COLUMNS, seed=0):
             n += 1
-    return n / (time.perf_counter() - t)
+    return rates(n, t)
 
 
 def bench_loader(release: Path, workers: int = 2, batch_size: int = 32) -> float:
@@ -124,25 +162,28 @@ def bench_loader(release: Path, workers: int = 2, batch_size: int = 32) -> float
 
 
 def projected_bytes(files: list[Path]) -> int:
-    """Bytes of the column chunks PartDataset reads (parts: uid, part_id, samples, box; captions: all)."""
+    """Bytes of the column chunks PartDataset reads (parts: uid, part_id, samples, box; captions: uid, part_id, brief)."""
     import pyarrow.parquet as pq
 
-    wanted = {"uid", "part_id", "points", "normals", "bbox_min", "bbox_max"}
+    wanted = {"parts": {"uid", "part_id", "points", "normals", "bbox_min", "bbox_max"}, "captions": {"uid", "part_id", "brief"}}
     total = 0
     for f in files:
         md = pq.ParquetFile(f).metadata
         for rg in range(md.num_row_groups):
             for c in range(md.num_columns):
                 col = md.row_group(rg).column(c)
-                if f.name.startswith("captions") or col.path_in_schema.split(".")[0] in wanted:
+                if col.path_in_schema.split(".")[0] in wanted[f.name.split("-")[0]]:
                     total += col.total_compressed_size
     return total
 
 
-def bench_stages(release: Path) -> dict[str, float]:
-    """Where PartDataset's time goes, as parts/s of each stage alone (in-process, one pass, unshuffled):
-    pyarrow read of the small columns, direct page read of the samples, and the full sample path."""
+def bench_stages(release: Path, runs: int = 3) -> dict[str, dict[str, float]]:
+    """Where PartDataset's time goes and what bounds it (in-process, best of `runs`):
+    pyarrow read of the small columns (whole shards, as PartDataset reads them), the samples' page
+    reads with and without CRC (the bytes that must be touched), and the per-part Python objects
+    alone: dicts of tensors sliced, unit by unit, from arrays already in memory, through a generator."""
     import pyarrow.parquet as pq
+    import torch
 
     from pyarrow.fs import LocalFileSystem
 
@@ -150,35 +191,69 @@ def bench_stages(release: Path) -> dict[str, float]:
     from partverse.data.reader import read_manifest
 
     files = [release / f for f in read_manifest(release)["tables"]["parts"]["files"]]
-    out, n = {}, 0
-    t = time.perf_counter()
+    n = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+    out: dict[str, dict[str, float]] = {}
+
+    def small():
+        for f in files:
+            pq.ParquetFile(f).read(columns=["uid", "part_id", "bbox_min", "bbox_max"])
+
+    def samples(verify):
+        def read():
+            for f in files:
+                pf = pq.ParquetFile(f)
+                reader = pages.SampleReader(pf, None, str(f), LocalFileSystem(), verify=verify)
+                for rg in range(pf.metadata.num_row_groups):
+                    for col in ("points", "normals"):
+                        reader.read(rg, col)
+        return read
+
+    units = []  # already-read columns, 64 parts per unit (a copy: no page cache or CRC involved)
     for f in files:
         pf = pq.ParquetFile(f)
+        reader = pages.SampleReader(pf, None, str(f), LocalFileSystem(), verify=False)
         for rg in range(pf.metadata.num_row_groups):
-            pf.read_row_groups([rg], columns=["uid", "part_id", "bbox_min", "bbox_max"])
-            n += pf.metadata.row_group(rg).num_rows
-    out["pyarrow read uid/part_id/box"] = n / (time.perf_counter() - t)
-    for verify in (True, False):
-        t = time.perf_counter()
-        for f in files:
-            pf = pq.ParquetFile(f)
-            reader = pages.SampleReader(pf, None, str(f), LocalFileSystem(), verify=verify)
-            for rg in range(pf.metadata.num_row_groups):
-                for col in ("points", "normals"):
-                    reader.read(rg, col)
-        out[f"page read points+normals ({'CRC checked' if verify else 'no CRC'})"] = n / (time.perf_counter() - t)
+            small_cols = pf.read_row_group(rg, columns=["uid", "part_id", "bbox_min", "bbox_max"])
+            k = small_cols.num_rows
+            units.append({"uid": small_cols.column("uid").to_pylist(),
+                          "part_id": small_cols.column("part_id").to_numpy().copy(),
+                          "points": reader.read(rg, "points").copy(), "normals": reader.read(rg, "normals").copy(),
+                          "bbox_min": np.zeros((k, 3), np.float32), "bbox_max": np.ones((k, 3), np.float32),
+                          "caption": ["a caption"] * k})
+
+    def objects():
+        def stream():
+            for cols in units:
+                tensors = {k: torch.from_numpy(v).unbind(0) if isinstance(v, np.ndarray) else v for k, v in cols.items()}
+                keys = tuple(tensors)
+                yield from [dict(zip(keys, row)) for row in zip(*tensors.values())]
+        for sample in stream():
+            pass
+
+    for name, fn in (("pyarrow read uid/part_id/box (whole shards)", small),
+                     ("page read points+normals (CRC checked)", samples(True)),
+                     ("page read points+normals (no CRC)", samples(False)),
+                     ("per-part dicts of tensors from read arrays", objects)):
+        best = []
+        for _ in range(runs):
+            with Timer() as t:
+                fn()
+            best.append(rates(n, t))
+        out[name] = best_of(best)
     return out
 
 
-def bench_cat(files: list[Path], parts: int) -> tuple[float, float]:
+def bench_cat(files: list[Path], parts: int) -> tuple[dict[str, float], float]:
+    """Best of 3 `cat` runs after a warming one: (parts/s per clock, bytes/s wall)."""
     subprocess.run(["cat", *map(str, files)], stdout=subprocess.DEVNULL, check=True)  # warm the page cache
-    best = float("inf")
+    runs = []
     for _ in range(3):
-        t = time.perf_counter()
-        subprocess.run(["cat", *map(str, files)], stdout=subprocess.DEVNULL, check=True)
-        best = min(best, time.perf_counter() - t)
+        with Timer() as t:
+            subprocess.run(["cat", *map(str, files)], stdout=subprocess.DEVNULL, check=True)
+        runs.append(rates(parts, t))
     size = sum(f.stat().st_size for f in files)
-    return parts / best, size / best
+    best = best_of(runs)
+    return best, best["wall"] * size / parts
 
 
 def median(values: list[float]) -> float:
@@ -212,26 +287,39 @@ def main() -> None:
         print(f"load before: {load()}")
         runs = []
         for r in range(args.repeats):
-            run = {"ours": bench_dataset(work / "release"), "a": bench_layout(work / "layout", args.layout_parts),
-                   "b": bench_npz(npz)}
+            ours = [bench_dataset(work / "release") for _ in range(3)]
+            run = {"ours_best": best_of(ours), "ours": median_of(ours),
+                   "a": bench_layout(work / "layout", args.layout_parts), "b": bench_npz(npz)}
             run["c"], run["c_bytes"] = bench_cat(files, m["stats"]["parts"])
             runs.append(run)
-            print(f"repeat {r + 1}: PartDataset {run['ours']:.0f} parts/s; (a) {run['a']:.0f}, (b) {run['b']:.0f}, "
-                  f"(c) {run['c']:.0f} parts/s ({run['c_bytes'] / 1e9:.2f} GB/s); ratios {run['ours'] / run['a']:.1f}x, "
-                  f"{run['ours'] / run['b']:.1f}x, {run['ours'] / run['c']:.2f}", flush=True)
+            for clock in CLOCKS:
+                print(f"repeat {r + 1} ({clock:4s}): PartDataset {run['ours'][clock]:.0f} parts/s (best {run['ours_best'][clock]:.0f}); "
+                      f"(a) {run['a'][clock]:.0f}, (b) {run['b'][clock]:.0f}, (c) {run['c'][clock]:.0f} parts/s; ratios "
+                      f"{run['ours'][clock] / run['a'][clock]:.1f}x, {run['ours'][clock] / run['b'][clock]:.1f}x, "
+                      f"{run['ours_best'][clock] / run['c'][clock]:.2f}", flush=True)
+            print(f"           cat: {run['c_bytes'] / 1e9:.2f} GB/s wall", flush=True)
         loader = bench_loader(work / "release")
-        ours, a, b, c = (median([r[k] for r in runs]) for k in ("ours", "a", "b", "c"))
-        ra, rb, rc = (median([r["ours"] / r[k] for r in runs]) for k in ("a", "b", "c"))
         print(f"medians over {args.repeats} repeats (ratios: median of the per-repeat ratios); load after: {load()}")
-        print(f"PartDataset (in-process, shuffled):   {ours:10.0f} parts/s")
-        print(f"PartDataLoader (2 workers, batch 32): {loader:10.0f} parts/s")
-        print(f"(a) PartVerse layout + trimesh:       {a:10.0f} parts/s   ratio {ra:7.1f}x  (target >= 20x)")
-        print(f"(b) one .npz per part:                {b:10.0f} parts/s   ratio {rb:7.1f}x  (target >= 2x)")
-        print(f"(c) cat of the shard files:           {c:10.0f} parts/s   ratio {rc:7.2f}   (target >= 0.5)")
         useful = projected_bytes(files) / sum(f.stat().st_size for f in files)
-        print(f"    cat of only the column chunks read ({useful:.0%} of the bytes): ratio {rc * useful:7.2f}")
-        for stage, rate in bench_stages(work / "release").items():
-            print(f"    stage alone: {stage:40s} {rate:10.0f} parts/s")
+        for clock in CLOCKS:
+            ours, a, b, c = (median([r[k][clock] for r in runs]) for k in ("ours", "a", "b", "c"))
+            ra, rb = (median([r["ours"][clock] / r[k][clock] for r in runs]) for k in ("a", "b"))
+            rc = median([r["ours_best"][clock] / r["c"][clock] for r in runs])
+            print(f"[{clock} clock]")
+            print(f"PartDataset (in-process, shuffled, first epoch): {ours:10.0f} parts/s")
+            print(f"(a) PartVerse layout + trimesh:       {a:10.0f} parts/s   ratio {ra:7.1f}x  (target >= 20x)")
+            print(f"(b) one .npz per part:                {b:10.0f} parts/s   ratio {rb:7.1f}x  (target >= 2x)")
+            print(f"(c) cat of the shard files:           {c:10.0f} parts/s   ratio {rc:7.2f}   (target >= 0.5)")
+            print(f"    cat of only the column chunks read ({useful:.0%} of the bytes): ratio {rc * useful:7.2f}")
+        print(f"PartDataLoader (2 workers, batch 32, wall): {loader:10.0f} parts/s")
+        c_cpu = median([r["c"]["cpu"] for r in runs])
+        stages = bench_stages(work / "release")
+        for stage, rate in stages.items():
+            print(f"    stage alone: {stage:45s} {rate['cpu']:10.0f} parts/s cpu ({rate['wall']:.0f} wall)")
+        must = [stages["page read points+normals (CRC checked)"]["cpu"], stages["per-part dicts of tensors from read arrays"]["cpu"]]
+        ceiling = 1 / sum(1 / x for x in must)
+        print(f"    ceiling (CRC-checked page reads + per-part tensors, nothing else): {ceiling:.0f} parts/s cpu, "
+              f"{ceiling / c_cpu:.2f} of (c)")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -241,3 +241,24 @@ def test_a_corrupt_sample_byte_fails_the_stream_naming_the_shard(release, tmp_pa
     with pytest.raises(mf.IntegrityError, match=rf"{name} row group 1 column normals: page CRC mismatch"):
         list(PartDataset(tmp_path / "r", columns=["normals"], shuffle=False))
     assert len(list(PartDataset(tmp_path / "r", columns=["points"], shuffle=False))) == m["stats"]["parts"]
+
+
+def test_captions_join_parts_without_captions_and_object_rows(tmp_path):
+    """Caption columns come from the row with the same (uid, part_id): None where a part has none;
+    an object's own caption (part_id -1) never lands on a part."""
+    from partverse.data import PartDataset
+
+    objects, parts, captions = asset_rows()
+    dropped = {(c["uid"], c["part_id"]) for c in captions[1::4] if c["part_id"] >= 0}
+    kept = [c for c in captions if (c["uid"], c["part_id"]) not in dropped]
+    write_run(tmp_path, (objects, parts, kept), rows_per_shard=12, row_group_rows=3)
+    by_key = {(c["uid"], c["part_id"]): c for c in kept}
+    samples = list(PartDataset(tmp_path / "release", columns=["caption", "detailed"], seed=7, buffer_size=5))
+    assert len(samples) == len(parts) and dropped
+    for s in samples:
+        key = (s["uid"], int(s["part_id"]))
+        want = by_key.get(key)
+        assert (s["caption"], s["detailed"]) == ((want["brief"], want["detailed"]) if want else (None, None)), key
+    for obj in PartDataset(tmp_path / "release", mode="object", columns=["caption"], seed=7):
+        ids = obj["part_id"].tolist()
+        assert obj["caption"] == [by_key[(obj["uid"], i)]["brief"] if (obj["uid"], i) in by_key else None for i in ids]

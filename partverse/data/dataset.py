@@ -38,18 +38,18 @@ def _dist(rank: int | None, world_size: int | None) -> tuple[int, int]:
 
 
 def _columns_to_torch(cols: dict[str, Any], mode: str) -> dict[str, Any]:
-    """A loaded unit's columns -> tensors sharing their memory, once per unit: in part mode a tuple
-    of per-row tensors (`unbind`, so a sample costs a tuple index), in object mode whole tensors
-    that samples slice. Lists of arrays (face_indices) become lists of tensors; strings stay lists."""
+    """A loaded unit's columns -> tensors sharing their memory, once per unit; a sample indexes or
+    slices them when it is made (per-row tensors made up front would outlive many garbage collector
+    passes while the shuffle buffer holds the unit). Lists of arrays (face_indices) become lists of
+    tensors; strings stay lists. `mode` is part of the `convert` contract (unused here)."""
     import numpy as np
     import torch
 
     out = {}
     for k, v in cols.items():
         if type(v) is np.ndarray and v.dtype.kind != "O":
-            t = torch.from_numpy(v)
-            out[k] = t.unbind(0) if mode == "part" else t
-        elif isinstance(v, list) and any(type(x) is np.ndarray for x in v):
+            out[k] = torch.from_numpy(v)
+        elif isinstance(v, list) and np.ndarray in map(type, v):  # a C-level scan: string lists are long
             out[k] = [torch.from_numpy(x) if type(x) is np.ndarray else x for x in v]
         else:
             out[k] = v

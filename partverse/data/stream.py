@@ -157,15 +157,15 @@ class PartStream:
         PyTorch dataset turns whole columns into tensors there, not sample by sample)."""
         units, items = self.order(epoch, consumer, consumers)
         units, items = units[start:], items[start:]
-        remaining = np.bincount(units, minlength=len(self.units)) if len(units) else np.zeros(len(self.units), np.int64)
-        loaded: dict[int, dict[str, Any]] = {}
+        remaining = np.bincount(units, minlength=len(self.units)).tolist() if len(units) else []
+        loaded: dict[int, dict[str, Any]] = {}  # unit -> its columns, while some of its items are to come
         files: dict[int, Any] = {}
         for u, i in zip(units.tolist(), items.tolist()):
-            if u not in loaded:
-                loaded[u] = self._load(self.units[u], files)
-                if convert is not None:
-                    loaded[u] = convert(loaded[u], self.mode)
-            yield self._sample(loaded[u], self.units[u], i)
+            cols = loaded.get(u)
+            if cols is None:
+                cols = self._load(self.units[u], files)
+                cols = loaded[u] = convert(cols, self.mode) if convert is not None else cols
+            yield self._sample(cols, self.units[u], i)
             remaining[u] -= 1
             if remaining[u] == 0:
                 del loaded[u]
@@ -186,19 +186,28 @@ class PartStream:
                 arrays = [shard.read_samples(rg, name) for rg in unit.row_groups]
                 cols[name] = arrays[0] if len(arrays) == 1 else np.concatenate(arrays)
         if self.caption_columns:
-            cols.update(self._captions(unit.shard, cols["uid"], cols["part_id"]))
+            cols.update(self._captions(shard, unit.shard, *shard.row_span(unit.row_groups)))
         return cols
 
-    def _captions(self, shard: int, uids: list[str], part_ids: np.ndarray) -> dict[str, list]:
-        if shard not in self._caption_cache:  # captions are small: keep each shard's lookup
-            table = read_table(self.caption_files[shard], ["uid", "part_id", "brief", "detailed"], self.loc.filesystem)
-            cols = (table.column(c).to_pylist() for c in ("uid", "part_id", "brief", "detailed"))
-            self._caption_cache[shard] = {(u, p): (b, d) for u, p, b, d in zip(*cols)}
-        lookup = self._caption_cache[shard]
-        found = [lookup.get((u, p), (None, None)) for u, p in zip(uids, part_ids.tolist())]
-        return {c: [f[0 if CAPTION_COLUMNS[c] == "brief" else 1] for f in found] for c in self.caption_columns}
+    def _captions(self, shard: "_Shard", index: int, lo: int, hi: int) -> dict[str, list]:
+        """Caption columns of parts rows lo:hi of shard `index` (None where a part has no caption)."""
+        if index not in self._caption_cache:  # captions are small: keep each shard's, aligned to its parts rows
+            sources = sorted({CAPTION_COLUMNS[c] for c in self.caption_columns})
+            table = read_table(self.caption_files[index], ["uid", "part_id", *sources], self.loc.filesystem)
+            row = _join_rows(shard.keys, (table.column("uid"), table.column("part_id")))
+            found = row >= 0
+            aligned = {}
+            for name in sources:
+                values = table.column(name).to_numpy(zero_copy_only=False)
+                aligned[name] = np.full(len(row), None, dtype=object)
+                aligned[name][found] = values[row[found]]
+            self._caption_cache[index] = aligned
+        aligned = self._caption_cache[index]
+        return {c: aligned[CAPTION_COLUMNS[c]][lo:hi].tolist() for c in self.caption_columns}
 
     def _sample(self, cols: dict[str, Any], unit: Unit, item: int) -> dict[str, Any]:
+        """One sample, made when it is yielded: it dies with the consumer's reference (no garbage
+        collector work over samples kept waiting in the shuffle buffer)."""
         if self.mode == "part":  # one row per item
             return {k: v[item] for k, v in cols.items()}
         lo, hi = int(unit.starts[item]), int(unit.starts[item + 1])
@@ -206,6 +215,31 @@ class PartStream:
         out["uid"] = cols["uid"][lo]
         out["num_parts"] = hi - lo
         return out
+
+
+def _join_rows(left: tuple[pa.ChunkedArray, pa.ChunkedArray], right: tuple[pa.ChunkedArray, pa.ChunkedArray]) -> np.ndarray:
+    """For each (uid, part_id) row of `left`, the index of the last equal row of `right`, or -1
+    (a null never matches): (len(left),) int64. Vectorized: keys packed into int64, then a binary search."""
+    import pyarrow.compute as pc
+
+    uids = pc.unique(right[0])
+
+    def keys(uid, part_id):  # (uid code << 32) + part_id as unsigned 32 bits
+        code = pc.index_in(uid, value_set=uids)
+        valid = pc.and_(pc.is_valid(code), pc.is_valid(part_id)).to_numpy(zero_copy_only=False)
+        code = pc.fill_null(code, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        pid = pc.fill_null(part_id, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return (code << 32) + (pid + (1 << 31)), valid
+
+    (lk, lvalid), (rk, rvalid) = keys(*left), keys(*right)
+    rows = np.flatnonzero(rvalid)
+    if not len(rows):
+        return np.full(len(lk), -1, np.int64)
+    rows = rows[np.argsort(rk[rows], kind="stable")]  # equal keys keep their order: the last wins, as in a dict
+    pos = np.searchsorted(rk[rows], lk, side="right") - 1
+    hit = lvalid & (pos >= 0)
+    hit[hit] = rk[rows[pos[hit]]] == lk[hit]
+    return np.where(hit, rows[np.maximum(pos, 0)], -1)
 
 
 SMALL_COLUMNS = ("uid", "part_id", "name", "license", "num_faces", "bbox_min", "bbox_max")
@@ -223,11 +257,17 @@ class _Shard:
         self.starts = np.concatenate([[0], np.cumsum([md.row_group(i).num_rows for i in range(md.num_row_groups)])])
         small = [c for c in columns if c in SMALL_COLUMNS]
         table = self.pf.read(columns=small)
-        self.small = {name: _to_numpy(table.column(name), name) for name in small}
+        self.keys = (table.column("uid"), table.column("part_id"))  # Arrow: joins with the captions shard
+        # strings as object arrays (one fast conversion per shard), handed out as lists per unit
+        self.small = {name: _small_numpy(table.column(name), name) for name in small}
+
+    def row_span(self, row_groups: list[int]) -> tuple[int, int]:
+        """Rows [lo, hi) of the shard a run of row groups covers (units are runs of row groups)."""
+        return int(self.starts[row_groups[0]]), int(self.starts[row_groups[-1] + 1])
 
     def small_rows(self, row_groups: list[int]) -> dict[str, Any]:
-        lo, hi = int(self.starts[row_groups[0]]), int(self.starts[row_groups[-1] + 1])  # units are runs of row groups
-        return {name: v[lo:hi] for name, v in self.small.items()}
+        lo, hi = self.row_span(row_groups)
+        return {name: v[lo:hi].tolist() if v.dtype.kind == "O" else v[lo:hi] for name, v in self.small.items()}
 
     def read_samples(self, row_group: int, name: str) -> np.ndarray:
         """(rows, N, 3) float32: a view of the pages, or via pyarrow for a chunk written some other way."""
@@ -246,6 +286,13 @@ def _binary_samples(arr: pa.BinaryArray, where: str) -> np.ndarray:
         raise mf.ReleaseError(f"{where}: samples values are null or of different lengths")
     data = np.frombuffer(arr.buffers()[2], np.uint8)[offsets[0]: offsets[-1]] if len(arr) else np.zeros(0, np.uint8)
     return data.view(SAMPLE_DTYPE).reshape(len(arr), -1, 3).copy()  # writable: torch tensors share it
+
+
+def _small_numpy(column: pa.ChunkedArray, name: str) -> np.ndarray:
+    """A small column -> numpy: numbers and fixed-size lists as `_to_numpy`, strings as an object array."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column.to_numpy(zero_copy_only=False)
+    return _to_numpy(column, name)
 
 
 def _to_numpy(column: pa.ChunkedArray, name: str):
