@@ -16,6 +16,8 @@ the same mean ratio (Lagrangian bound, `metrics.count_budget_bound`): how far a 
 this hierarchy could go. The counts are chosen with the human segmentations: a bound, not a result.
 Then, per shared asset: the same method's segments against the artist's pieces (ASA >= 0.99:
 segments never straddle two artist parts).
+Measured (auto, granularity 1): ASA 0.939 at 2.94x (ratio of mean counts 2.68x), RI error 0.106 at
+the median count, artist-parts ASA 1.000; ceiling at 3x: 0.9470 found, upper bound 0.9488.
 """
 from __future__ import annotations
 
