@@ -87,3 +87,26 @@ def test_ranked_proposals_put_stable_segments_first_and_drop_duplicates():
     assert proposals[0].tolist() == [False] * 4 + [True] * 4
     assert len(proposals) == 4  # {4..7} once; {0..3}; {0,1}; {2,3}
     assert metrics.average_precision(proposals, coarse) == pytest.approx((1 + 2 / 2) / 2)
+
+
+def test_count_budget_bound_brackets_the_exhaustive_optimum():
+    import itertools
+
+    rng = np.random.default_rng(0)
+    reference = np.array([2, 5, 3])
+    curves = [{k: float(v) for k, v in zip(range(1, 9), np.sort(rng.uniform(0.6, 1.0, 8)))} for _ in reference]
+    for budget in (1.0, 2.0, 3.0):
+        best = max(np.mean([c[k] for c, k in zip(curves, ks)])
+                   for ks in itertools.product(range(1, 9), repeat=3)
+                   if np.mean(np.array(ks) / reference) <= budget)
+        found = metrics.count_budget_bound(curves, reference, budget)
+        assert np.mean(np.array(found.counts) / reference) <= budget
+        assert found.best_found == pytest.approx(np.mean([c[k] for c, k in zip(curves, found.counts)]))
+        assert found.best_found <= best + 1e-12 <= found.upper_bound + 2e-12
+        # the curves rise, so no count beyond 8 scores above the count 8: a tighter, still valid bound
+        tight = metrics.count_budget_bound(curves, reference, budget, [c[8] for c in curves])
+        assert best <= tight.upper_bound + 2e-12 <= found.upper_bound + 4e-12
+    # a budget the smallest counts already exceed has no feasible choice
+    assert np.isnan(metrics.count_budget_bound(curves, reference, 0.1).best_found)
+    with pytest.raises(ValueError, match="2 curves for 3"):
+        metrics.count_budget_bound(curves[:2], reference, 3.0)

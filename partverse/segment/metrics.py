@@ -196,3 +196,47 @@ def ranked_proposals(levels: list[np.ndarray], weights=None) -> np.ndarray:
         if not kept or iou[i, kept].max() <= 0.5:
             kept.append(int(i))
     return stacked[kept]
+
+
+# ---- count budgets (how far a stopping rule can go on a fixed hierarchy) ----
+
+
+@dataclass(slots=True)
+class CountBudgetBound:
+    """best_found: mean score of `counts`, the best feasible choice the relaxation found;
+    upper_bound: no choice of one count per model within the budget has a higher mean score."""
+
+    best_found: float
+    upper_bound: float
+    counts: list[int]
+
+
+def count_budget_bound(curves: list[dict[int, float]], reference: np.ndarray, budget: float,
+                       ceiling: float | np.ndarray = 1.0) -> CountBudgetBound:
+    """Choose one count k_i per model to maximise mean_i score_i(k_i) subject to
+    mean_i k_i / reference_i <= budget, by Lagrangian relaxation (penalty lam * k / reference_i).
+
+    curves: per model {count: score} (e.g. ASA of a hierarchy cut at each count); reference: (N,)
+    counts the budget is relative to (the human median). ceiling: scalar or (N,), what no count
+    beyond a curve's largest one scores more than (1 for ASA; for a nested hierarchy the ASA of its
+    finest level, since ASA never drops under refinement), so the upper bound covers those counts
+    too. The loop runs over models and penalties (a few hundred), never over faces."""
+    reference = np.asarray(reference, dtype=np.float64)
+    ceiling = np.broadcast_to(np.asarray(ceiling, dtype=np.float64), reference.shape)
+    if len(curves) != len(reference) or not len(curves) or min(len(c) for c in curves) == 0:
+        raise ValueError(f"count_budget_bound: {len(curves)} curves for {len(reference)} reference counts")
+    ks = [np.array(sorted(c), dtype=np.float64) for c in curves]
+    scores = [np.array([c[int(k)] for k in kk]) for c, kk in zip(curves, ks)]
+    penalties = np.concatenate([[0.0], np.geomspace(1e-6, 10.0, 600)])
+    best, bound, counts = -np.inf, np.inf, [int(k[0]) for k in ks]
+    for lam in penalties:
+        value = [s - lam * k / r for s, k, r in zip(scores, ks, reference)]
+        pick = [int(np.argmax(v)) for v in value]  # first maximum: the smaller count on ties
+        beyond = [c - lam * (k[-1] + 1) / r for k, r, c in zip(ks, reference, ceiling)]
+        dual = np.mean([max(v[p], b) for v, p, b in zip(value, pick, beyond)]) + lam * budget
+        bound = min(bound, float(dual))
+        chosen = [int(k[p]) for k, p in zip(ks, pick)]
+        mean_score = float(np.mean([s[p] for s, p in zip(scores, pick)]))
+        if np.mean(np.array(chosen) / reference) <= budget and mean_score > best:
+            best, counts = mean_score, chosen
+    return CountBudgetBound(float(best) if np.isfinite(best) else float("nan"), bound, counts)
