@@ -3,10 +3,14 @@
 Routes take `SessionDep` and a role dependency (`AnyUser`, `Annotator`, `Reviewer`, `Admin`),
 each an `Annotated[User, Depends(Roles(...))]`: authentication (401) and authorisation (403)
 are decided here, once, never inside a handler.
+
+FastAPI runs every plain `def` dependency in a worker thread of its own (a thread hop, which on a
+busy machine waits for the scheduler each time), so the dependencies that do no I/O are `async def`
+and run on the event loop; only the token lookup and the handler itself take a thread.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
@@ -23,17 +27,28 @@ from annotation_ui.store import BlobStore
 _bearer = HTTPBearer(auto_error=False, description="an API token from `partverse users token NAME`")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> BlobStore:
+async def get_store(request: Request) -> BlobStore:
     return request.app.state.store
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for the request; creating one does no I/O, closing one does only if a transaction is open."""
+    session = request.app.state.sessionmaker()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            import anyio
+            import anyio.to_thread
+
+            with anyio.CancelScope(shield=True):  # a client that went away must not leak the connection
+                await anyio.to_thread.run_sync(session.close)  # a rollback: database I/O, off the event loop
+        else:
+            session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -73,7 +88,7 @@ class Roles:
     def __init__(self, *roles: str):
         self.roles = frozenset(roles)
 
-    def __call__(self, user: CurrentUser) -> User:
+    async def __call__(self, user: CurrentUser) -> User:
         if user.role not in self.roles:
             raise Forbidden(f"role {user.role!r} may not do this; allowed: {', '.join(sorted(self.roles))}")
         return user
@@ -85,7 +100,7 @@ Reviewer = Annotated[User, Depends(Roles("admin", "reviewer"))]
 Admin = Annotated[User, Depends(Roles("admin"))]
 
 
-def base_revision(
+async def base_revision(
     if_match: Annotated[
         str | None, Header(description='the revision the write is based on, the ETag of GET /tasks/{id}: "3"')
     ] = None,
