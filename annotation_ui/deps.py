@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from annotation_ui.errors import Forbidden, PreconditionFailed, PreconditionRequired, Unauthorized
@@ -56,6 +56,10 @@ StoreDep = Annotated[BlobStore, Depends(get_store)]
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
+_TOKEN_USER = (select(User.id, User.name, User.role, User.created_at).join(ApiToken, ApiToken.user_id == User.id)
+               .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
+
+
 def current_user(
     session: SessionDep,
     settings: SettingsDep,
@@ -66,10 +70,7 @@ def current_user(
     digest = hash_token(credentials.credentials, settings.secret_key)
     # checked against the database on every request (one indexed lookup), so a revoked token is
     # refused at once by every server process; no per-process cache can outlive a revocation
-    row = session.execute(
-        select(User.id, User.name, User.role, User.created_at).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    ).first()
+    row = session.execute(_TOKEN_USER, {"digest": digest}).first()
     # end the read: the connection goes back to the pool while the request waits for a handler thread
     # (holding it there could exhaust the pool with requests that cannot run)
     session.rollback()

@@ -2,12 +2,12 @@
 
 Every write names the revision it is based on (If-Match). It is refused with 409 when the writer
 holds no live lease (expired, released, submitted, someone else's) and with 412 when the base is
-not the latest revision. The edit is computed from revision `base` (usually cached) before the
-write transaction; the transaction is then three statements: the guard `UPDATE tasks SET revision =
-base + 1 WHERE id = ? AND revision = base AND <lease still live> RETURNING ...`, whose row count
-decides the race (on PostgreSQL it row-locks the task like SELECT ... FOR UPDATE, and a concurrent
-writer re-checks the WHERE after the lock and finds no row), the new revision row (unique per task
-and number) and its audit event. SQLite runs it under BEGIN IMMEDIATE (see db.writing).
+not the latest revision. The edit is computed from revision `base` (usually cached, and then the
+task is not even read first) before the write transaction; the transaction is then three
+statements: the guard `UPDATE tasks SET revision = base + 1 WHERE id = ? AND revision = base AND
+<lease still live> RETURNING ...`, whose row count decides the race (on PostgreSQL it row-locks
+the task like SELECT ... FOR UPDATE, and a concurrent writer re-checks the WHERE after the lock and
+finds no row), the new revision row (unique per task and number) and its audit event. SQLite runs it under BEGIN IMMEDIATE (see db.writing).
 """
 from __future__ import annotations
 
@@ -62,14 +62,21 @@ def write(session: Session, task_id: int, user: User, base: int, kind: str, edit
     """Apply `edit` to revision `base` of `task_id`, store the result as revision base + 1.
 
     Returns (the task's new row, the new revision's Content). The stored result is never based on
-    stale labels: the guarded UPDATE succeeds only if `base` is still the latest revision.
+    stale labels: the guarded UPDATE succeeds only if `base` is still the latest revision. An edit
+    whose base revision is cached reads nothing first (the guard checks revision and lease; a
+    refusal then reads the task to say why); a submit reads the task for its claim time.
     """
-    task = task_row(session, task_id)
-    _refuse(task, user, base)
-    current = C.load(session, task_id, base, task.num_faces)
+    current = None if submit else C.cached(session, task_id, base)
+    task = None
+    if current is None:
+        task = task_row(session, task_id)
+        _refuse(task, user, base)
+        current = C.load(session, task_id, base, task.num_faces)
     try:
         new = edit(current)
     except L.LabelError as exc:
+        if task is None:
+            _refuse(task_row(session, task_id), user, base)  # a refused write says 409/412 before 422
         raise Invalid(f"task {task_id}: {exc}") from None
     number = base + 1
     blob, is_delta, snapshot = C.stored_form(current, new, number)
@@ -88,7 +95,7 @@ def write(session: Session, task_id: int, user: User, base: int, kind: str, edit
             "author_id": user.id, "work_seconds": work, "created_at": now,
         })
         session.execute(_ADD_AUDIT, {
-            "at": now, "actor_id": user.id, "action": f"revision.{kind}", "project_id": task.project_id,
+            "at": now, "actor_id": user.id, "action": f"revision.{kind}", "project_id": row.project_id,
             "task_id": task_id, "detail": {"revision": number, "verdict": new.verdict},
         })
     new.number, new.kind, new.author_id, new.created_at, new.snapshot_number = number, kind, user.id, now, snapshot
