@@ -213,6 +213,22 @@ def _group_commit(engine: Engine) -> _GroupCommit:
         return group
 
 
+def read_once(session: Session, statement, params: dict):  # noqa: ANN001, ANN201
+    """The first row of one read, with no transaction left open and the connection back in the pool.
+
+    PostgreSQL runs it in autocommit (no BEGIN and ROLLBACK round trips); SQLite in a read
+    transaction ended at once (local calls, no round trips).
+    """
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            return conn.execute(statement, params).first()
+    try:
+        return session.execute(statement, params).first()
+    finally:
+        session.rollback()
+
+
 def transaction(fn: Callable[..., T]) -> Callable[..., T]:
     """Run a service function `fn(session, ...)` inside `writing(session)`."""
 

@@ -18,6 +18,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from annotation_ui import db
 from annotation_ui.errors import Forbidden, PreconditionFailed, PreconditionRequired, Unauthorized
 from annotation_ui.models import ApiToken, User
 from annotation_ui.security import hash_token
@@ -70,10 +71,9 @@ def current_user(
     digest = hash_token(credentials.credentials, settings.secret_key)
     # checked against the database on every request (one indexed lookup), so a revoked token is
     # refused at once by every server process; no per-process cache can outlive a revocation
-    row = session.execute(_TOKEN_USER, {"digest": digest}).first()
-    # end the read: the connection goes back to the pool while the request waits for a handler thread
-    # (holding it there could exhaust the pool with requests that cannot run)
-    session.rollback()
+    # the connection goes back to the pool at once: held while the request waits for a handler thread,
+    # it could exhaust the pool with requests that cannot run
+    row = db.read_once(session, _TOKEN_USER, {"digest": digest})
     if row is None:
         raise Unauthorized("invalid or revoked API token")
     # a detached user: services end transactions freely without expiring (and reloading) it
