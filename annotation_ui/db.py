@@ -100,8 +100,11 @@ def writing(session: Session, timeout: float = 30.0) -> Iterator[None]:
         yield
         session.commit()
     except BaseException as exc:
-        session.rollback()
         failure = exc
+        try:
+            session.rollback()
+        except BaseException as undo:  # the body's writes could not be undone: nobody's may commit
+            batch.error = undo
     finally:
         session.bind, session.join_transaction_mode = bind, mode
         group.leave(batch, wait=failure is None)
@@ -110,7 +113,10 @@ def writing(session: Session, timeout: float = 30.0) -> Iterator[None]:
 
 
 class _Batch:
-    """One SQLite write transaction shared by the writers that joined it before its COMMIT."""
+    """One SQLite write transaction shared by the writers that joined it before its COMMIT.
+
+    `error` set before the COMMIT (a writer's savepoint could not be rolled back) rolls it back instead.
+    """
 
     __slots__ = ("conn", "members", "done", "error")
 
@@ -193,6 +199,8 @@ class _GroupCommit:
         """COMMIT `batch` (lock held), wake its members, release the lock."""
         self.batch = None
         try:
+            if batch.error is not None:
+                raise batch.error
             batch.conn.commit()
         except BaseException as exc:  # noqa: BLE001 - every member must hear of it
             batch.error = exc
@@ -213,6 +221,13 @@ def _group_commit(engine: Engine) -> _GroupCommit:
         return group
 
 
+def autocommit(engine: Engine, statement, params: dict):  # noqa: ANN001, ANN201
+    """The first row of `statement` run as its own transaction, on PostgreSQL in autocommit mode:
+    no BEGIN / COMMIT round trips, and the statement is durable (committed) when this returns."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return conn.execute(statement, params).first()
+
+
 def read_once(session: Session, statement, params: dict):  # noqa: ANN001, ANN201
     """The first row of one read, with no transaction left open and the connection back in the pool.
 
@@ -221,8 +236,7 @@ def read_once(session: Session, statement, params: dict):  # noqa: ANN001, ANN20
     """
     engine = session.get_bind()
     if engine.dialect.name != "sqlite":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return conn.execute(statement, params).first()
+        return autocommit(engine, statement, params)
     try:
         return session.execute(statement, params).first()
     finally:
