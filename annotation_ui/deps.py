@@ -46,8 +46,12 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
             import anyio
             import anyio.to_thread
 
-            with anyio.CancelScope(shield=True):  # a client that went away must not leak the connection
-                await anyio.to_thread.run_sync(session.close)  # a rollback: database I/O, off the event loop
+            # a rollback (database I/O) off the event loop, on a thread outside the handlers' limit: a
+            # session waiting for a handler thread while handlers wait for its pooled connection would
+            # deadlock (FastAPI runs the exit of plain `def` dependencies the same way); shielded, so a
+            # client that went away cannot leak the connection
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
         else:
             session.close()
 
