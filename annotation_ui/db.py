@@ -1,10 +1,11 @@
 """Engine, sessions and schema upgrades.
 
 SQLite runs in WAL mode. Reads use plain (deferred) transactions, which never block writers.
-Every write goes through `begin_write(session)`, which starts the transaction with
-`BEGIN IMMEDIATE`: the write lock is taken when the transaction starts, so two requests never both
-read a snapshot and then race to upgrade it (which SQLite answers with SQLITE_BUSY instead of
-waiting), and no lock is held across FastAPI's thread hops. PostgreSQL needs nothing special.
+Every write goes through `writing(session)`: its transaction starts with `BEGIN IMMEDIATE`, so the
+write lock is taken when the transaction starts (two requests never both read a snapshot and then
+race to upgrade it, which SQLite answers with SQLITE_BUSY instead of waiting), the writers of a
+process share transactions and their fsyncs (group commit), and no lock is held across FastAPI's
+thread hops. PostgreSQL needs nothing special.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _IMMEDIATE = contextvars.ContextVar("partverse_sqlite_immediate", default=False)
-_WRITE_LOCKS: "weakref.WeakKeyDictionary[Engine, threading.Lock]" = weakref.WeakKeyDictionary()
+_GROUPS: "weakref.WeakKeyDictionary[Engine, _GroupCommit]" = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 T = TypeVar("T")
 
@@ -68,21 +69,14 @@ class DatabaseBusy(RuntimeError):
     pass
 
 
-def _write_lock(engine: Engine) -> threading.Lock:
-    with _LOCKS_GUARD:
-        return _WRITE_LOCKS.setdefault(engine, threading.Lock())
-
-
 @contextlib.contextmanager
 def writing(session: Session, timeout: float = 30.0) -> Iterator[None]:
     """A write transaction, always ended on exit (committed, or rolled back on an exception).
 
-    SQLite: ends any read transaction and begins with BEGIN IMMEDIATE. PostgreSQL: goes on in the
-    session's current transaction (READ COMMITTED), begun on first use.
-
-    On SQLite, writers of this process also queue on one lock first, so they wait in turn instead
-    of polling SQLite's busy handler (which starves some writers under load). The transaction is
-    committed on normal exit (a no-op if the body committed) and rolled back on an exception.
+    PostgreSQL: goes on in the session's current transaction (READ COMMITTED), begun on first use;
+    concurrent commits share WAL flushes inside PostgreSQL. SQLite: the body runs in a savepoint of
+    this process's current group transaction (see `_GroupCommit`), and `writing` returns only after
+    the COMMIT holding the body's writes succeeded; an exception in the body undoes only the body.
     """
     engine = session.get_bind()
     if engine.dialect.name != "sqlite":
@@ -95,23 +89,158 @@ def writing(session: Session, timeout: float = 30.0) -> Iterator[None]:
             session.rollback()
             raise
         return
-    session.rollback()
-    lock = _write_lock(engine)
-    if not lock.acquire(timeout=timeout):
-        raise DatabaseBusy(f"database busy: no write slot within {timeout:.0f} s")
+    session.rollback()  # end any read transaction first: the body sees the group transaction's state
+    group = _group_commit(engine)
+    batch = group.join(engine, timeout)
+    failure: BaseException | None = None
+    bind, mode = session.bind, session.join_transaction_mode
+    session.bind = batch.conn
+    session.join_transaction_mode = "create_savepoint"  # commit / rollback act on the body's SAVEPOINT
     try:
-        token = _IMMEDIATE.set(True)
-        try:
-            session.connection()
-        finally:
-            _IMMEDIATE.reset(token)
         yield
         session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    except BaseException as exc:
+        failure = exc
+        try:
+            session.rollback()
+        except BaseException as undo:  # the body's writes could not be undone: nobody's may commit
+            batch.error = undo
     finally:
-        lock.release()
+        session.bind, session.join_transaction_mode = bind, mode
+        group.leave(batch, wait=failure is None)
+    if failure is not None:
+        raise failure
+
+
+class _Batch:
+    """One SQLite write transaction shared by the writers that joined it before its COMMIT.
+
+    `error` set before the COMMIT (a writer's savepoint could not be rolled back) rolls it back instead.
+    """
+
+    __slots__ = ("conn", "members", "done", "error")
+
+    def __init__(self, conn) -> None:  # noqa: ANN001
+        self.conn = conn
+        self.members = 0
+        self.done = threading.Event()
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Group commit for the SQLite writers of one process (one per engine).
+
+    With synchronous=FULL every COMMIT waits for an fsync (milliseconds), and SQLite has one writer
+    at a time, so one transaction per request caps a server at 1 / fsync writes per second whatever
+    its CPU. Here writers queue on one lock (in turn, no polling of SQLite's busy handler); the first
+    begins a transaction (BEGIN IMMEDIATE), each runs its body in a savepoint of it, and the writer
+    that finds nobody queued behind it commits for all: one fsync covers the whole batch. No writer
+    returns before that COMMIT succeeded (a failed COMMIT is raised in every member), so an
+    acknowledged write is durable as before; a body that fails rolls back only its savepoint.
+    """
+
+    MAX_BATCH = 64  # commit at the latest after this many writers, however many are queued
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held by the writer running its body, or committing
+        self.queued = 0  # writers waiting for `lock`
+        self._count = threading.Lock()
+        self.batch: _Batch | None = None
+
+    def join(self, engine: Engine, timeout: float) -> _Batch:
+        """Take the lock (DatabaseBusy after `timeout`) and return the open batch, begun if need be."""
+        with self._count:
+            self.queued += 1
+        got = self.lock.acquire(timeout=timeout)
+        with self._count:
+            self.queued -= 1
+        if not got:
+            raise DatabaseBusy(f"database busy: no write slot within {timeout:.0f} s")
+        try:
+            if self.batch is None:
+                conn = engine.connect()
+                token = _IMMEDIATE.set(True)
+                try:
+                    conn.begin()
+                except BaseException:
+                    conn.close()
+                    raise
+                finally:
+                    _IMMEDIATE.reset(token)
+                self.batch = _Batch(conn)
+            self.batch.members += 1
+            return self.batch
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def leave(self, batch: _Batch, wait: bool) -> None:
+        """Called with the lock held after the body: commit if last, else let the next writer in.
+
+        With `wait`, return only once the batch is committed (raising its COMMIT error, if any).
+        """
+        with self._count:
+            last = self.queued == 0 or batch.members >= self.MAX_BATCH
+        if last:
+            self._commit(batch)
+        else:
+            self.lock.release()
+        # a writer that timed out in `join` may have looked queued: whoever holds the lock then commits
+        while wait and not batch.done.wait(0.2):
+            if self.lock.acquire(timeout=0.2):
+                if self.batch is batch:
+                    self._commit(batch)
+                else:
+                    self.lock.release()
+        if wait and batch.error is not None:
+            raise DatabaseBusy(f"database write failed at COMMIT: {batch.error}") from batch.error
+
+    def _commit(self, batch: _Batch) -> None:
+        """COMMIT `batch` (lock held), wake its members, release the lock."""
+        self.batch = None
+        try:
+            if batch.error is not None:
+                raise batch.error
+            batch.conn.commit()
+        except BaseException as exc:  # noqa: BLE001 - every member must hear of it
+            batch.error = exc
+            with contextlib.suppress(Exception):
+                batch.conn.rollback()
+        finally:
+            with contextlib.suppress(Exception):
+                batch.conn.close()
+            batch.done.set()
+            self.lock.release()
+
+
+def _group_commit(engine: Engine) -> _GroupCommit:
+    with _LOCKS_GUARD:
+        group = _GROUPS.get(engine)
+        if group is None:
+            group = _GROUPS[engine] = _GroupCommit()
+        return group
+
+
+def autocommit(engine: Engine, statement, params: dict):  # noqa: ANN001, ANN201
+    """The first row of `statement` run as its own transaction, on PostgreSQL in autocommit mode:
+    no BEGIN / COMMIT round trips, and the statement is durable (committed) when this returns."""
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return conn.execute(statement, params).first()
+
+
+def read_once(session: Session, statement, params: dict):  # noqa: ANN001, ANN201
+    """The first row of one read, with no transaction left open and the connection back in the pool.
+
+    PostgreSQL runs it in autocommit (no BEGIN and ROLLBACK round trips); SQLite in a read
+    transaction ended at once (local calls, no round trips).
+    """
+    engine = session.get_bind()
+    if engine.dialect.name != "sqlite":
+        return autocommit(engine, statement, params)
+    try:
+        return session.execute(statement, params).first()
+    finally:
+        session.rollback()
 
 
 def transaction(fn: Callable[..., T]) -> Callable[..., T]:

@@ -3,17 +3,22 @@
 Routes take `SessionDep` and a role dependency (`AnyUser`, `Annotator`, `Reviewer`, `Admin`),
 each an `Annotated[User, Depends(Roles(...))]`: authentication (401) and authorisation (403)
 are decided here, once, never inside a handler.
+
+FastAPI runs every plain `def` dependency in a worker thread of its own (a thread hop, which on a
+busy machine waits for the scheduler each time), so the dependencies that do no I/O are `async def`
+and run on the event loop; only the token lookup and the handler itself take a thread.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from annotation_ui import db
 from annotation_ui.errors import Forbidden, PreconditionFailed, PreconditionRequired, Unauthorized
 from annotation_ui.models import ApiToken, User
 from annotation_ui.security import hash_token
@@ -23,22 +28,41 @@ from annotation_ui.store import BlobStore
 _bearer = HTTPBearer(auto_error=False, description="an API token from `partverse users token NAME`")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_store(request: Request) -> BlobStore:
+async def get_store(request: Request) -> BlobStore:
     return request.app.state.store
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.sessionmaker() as session:
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """A session for the request; creating one does no I/O, closing one does only if a transaction is open."""
+    session = request.app.state.sessionmaker()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            import anyio
+            import anyio.to_thread
+
+            # a rollback (database I/O) off the event loop, on a thread outside the handlers' limit: a
+            # session waiting for a handler thread while handlers wait for its pooled connection would
+            # deadlock (FastAPI runs the exit of plain `def` dependencies the same way); shielded, so a
+            # client that went away cannot leak the connection
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
+        else:
+            session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[BlobStore, Depends(get_store)]
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+_TOKEN_USER = (select(User.id, User.name, User.role, User.created_at).join(ApiToken, ApiToken.user_id == User.id)
+               .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None)))
 
 
 def current_user(
@@ -51,13 +75,9 @@ def current_user(
     digest = hash_token(credentials.credentials, settings.secret_key)
     # checked against the database on every request (one indexed lookup), so a revoked token is
     # refused at once by every server process; no per-process cache can outlive a revocation
-    row = session.execute(
-        select(User.id, User.name, User.role, User.created_at).join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-    ).first()
-    # end the read: the connection goes back to the pool while the request waits for a handler thread
-    # (holding it there could exhaust the pool with requests that cannot run)
-    session.rollback()
+    # the connection goes back to the pool at once: held while the request waits for a handler thread,
+    # it could exhaust the pool with requests that cannot run
+    row = db.read_once(session, _TOKEN_USER, {"digest": digest})
     if row is None:
         raise Unauthorized("invalid or revoked API token")
     # a detached user: services end transactions freely without expiring (and reloading) it
@@ -73,7 +93,7 @@ class Roles:
     def __init__(self, *roles: str):
         self.roles = frozenset(roles)
 
-    def __call__(self, user: CurrentUser) -> User:
+    async def __call__(self, user: CurrentUser) -> User:
         if user.role not in self.roles:
             raise Forbidden(f"role {user.role!r} may not do this; allowed: {', '.join(sorted(self.roles))}")
         return user
@@ -85,7 +105,7 @@ Reviewer = Annotated[User, Depends(Roles("admin", "reviewer"))]
 Admin = Annotated[User, Depends(Roles("admin"))]
 
 
-def base_revision(
+async def base_revision(
     if_match: Annotated[
         str | None, Header(description='the revision the write is based on, the ETag of GET /tasks/{id}: "3"')
     ] = None,

@@ -115,6 +115,12 @@ def test_stale_missing_and_leaseless_writes_are_refused(env: Env) -> None:
     with pytest.raises(ApiCallError) as other:
         ann2.op(tid, 2, "rename", segment=0, name="b")
     assert other.value.status_code == 409 and "another user" in str(other.value)
+    with pytest.raises(ApiCallError) as other_bad:  # a refused writer hears 409 before any 422 on its edit
+        ann2.op(tid, 2, "merge", segments=[0, 99999])
+    assert other_bad.value.status_code == 409 and "another user" in str(other_bad.value)
+    with pytest.raises(ApiCallError) as stale_bad:
+        ann.op(tid, 1, "merge", segments=[0, 99999])
+    assert stale_bad.value.status_code == 412
     assert ann.task(tid)["part_names"] == {"0": "a"}
     ann.call("DELETE", f"/tasks/{tid}/lease")
     with pytest.raises(ApiCallError) as released:

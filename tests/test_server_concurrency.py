@@ -65,3 +65,31 @@ def test_32_claims_on_20_tasks_and_same_base_writes(kind: str, workers: int, tmp
         assert [h["number"] for h in history] == list(range(1, base + 1))
         for c in [*clients, admin, tabs[1]]:
             c.close()
+
+
+@pytest.mark.parametrize("kind", DB_KINDS)
+def test_more_requests_than_threads_and_connections_all_complete(kind: str, tmp_path) -> None:  # noqa: ANN001
+    """24 clients at once against 2 handler threads and a pool of 2 connections: a request's
+    connection is released without waiting for a handler thread, so nothing deadlocks."""
+    from tests.server_support import LiveServer, bootstrap
+
+    url = db_url(kind, tmp_path)
+    tokens = bootstrap(url, {"root": "admin", **{f"a{i:02d}": "annotator" for i in range(24)}})
+    server = LiveServer(url, tmp_path, env={"PARTVERSE_THREADS": "2", "PARTVERSE_POOL_SIZE": "1"}).start()
+    try:
+        admin = Client(server.base, tokens["root"])
+        ids = seed_tasks(admin, "p", 24)
+        clients = [Client(server.base, tokens[f"a{i:02d}"], timeout=20) for i in range(24)]
+
+        def work(i: int) -> int:
+            task = clients[i].claim("p")["task"]
+            for _ in range(5):
+                clients[i].task(ids[(i + _) % len(ids)])
+            return clients[i].op(task["id"], task["revision"], "rename", segment=0, name=f"n{i}")["revision"]
+
+        results = _together(24, work)
+        assert results == [2] * 24, [r for r in results if not isinstance(r, int)][:3]
+        for c in [*clients, admin]:
+            c.close()
+    finally:
+        server.stop()

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from annotation_ui import db
 from annotation_ui import labels as L
 from annotation_ui.client import Client, unpack
-from annotation_ui.models import Revision
+from annotation_ui.models import Revision, Task
 from annotation_ui.services import content
 from tests.server_support import DB_KINDS, add_user, db_url, make_app, seed_tasks
 
@@ -22,6 +22,11 @@ FACES = 4000
 def _client(app, token: str) -> Client:  # noqa: ANN001
     return Client("", None, http=TestClient(app, base_url="http://testserver/api/v1",
                                             headers={"Authorization": f"Bearer {token}"}))
+
+
+def _task_created(app, task_id: int) -> dt.datetime:  # noqa: ANN001
+    with app.state.sessionmaker() as s:
+        return s.execute(sa.select(Task.created_at).where(Task.id == task_id)).scalar_one()
 
 
 def _stored(app, task_id: int) -> list[tuple[int, bool, int]]:  # noqa: ANN001
@@ -41,6 +46,7 @@ def test_edits_store_deltas_and_every_revision_reads_back(kind: str, tmp_path) -
     task = ann.claim("p")["task"]
     tid, rev, rng = task["id"], task["revision"], np.random.default_rng(1)
     expected = {1: unpack(task["labels"])}
+    created = _task_created(app, tid)
     for step in range(40):  # merges, splits, renames and full saves, checked against local numpy edits
         cur = expected[rev]
         if step == 20:  # a full save touching most faces is stored as a snapshot
@@ -64,6 +70,7 @@ def test_edits_store_deltas_and_every_revision_reads_back(kind: str, tmp_path) -
         expected[rev] = new
         assert np.array_equal(unpack(t["labels"]), new), step
     stored = _stored(app, tid)
+    assert _task_created(app, tid) == created, "writes touch only the task's revision, lease and updated_at"
     assert stored[0] == (1, False, 1)
     assert all(n - snap < content.MAX_CHAIN for n, _, snap in stored), "chains stay bounded"
     assert sum(not delta for _, delta, _ in stored) >= 3, "periodic snapshots"

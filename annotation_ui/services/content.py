@@ -118,6 +118,12 @@ def cache_of(session: Session) -> LabelCache | None:
     return session.info.get("label_cache")
 
 
+def cached(session: Session, task_id: int, number: int) -> Content | None:
+    """Revision `number` of `task_id` if this process's cache holds it, else None (no database access)."""
+    cache = cache_of(session)
+    return cache.get(task_id, number) if cache is not None else None
+
+
 def load(session: Session, task_id: int, number: int, num_faces: int) -> Content:
     """Revision `number` of task `task_id`: from the cache if it holds that number, else snapshot + deltas."""
     cache = cache_of(session)
