@@ -135,6 +135,18 @@ def test_sample_and_evaluate_commands(run, tmp_path):
     assert json.loads(res.output.strip().splitlines()[-1])["parts"] == len(obj.parts)
     scene = trimesh.load(out / "object.glb", force="scene")
     assert len(scene.geometry) >= 1 and all((out / f"part_{i}.glb").exists() for i in range(len(obj.parts)))
+    from tests._data_release import asset_rows, write_run
+
+    write_run(tmp_path, asset_rows(256, ("kenney_motorcycle.glb",)))  # a held-out object: its boxes, its parts
+    res = CliRunner().invoke(app, ["evaluate", "--ckpt", str(run["root"] / "dit"), "--release", str(tmp_path / "release"),
+                                   "--steps", "5", "--resolution", "32", "--out", str(tmp_path / "report.json")])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["kind"] == "dit" and [o["uid"] for o in report["objects"]] == ["kenney_motorcycle"]
+    assert len(report["objects"][0]["parts"]) == 4
+    assert set(report["part_mean"]) == {"iou", "chamfer_l2", "chamfer_l1", "fscore_0.02", "fscore_0.1", "box_fit"}
+    assert set(report["object_mean"]) == {"iou", "chamfer_l2", "chamfer_l1", "fscore_0.02", "fscore_0.1"}
+    assert all(0.0 <= p["box_fit"] <= 1.0 and 0.0 <= p["iou"] <= 1.0 for p in report["objects"][0]["parts"])
     bad = tmp_path / "bad.json"
     bad.write_text('{"boxes": [[0, 1, 2]]}')
     res = CliRunner().invoke(app, ["sample", "--ckpt", str(run["root"] / "dit"), "--boxes", str(bad)])
