@@ -24,7 +24,8 @@ from partverse.train.step import dit_loss
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-VAE_STEPS, DIT_STEPS = 400, 200
+VAE_STEPS, DIT_STEPS = 1600, 400
+GUIDANCE = 2.0  # classifier-free guidance for the box-fit samples (the model is trained with dit.cond_dropout)
 MODEL = ["vae.width=48", "vae.heads=4", "vae.num_latents=16", "vae.latent_dim=8", "vae.decoder_layers=1",
          "data.encoder_points=256", "data.label_queries=2048", "data.volume_queries=256", "data.near_queries=256",
          "data.free_queries=512",
@@ -78,7 +79,7 @@ def test_samples_stay_in_their_boxes(run):
     fits, recon_fits, matched, total = [], [], 0, 0
     for i, obj in enumerate(run["objects"][:3]):
         boxes = object_boxes(obj)
-        lat = generate(run["dit"], run["vae"], run["scale"], boxes, steps=25, seed=i)
+        lat = generate(run["dit"], run["vae"], run["scale"], boxes, steps=25, seed=i, guidance=GUIDANCE)
         ref = encode_points(run["vae"], np.stack([p.points[:256] for p in obj.parts]),
                             np.stack([p.normals[:256] for p in obj.parts]))
         dist = np.linalg.norm(lat[:, None] - ref[None], axis=(2, 3))  # generated part k vs reference part j
@@ -89,10 +90,10 @@ def test_samples_stay_in_their_boxes(run):
     print(f"box-fit generated {np.round(fits, 3)} mean {np.mean(fits):.3f}; "
           f"VAE reconstruction {np.mean(recon_fits):.3f}; latent nearest-reference match {matched}/{total}")
     assert matched / total >= 0.7  # each generated part is closest to the true part of its box
-    # the decoded surface can only be as tight as the VAE's own reconstruction of the true part
-    # (measured, session 2, load ~11 on 2 cores: 400 VAE steps with free-space queries and dense-sample
-    # labels -> generated 0.519 vs reconstruction 0.550, was 0.479 / 0.458; the 0.7 needs a better VAE)
-    assert np.mean(fits) >= 0.9 * np.mean(recon_fits) - 0.02 and np.mean(fits) >= 0.35
+    # measured (session 3, a run outside pytest, same configs): VAE 1600 steps (init_logvar -6) ->
+    # reconstruction box-fit 0.87; DiT 200 / 400 / 600 steps -> generated 0.67 / 0.79 / 0.86 at guidance 1,
+    # 0.81 / 0.85 / 0.87 at guidance 2 (session 2, 400 VAE steps: 0.52, reconstruction 0.55)
+    assert np.mean(fits) >= 0.7 and np.mean(fits) >= 0.85 * np.mean(recon_fits) - 0.02
 
 
 def test_part_editing_keeps_fixed_parts_and_long_sequences(run):

@@ -20,7 +20,7 @@ from tests.train_helpers import OVERFIT_VAE
 
 pytestmark = pytest.mark.slow
 
-STEPS = 1500
+STEPS = 2000
 PROBES = (0, 500, 1000, STEPS - 1)
 
 
@@ -69,13 +69,14 @@ def test_vae_overfits_four_real_parts(tmp_path):
     finally:
         loop.Task = original
     print("IoU@64^3 per part by step:", {k: np.round(v, 3).tolist() for k, v in curve.items()})
-    # measured (session 3, threads=1, 1500 steps = ~2 CPU-minutes): mean IoU 0.003 -> 0.47 (step 500)
-    # -> 0.65 (1000) -> 0.74 (1499), per part [0.68, 0.46, 0.91, 0.92]; the issue's 0.85 needs ~? steps
-    # (benchmarks/vae_overfit_curve.py, the issue-11 note); before vae.init_logvar it stalled at 0.4
+    # measured (session 3, threads=1, benchmarks/vae_overfit_curve.py with this config): mean IoU 0.002 ->
+    # 0.74 (step 1000, 1.3 CPU-min) -> 0.86 (2000, 2.5) -> 0.86 (3000, 3.6) -> 0.92 (4000, 4.7); this
+    # test's own run: see its printout. With 4096 labelled queries per part it plateaued at 0.78 (11000
+    # steps, 13 CPU-min), and before vae.init_logvar at 0.4
     first, mid, last = (np.mean(curve[k]) for k in (0, 500, STEPS - 1))
     assert first < 0.05
-    assert mid > first + 0.3 and last > mid + 0.1 and last > 0.6
-    assert min(curve[STEPS - 1]) > 0.35
+    assert mid > first + 0.3 and last > mid + 0.15 and last > 0.75
+    assert min(curve[STEPS - 1]) > 0.55
 
     from partverse.cli import _register_all, app
     from typer.testing import CliRunner
