@@ -24,7 +24,8 @@ from partverse.train.step import dit_loss
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
-VAE_STEPS, DIT_STEPS = 400, 200
+VAE_STEPS, DIT_STEPS = 1600, 400
+GUIDANCE = 2.0  # classifier-free guidance for the box-fit samples (the model is trained with dit.cond_dropout)
 MODEL = ["vae.width=48", "vae.heads=4", "vae.num_latents=16", "vae.latent_dim=8", "vae.decoder_layers=1",
          "data.encoder_points=256", "data.label_queries=2048", "data.volume_queries=256", "data.near_queries=256",
          "data.free_queries=512",
@@ -78,7 +79,7 @@ def test_samples_stay_in_their_boxes(run):
     fits, recon_fits, matched, total = [], [], 0, 0
     for i, obj in enumerate(run["objects"][:3]):
         boxes = object_boxes(obj)
-        lat = generate(run["dit"], run["vae"], run["scale"], boxes, steps=25, seed=i)
+        lat = generate(run["dit"], run["vae"], run["scale"], boxes, steps=25, seed=i, guidance=GUIDANCE)
         ref = encode_points(run["vae"], np.stack([p.points[:256] for p in obj.parts]),
                             np.stack([p.normals[:256] for p in obj.parts]))
         dist = np.linalg.norm(lat[:, None] - ref[None], axis=(2, 3))  # generated part k vs reference part j
@@ -89,10 +90,10 @@ def test_samples_stay_in_their_boxes(run):
     print(f"box-fit generated {np.round(fits, 3)} mean {np.mean(fits):.3f}; "
           f"VAE reconstruction {np.mean(recon_fits):.3f}; latent nearest-reference match {matched}/{total}")
     assert matched / total >= 0.7  # each generated part is closest to the true part of its box
-    # the decoded surface can only be as tight as the VAE's own reconstruction of the true part
-    # (measured, session 2, load ~11 on 2 cores: 400 VAE steps with free-space queries and dense-sample
-    # labels -> generated 0.519 vs reconstruction 0.550, was 0.479 / 0.458; the 0.7 needs a better VAE)
-    assert np.mean(fits) >= 0.9 * np.mean(recon_fits) - 0.02 and np.mean(fits) >= 0.35
+    # measured (session 3, a run outside pytest, same configs): VAE 1600 steps (init_logvar -6) ->
+    # reconstruction box-fit 0.87; DiT 200 / 400 / 600 steps -> generated 0.67 / 0.79 / 0.86 at guidance 1,
+    # 0.81 / 0.85 / 0.87 at guidance 2 (session 2, 400 VAE steps: 0.52, reconstruction 0.55)
+    assert np.mean(fits) >= 0.7 and np.mean(fits) >= 0.85 * np.mean(recon_fits) - 0.02
 
 
 def test_part_editing_keeps_fixed_parts_and_long_sequences(run):
@@ -135,6 +136,18 @@ def test_sample_and_evaluate_commands(run, tmp_path):
     assert json.loads(res.output.strip().splitlines()[-1])["parts"] == len(obj.parts)
     scene = trimesh.load(out / "object.glb", force="scene")
     assert len(scene.geometry) >= 1 and all((out / f"part_{i}.glb").exists() for i in range(len(obj.parts)))
+    from tests._data_release import asset_rows, write_run
+
+    write_run(tmp_path, asset_rows(256, ("kenney_motorcycle.glb",)))  # a held-out object: its boxes, its parts
+    res = CliRunner().invoke(app, ["evaluate", "--ckpt", str(run["root"] / "dit"), "--release", str(tmp_path / "release"),
+                                   "--steps", "5", "--resolution", "32", "--out", str(tmp_path / "report.json")])
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["kind"] == "dit" and [o["uid"] for o in report["objects"]] == ["kenney_motorcycle"]
+    assert len(report["objects"][0]["parts"]) == 4
+    assert set(report["part_mean"]) == {"iou", "chamfer_l2", "chamfer_l1", "fscore_0.02", "fscore_0.1", "box_fit"}
+    assert set(report["object_mean"]) == {"iou", "chamfer_l2", "chamfer_l1", "fscore_0.02", "fscore_0.1"}
+    assert all(0.0 <= p["box_fit"] <= 1.0 and 0.0 <= p["iou"] <= 1.0 for p in report["objects"][0]["parts"])
     bad = tmp_path / "bad.json"
     bad.write_text('{"boxes": [[0, 1, 2]]}')
     res = CliRunner().invoke(app, ["sample", "--ckpt", str(run["root"] / "dit"), "--boxes", str(bad)])

@@ -16,11 +16,12 @@ from partverse.train.loop import train
 from partverse.train.mesh import decode_grid
 from partverse.train.metrics import iou, mesh_occupancy_grid
 from tests.conftest import shared
+from tests.train_helpers import OVERFIT_VAE
 
 pytestmark = pytest.mark.slow
 
-STEPS = 400
-PROBES = (0, STEPS // 4, STEPS // 2, STEPS - 1)
+STEPS = 2000
+PROBES = (0, 500, 1000, STEPS - 1)
 
 
 def _ious(model, parts, refs) -> list[float]:
@@ -31,33 +32,30 @@ def _ious(model, parts, refs) -> list[float]:
     return [iou(g, r) for g, r in zip(grids, refs)]
 
 
-@pytest.mark.timeout(1200)
+@pytest.mark.timeout(1800)
 def test_vae_overfits_four_real_parts(tmp_path):
+    import time
+
+    import partverse.train.loop as loop
+
     asset = shared("assets", "kenney_motorcycle.glb")
     cfg = load_config(None, [f"out_dir={tmp_path / 'vae'}", "kind=vae", f"steps={STEPS}", f"ckpt_every={STEPS}",
-                             "batch_size=4", "data.source=assets", f"data.path={asset}", "data.num_objects=1",
-                             "data.label_queries=4096", "data.volume_queries=512", "data.near_queries=512",
-                             "vae.width=64", "optim.lr=1e-3", "optim.warmup_steps=10", "optim.ema_decay=0",
-                             "threads=1", "log_every=50"])
+                             "data.source=assets", f"data.path={asset}", "data.num_objects=1", *OVERFIT_VAE,
+                             "log_every=100"])
     parts = load_objects(cfg.data)[0].parts
     assert len(parts) == 4
     refs = [mesh_occupancy_grid(p.vertices, p.faces, 64, cfg.data.thickness) for p in parts]
     curve: dict[int, list[float]] = {}
     model = {}
-
-    import partverse.train.loop as loop
-
-    import time
-
     clock = {"start": None, "probe": 0.0}
 
     def on_step(step, metrics):
-        clock["start"] = clock["start"] or time.perf_counter()
+        clock["start"] = clock["start"] or time.process_time()
         if step in PROBES:
-            t = time.perf_counter()
+            t = time.process_time()
             curve[step] = _ious(model["vae"], parts, refs)
-            clock["probe"] += time.perf_counter() - t
-            print(f"step {step} train {time.perf_counter() - clock['start'] - clock['probe']:.0f}s "
+            clock["probe"] += time.process_time() - t
+            print(f"step {step} train cpu {time.process_time() - clock['start'] - clock['probe']:.0f}s "
                   f"load {os.getloadavg()[0]:.1f} IoU {np.round(curve[step], 3).tolist()}", flush=True)
 
     class Capture(loop.Task):  # the loop's own task; keep a handle on its model for the IoU probes
@@ -71,12 +69,15 @@ def test_vae_overfits_four_real_parts(tmp_path):
     finally:
         loop.Task = original
     print("IoU@64^3 per part by step:", {k: np.round(v, 3).tolist() for k, v in curve.items()})
-    # measured (session 2, load ~9 on 2 cores, threads=1, 400 steps in 76 s of training): mean IoU
-    # 0.002 -> 0.20 (step 100) -> 0.38 (step 399), per part [0.26, 0.27, 0.49, 0.50]; the issue's 0.85
-    # is not reached on CPU in this budget (see the issue-11 note); threads=2 under load ran 30x slower
-    first, last = np.mean(curve[0]), np.mean(curve[STEPS - 1])
+    # measured (session 3, threads=1, benchmarks/vae_overfit_curve.py with this config): mean IoU 0.002 ->
+    # 0.74 (step 1000, 1.3 CPU-min) -> 0.86 (2000, 2.5) -> 0.86 (3000, 3.6) -> 0.92 (4000, 4.7); this
+    # test's own run: 0.002 -> 0.59 (500) -> 0.71 (1000) -> 0.86 (1999, 136 CPU-s), per part
+    # [0.86, 0.77, 0.89, 0.93]. With 4096 labelled queries per part it plateaued at 0.78 (11000 steps,
+    # 13 CPU-min), and before vae.init_logvar at 0.4. The bound is below 0.85 for run-to-run noise.
+    first, mid, last = (np.mean(curve[k]) for k in (0, 500, STEPS - 1))
     assert first < 0.05
-    assert last > first + 0.15 and min(curve[STEPS - 1]) > 0.03
+    assert mid > first + 0.3 and last > mid + 0.15 and last > 0.75
+    assert min(curve[STEPS - 1]) > 0.55
 
     from partverse.cli import _register_all, app
     from typer.testing import CliRunner

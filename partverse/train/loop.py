@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from partverse.errors import ConfigError
 from partverse.train import checkpoint
 from partverse.train.batches import dit_batch, part_labels, vae_batch
 from partverse.train.config import TrainConfig, save_config
@@ -82,7 +83,6 @@ class Task:
 
 def text_encoder(dit_cfg):
     """The frozen caption encoder a DiT config names (None without captions); fills dit_cfg.text_dim."""
-    from partverse.errors import ConfigError
     from partverse.train.text import TextEncoder
 
     if not dit_cfg.text_encoder:
@@ -106,6 +106,8 @@ def train(cfg: TrainConfig, on_step=None) -> dict:
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = _device(cfg)
+    if cfg.precision == "fp16" and device.type != "cuda":  # fp16 without a GradScaler underflows
+        raise ConfigError(f"precision='fp16' is invalid on {device.type}: allowed 'fp32' or 'bf16' there")
     rank, world = _distributed(device)
     torch.manual_seed(cfg.seed)  # identical initial weights on every rank
     np.random.seed(cfg.seed)

@@ -3,7 +3,9 @@
 encode: surface points (B, S, 3) + normals (B, S, 3) -> M query tokens cross-attend to all points
 -> self-attention. The queries are the embeddings of the first M input points (callers pass points
 in random order, so this is a random subset, 3DShape2VecSet's point queries; cheaper than farthest
-point sampling and spatially spread the same way) plus a learned per-slot offset -> posterior mean / log-variance (B, M, D) (the KL bottleneck).
+point sampling and spatially spread the same way) plus a learned per-slot offset -> posterior mean /
+log-variance (B, M, D) (the KL bottleneck; the log-variance starts at `vae.init_logvar`, small, so
+early training is not drowned in posterior noise).
 decode: latents (B, M, D) -> self-attention -> query points (B, Q, 3) cross-attend -> MLP ->
 occupancy logits (B, Q). Parts stay in their object's [-1, 1] frame (absolute positions).
 """
@@ -26,6 +28,8 @@ class PartVAE(nn.Module):
         self.enc_cross = Block(w, cfg.heads, kv_width=w)
         self.enc_self = nn.ModuleList(Block(w, cfg.heads) for _ in range(cfg.encoder_layers))
         self.to_posterior = nn.Linear(w, 2 * cfg.latent_dim)
+        with torch.no_grad():
+            self.to_posterior.bias[cfg.latent_dim:].fill_(cfg.init_logvar)
         self.from_latent = nn.Linear(cfg.latent_dim, w)
         self.dec_self = nn.ModuleList(Block(w, cfg.heads) for _ in range(cfg.decoder_layers))
         self.dec_cross = Block(w, cfg.heads, kv_width=w)
