@@ -37,9 +37,10 @@ def open_parquet_source(path: str | Path, filesystem=None, verify_pages: bool = 
     return pf, source
 
 
-def read_table(path: str | Path, columns: Sequence[str] | None = None, filesystem=None) -> pa.Table:
+def read_table(path: str | Path, columns: Sequence[str] | None = None, filesystem=None, *,
+               verify_pages: bool = True) -> pa.Table:
     """One shard as an Arrow table (only `columns` if given), after the schema version check."""
-    pf = open_parquet(path, filesystem)
+    pf = open_parquet(path, filesystem, verify_pages)
     _check_columns(pf.schema_arrow, columns, str(path))
     return pf.read(columns=list(columns) if columns else None)
 
