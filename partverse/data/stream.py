@@ -208,7 +208,7 @@ class PartStream:
         if index not in self._caption_cache:  # captions are small: keep each shard's, aligned to its parts rows
             sources = sorted({CAPTION_COLUMNS[c] for c in self.caption_columns})
             table = read_table(self.caption_files[index], ["uid", "part_id", *sources], self.loc.filesystem,
-                               verify_pages=self.verify_captions[index])
+                               verify_pages=self.verify_captions[index], use_threads=False)
             row = _join_rows(shard.keys, (table.column("uid"), table.column("part_id")))
             found = row >= 0
             aligned = {}
@@ -271,7 +271,7 @@ class _Shard:
         md = self.pf.metadata
         self.starts = np.concatenate([[0], np.cumsum([md.row_group(i).num_rows for i in range(md.num_row_groups)])])
         small = [c for c in columns if c in SMALL_COLUMNS]
-        table = self.pf.read(columns=small)
+        table = self.pf.read(columns=small, use_threads=False)  # a few bytes a row: threads cost more than they save
         self.keys = (table.column("uid"), table.column("part_id"))  # Arrow: joins with the captions shard
         # strings as object arrays (one fast conversion per shard), handed out as lists per unit
         self.small = {name: _small_numpy(table.column(name), name) for name in small}
