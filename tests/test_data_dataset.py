@@ -33,6 +33,10 @@ def test_columns_projection_and_values(release):
     s = samples[0]
     assert set(s) == {"uid", "part_id", "points", "normals", "bbox_min", "bbox_max", "caption", "name"}
     assert tuple(s["points"].shape) == (256, 3) and tuple(s["bbox_min"].shape) == (3,)
+    import torch
+
+    assert type(s["part_id"]) is int and type(s["uid"]) is str and s["points"].dtype == torch.float32
+    assert isinstance(s["bbox_min"], torch.Tensor) and isinstance(s["normals"], torch.Tensor)
     rows = {(p["uid"], p["part_id"]): p for p in asset_rows()[1]}
     for s in samples:
         ref = rows[(s["uid"], int(s["part_id"]))]
