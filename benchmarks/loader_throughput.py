@@ -196,11 +196,10 @@ def bench_stages(release: Path, runs: int = 3) -> dict[str, dict[str, float]]:
     reads with and without CRC (the bytes that must be touched), and the per-part Python objects
     alone: dicts of tensors sliced, unit by unit, from arrays already in memory, through a generator."""
     import pyarrow.parquet as pq
-    import torch
-
     from pyarrow.fs import LocalFileSystem
 
     from partverse.data import pages
+    from partverse.data.dataset import _columns_to_torch
     from partverse.data.reader import read_manifest
 
     files = [release / f for f in read_manifest(release)["tables"]["parts"]["files"]]
@@ -234,12 +233,12 @@ def bench_stages(release: Path, runs: int = 3) -> dict[str, dict[str, float]]:
                           "bbox_min": np.zeros((k, 3), np.float32), "bbox_max": np.ones((k, 3), np.float32),
                           "caption": ["a caption"] * k})
 
-    def objects():
+    def objects():  # what PartDataset does per unit and per sample, on arrays already read
         def stream():
             for cols in units:
-                tensors = {k: torch.from_numpy(v).unbind(0) if isinstance(v, np.ndarray) else v for k, v in cols.items()}
-                keys = tuple(tensors)
-                yield from [dict(zip(keys, row)) for row in zip(*tensors.values())]
+                rows = _columns_to_torch(cols, "part")
+                for i in range(len(cols["uid"])):
+                    yield {k: v[i] for k, v in rows.items()}
         for sample in stream():
             pass
 
