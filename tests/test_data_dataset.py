@@ -329,7 +329,10 @@ def test_a_pulled_release_skips_page_crcs_until_a_file_changes(release, tmp_path
     assert all(PartDataset(copied, columns=cols).stream.verify)
 
     name = m["tables"]["parts"]["files"][1]
+    early = PartDataset(pulled, columns=cols, shuffle=False)  # made before the change: re-checks when it opens the shard
     _flip_inside_page(pulled / name, 1, "normals")
+    with pytest.raises(mf.IntegrityError, match=rf"{name} row group 1 column normals: page CRC mismatch"):
+        list(early)
     ds = PartDataset(pulled, columns=cols, shuffle=False)
     assert ds.stream.verify == [n == name for n in m["tables"]["parts"]["files"]]
     with pytest.raises(mf.IntegrityError, match=rf"{name} row group 1 column normals: page CRC mismatch"):

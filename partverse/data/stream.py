@@ -27,7 +27,7 @@ from partverse.data.location import ReleaseLocation, locate
 from partverse.data import pages
 from partverse.data.reader import open_parquet, open_parquet_source, read_table
 from partverse.data.schema import SAMPLE_DTYPE, parts_schema
-from partverse.data.verified import verified_files
+from partverse.data.verified import unchanged, verified_files
 
 CAPTION_COLUMNS = {"brief": "brief", "detailed": "detailed", "caption": "brief"}
 DEFAULT_COLUMNS = ("points", "normals", "bbox_min", "bbox_max")
@@ -85,17 +85,26 @@ class PartStream:
             raise mf.ReleaseError(f"{self.loc.uri}: caption columns asked but the release has no aligned captions table")
         self.units = self._plan()
         self._caption_cache: dict[int, dict] = {}
-        trusted = verified_files(self.loc) if verify_pages is None else set()
-        self.verify = self._page_checks("parts", trusted)  # per parts file: check its page CRCs?
-        self.verify_captions = self._page_checks("captions", trusted) if self.caption_files else []
+        self._trusted = verified_files(self.loc) if verify_pages is None else {}  # name -> stat when verified
+        self.verify = self._page_checks("parts")  # per parts file: check its page CRCs?
+        self.verify_captions = self._page_checks("captions") if self.caption_files else []
 
     # ------------------------------------------------------------ plan
 
-    def _page_checks(self, table: str, trusted: set[str]) -> list[bool]:
+    def _page_checks(self, table: str) -> list[bool]:
         names = mf.table_files(self.loc.manifest, table)
         if self.verify_pages is not None:
             return [bool(self.verify_pages)] * len(names)
-        return [name not in trusted for name in names]
+        return [name not in self._trusted for name in names]
+
+    def _check_pages(self, table: str, index: int) -> bool:
+        """Check the page CRCs of this file now? A trusted file is stat-ed again when opened (it may
+        have changed since the dataset was made: a long run)."""
+        checks = self.verify if table == "parts" else self.verify_captions
+        if checks[index]:
+            return True
+        name = mf.table_files(self.loc.manifest, table)[index]
+        return self.verify_pages is None and not unchanged(self.loc.file_path(name), self._trusted[name])
 
     def _split_columns(self, columns):
         names = parts_schema(self.loc.manifest.get("num_samples", 4096)).names
@@ -188,7 +197,8 @@ class PartStream:
         if unit.shard not in files:
             if len(files) >= 8:  # a few open shards: footers are re-read only after eviction
                 files.pop(next(iter(files)))
-            files[unit.shard] = _Shard(self.files[unit.shard], self.loc.filesystem, self.verify[unit.shard], self.columns)
+            files[unit.shard] = _Shard(self.files[unit.shard], self.loc.filesystem, self._check_pages("parts", unit.shard),
+                                       self.columns)
         shard = files[unit.shard]
         cols = shard.small_rows(unit.row_groups)
         large = [c for c in self.columns if c not in cols and not shard.samples.plain(c)]
@@ -208,7 +218,7 @@ class PartStream:
         if index not in self._caption_cache:  # captions are small: keep each shard's, aligned to its parts rows
             sources = sorted({CAPTION_COLUMNS[c] for c in self.caption_columns})
             table = read_table(self.caption_files[index], ["uid", "part_id", *sources], self.loc.filesystem,
-                               verify_pages=self.verify_captions[index], use_threads=False)
+                               verify_pages=self._check_pages("captions", index), use_threads=False)
             row = _join_rows(shard.keys, (table.column("uid"), table.column("part_id")))
             found = row >= 0
             aligned = {}

@@ -38,19 +38,20 @@ def record_verified(release_dir: str | Path, manifest: dict[str, Any], stats: di
     os.replace(tmp, release_dir / MARKER_NAME)
 
 
-def verified_files(loc) -> set[str]:
-    """Names of the files of `loc` (a ReleaseLocation) recorded as sha256-verified and unchanged since:
-    only for a local release directory (a published repository or S3 has no record: empty set)."""
+def verified_files(loc) -> dict[str, dict[str, int]]:
+    """{name: file_stat} of the files of `loc` (a ReleaseLocation) recorded as sha256-verified and
+    unchanged since: only for a local release directory (a published repository or S3 has no record).
+    A reader that opens a file later compares its `file_stat` again (`unchanged`)."""
     if not isinstance(loc.filesystem, pafs.LocalFileSystem) or loc.manifest.get("layout") == "blobs":
-        return set()
+        return {}
     base = Path(loc.base)
     try:
         record = json.loads((base / MARKER_NAME).read_text())
     except (OSError, ValueError):
-        return set()
+        return {}
     if not isinstance(record, dict) or record.get("version") != loc.manifest["version"]:
-        return set()
-    out = set()
+        return {}
+    out = {}
     for name, seen in (record.get("files") or {}).items():
         info = loc.manifest["files"].get(name)
         if not info or seen.get("sha256") != info["sha256"] or seen.get("size") != info["size"]:
@@ -60,5 +61,13 @@ def verified_files(loc) -> set[str]:
         except OSError:
             continue
         if all(seen.get(k) == v for k, v in now.items()):
-            out.add(name)
+            out[name] = now
     return out
+
+
+def unchanged(path: str | Path, stat: dict[str, int]) -> bool:
+    """Whether the file at `path` still has the `file_stat` it had when checked."""
+    try:
+        return file_stat(path) == stat
+    except OSError:
+        return False
