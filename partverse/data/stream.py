@@ -9,7 +9,8 @@ without reading them: no sample is lost or repeated. A unit is read (only the as
 reads on S3) when the order first needs it and dropped when its last item is out.
 
 Surface samples (schema 2.x) are read straight from their Parquet pages (`partverse.data.pages`):
-one read per row group and column into a buffer, page CRCs checked, and every sample is a view
+one read per row group and column into a buffer, page CRCs checked (unless the file is a sha256-verified
+local copy: `verify_pages`), and every sample is a view
 of that buffer (no decode, no per-sample copy). 1.x shards (fixed-size float lists) go through
 pyarrow and are copied once per row group.
 """
