@@ -9,9 +9,13 @@ replicated to >= --parts parts. Each loader produces, per part: points (4096, 3)
   (b) one .npz per part (points, normals, box, caption), as TripoSG / PartCrafter-style loaders read
   (c) raw read speed: `cat > /dev/null` of the parts + captions shard files, page cache warm
 
-PartDataset is timed over the first epoch of a freshly built dataset (nothing kept from an earlier
-epoch or repeat; page cache warm, as for (c)). Fast loaders (PartDataset, cat) take the best of 3 runs
-per repeat, slow ones one run; ratios against (a) / (b) use PartDataset's median of its 3 runs.
+PartDataset reads the release the way a user has it: pulled (`partverse pull`, every file's sha256
+checked) into a local directory; its default then skips the Parquet page CRCs of those files
+(`partverse.data.verified`). It is timed twice: that default, and with page CRCs checked
+(verify_pages=True, what S3 streams and unverified directories get). Each is timed over the first
+epoch of a freshly built dataset (nothing kept from an earlier epoch or repeat; page cache warm, as
+for (c)). Fast loaders (PartDataset, cat) take the best of 3 runs per repeat, slow ones one run;
+ratios against (a) / (b) use PartDataset's median of its 3 runs.
 Two clocks: wall time, and CPU time (process time, or the children's rusage for `cat`), which is
 steadier on a loaded machine. Each loader is measured --repeats times; medians are printed with the
 load (uptime). Then the ceiling: the bytes that must be touched (page read + CRC of the samples)
@@ -36,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from partverse.data.layout import export_partverse_layout  # noqa: E402
+from partverse.data.pull import pull  # noqa: E402
 from partverse.data.rows import rows_from_file  # noqa: E402
 from partverse.data.writer import write_release  # noqa: E402
 
@@ -140,15 +145,23 @@ def bench_layout(layout: Path, limit: int) -> dict[str, float]:
     return rates(len(paths), t)
 
 
-def bench_dataset(release: Path) -> dict[str, float]:
-    """One first epoch of a new PartDataset (the shuffled, CRC-checked default), points + normals + box + caption."""
+def bench_dataset(release: Path, verify_pages: bool | None = None) -> dict[str, float]:
+    """One first epoch of a new PartDataset (shuffled; page CRCs as `verify_pages`), points + normals + box + caption."""
     from partverse.data import PartDataset
 
     n = 0
     with Timer() as t:
-        for sample in PartDataset(release, columns=COLUMNS, seed=0):
+        for sample in PartDataset(release, columns=COLUMNS, seed=0, verify_pages=verify_pages):
             n += 1
     return rates(n, t)
+
+
+def page_checks(release: Path) -> str:
+    """How many parts / captions files the default PartDataset CRC-checks in `release`."""
+    from partverse.data.stream import PartStream
+
+    s = PartStream(release, columns=COLUMNS)
+    return f"{sum(s.verify)}/{len(s.verify)} parts files, {sum(s.verify_captions)}/{len(s.verify_captions)} captions files"
 
 
 def bench_loader(release: Path, workers: int = 2, batch_size: int = 32) -> float:
@@ -183,11 +196,10 @@ def bench_stages(release: Path, runs: int = 3) -> dict[str, dict[str, float]]:
     reads with and without CRC (the bytes that must be touched), and the per-part Python objects
     alone: dicts of tensors sliced, unit by unit, from arrays already in memory, through a generator."""
     import pyarrow.parquet as pq
-    import torch
-
     from pyarrow.fs import LocalFileSystem
 
     from partverse.data import pages
+    from partverse.data.dataset import _columns_to_torch
     from partverse.data.reader import read_manifest
 
     files = [release / f for f in read_manifest(release)["tables"]["parts"]["files"]]
@@ -221,12 +233,12 @@ def bench_stages(release: Path, runs: int = 3) -> dict[str, dict[str, float]]:
                           "bbox_min": np.zeros((k, 3), np.float32), "bbox_max": np.ones((k, 3), np.float32),
                           "caption": ["a caption"] * k})
 
-    def objects():
+    def objects():  # what PartDataset does per unit and per sample, on arrays already read
         def stream():
             for cols in units:
-                tensors = {k: torch.from_numpy(v).unbind(0) if isinstance(v, np.ndarray) else v for k, v in cols.items()}
-                keys = tuple(tensors)
-                yield from [dict(zip(keys, row)) for row in zip(*tensors.values())]
+                rows = _columns_to_torch(cols, "part")
+                for i in range(len(cols["uid"])):
+                    yield {k: v[i] for k, v in rows.items()}
         for sample in stream():
             pass
 
@@ -282,44 +294,55 @@ def main() -> None:
         export_partverse_layout(work / "release", work / "layout")
         npz = write_npz(parts, captions, work / "npz")
         del objects, parts
-        files = [work / "release" / f for t in ("parts", "captions") for f in m["tables"][t]["files"]]
+        t = time.perf_counter()
+        pulled = work / "pulled"
+        pull("1.0.0", work / "release", pulled, log=lambda *a: None)
+        print(f"pulled into {pulled} in {time.perf_counter() - t:.1f}s; default PartDataset page CRC checks: "
+              f"{page_checks(pulled)} (unpulled release: {page_checks(work / 'release')})")
+        files = [pulled / f for t in ("parts", "captions") for f in m["tables"][t]["files"]]
 
         print(f"load before: {load()}")
         runs = []
         for r in range(args.repeats):
-            ours = [bench_dataset(work / "release") for _ in range(3)]
-            run = {"ours_best": best_of(ours), "ours": median_of(ours),
+            ours = [bench_dataset(pulled) for _ in range(3)]
+            crc = [bench_dataset(pulled, verify_pages=True) for _ in range(3)]
+            run = {"ours_best": best_of(ours), "ours": median_of(ours), "crc_best": best_of(crc), "crc": median_of(crc),
                    "a": bench_layout(work / "layout", args.layout_parts), "b": bench_npz(npz)}
             run["c"], run["c_bytes"] = bench_cat(files, m["stats"]["parts"])
             runs.append(run)
             for clock in CLOCKS:
-                print(f"repeat {r + 1} ({clock:4s}): PartDataset {run['ours'][clock]:.0f} parts/s (best {run['ours_best'][clock]:.0f}); "
-                      f"(a) {run['a'][clock]:.0f}, (b) {run['b'][clock]:.0f}, (c) {run['c'][clock]:.0f} parts/s; ratios "
-                      f"{run['ours'][clock] / run['a'][clock]:.1f}x, {run['ours'][clock] / run['b'][clock]:.1f}x, "
-                      f"{run['ours_best'][clock] / run['c'][clock]:.2f}", flush=True)
+                print(f"repeat {r + 1} ({clock:4s}): PartDataset {run['ours'][clock]:.0f} parts/s (best {run['ours_best'][clock]:.0f}; "
+                      f"CRC-checked best {run['crc_best'][clock]:.0f}); (a) {run['a'][clock]:.0f}, (b) {run['b'][clock]:.0f}, "
+                      f"(c) {run['c'][clock]:.0f} parts/s; ratios {run['ours'][clock] / run['a'][clock]:.1f}x, "
+                      f"{run['ours'][clock] / run['b'][clock]:.1f}x, {run['ours_best'][clock] / run['c'][clock]:.2f} "
+                      f"(CRC-checked {run['crc_best'][clock] / run['c'][clock]:.2f})", flush=True)
             print(f"           cat: {run['c_bytes'] / 1e9:.2f} GB/s wall", flush=True)
-        loader = bench_loader(work / "release")
+        loader = bench_loader(pulled)
         print(f"medians over {args.repeats} repeats (ratios: median of the per-repeat ratios); load after: {load()}")
         useful = projected_bytes(files) / sum(f.stat().st_size for f in files)
         for clock in CLOCKS:
             ours, a, b, c = (median([r[k][clock] for r in runs]) for k in ("ours", "a", "b", "c"))
             ra, rb = (median([r["ours"][clock] / r[k][clock] for r in runs]) for k in ("a", "b"))
             rc = median([r["ours_best"][clock] / r["c"][clock] for r in runs])
+            crc, rc_crc = median([r["crc"][clock] for r in runs]), median([r["crc_best"][clock] / r["c"][clock] for r in runs])
             print(f"[{clock} clock]")
-            print(f"PartDataset (in-process, shuffled, first epoch): {ours:10.0f} parts/s")
+            print(f"PartDataset (pulled release, default: page CRCs skipped for sha256-verified files; in-process, "
+                  f"shuffled, first epoch): {ours:10.0f} parts/s")
+            print(f"PartDataset with page CRCs checked (verify_pages=True):  {crc:10.0f} parts/s   ratio to (c) {rc_crc:7.2f}")
             print(f"(a) PartVerse layout + trimesh:       {a:10.0f} parts/s   ratio {ra:7.1f}x  (target >= 20x)")
             print(f"(b) one .npz per part:                {b:10.0f} parts/s   ratio {rb:7.1f}x  (target >= 2x)")
             print(f"(c) cat of the shard files:           {c:10.0f} parts/s   ratio {rc:7.2f}   (target >= 0.5)")
             print(f"    cat of only the column chunks read ({useful:.0%} of the bytes): ratio {rc * useful:7.2f}")
         print(f"PartDataLoader (2 workers, batch 32, wall): {loader:10.0f} parts/s")
         c_cpu = median([r["c"]["cpu"] for r in runs])
-        stages = bench_stages(work / "release")
+        stages = bench_stages(pulled)
         for stage, rate in stages.items():
             print(f"    stage alone: {stage:45s} {rate['cpu']:10.0f} parts/s cpu ({rate['wall']:.0f} wall)")
-        must = [stages["page read points+normals (CRC checked)"]["cpu"], stages["per-part dicts of tensors from read arrays"]["cpu"]]
-        ceiling = 1 / sum(1 / x for x in must)
-        print(f"    ceiling (CRC-checked page reads + per-part tensors, nothing else): {ceiling:.0f} parts/s cpu, "
-              f"{ceiling / c_cpu:.2f} of (c)")
+        for crc_label in ("CRC checked", "no CRC"):
+            must = [stages[f"page read points+normals ({crc_label})"]["cpu"], stages["per-part dicts of tensors from read arrays"]["cpu"]]
+            ceiling = 1 / sum(1 / x for x in must)
+            print(f"    ceiling (page reads, {crc_label}, + per-part tensors, nothing else): {ceiling:.0f} parts/s cpu, "
+                  f"{ceiling / c_cpu:.2f} of (c)")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

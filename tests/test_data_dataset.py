@@ -33,6 +33,10 @@ def test_columns_projection_and_values(release):
     s = samples[0]
     assert set(s) == {"uid", "part_id", "points", "normals", "bbox_min", "bbox_max", "caption", "name"}
     assert tuple(s["points"].shape) == (256, 3) and tuple(s["bbox_min"].shape) == (3,)
+    import torch
+
+    assert type(s["part_id"]) is int and type(s["uid"]) is str and s["points"].dtype == torch.float32
+    assert isinstance(s["bbox_min"], torch.Tensor) and isinstance(s["normals"], torch.Tensor)
     rows = {(p["uid"], p["part_id"]): p for p in asset_rows()[1]}
     for s in samples:
         ref = rows[(s["uid"], int(s["part_id"]))]
@@ -262,3 +266,107 @@ def test_captions_join_parts_without_captions_and_object_rows(tmp_path):
     for obj in PartDataset(tmp_path / "release", mode="object", columns=["caption"], seed=7):
         ids = obj["part_id"].tolist()
         assert obj["caption"] == [by_key[(obj["uid"], i)]["brief"] if (obj["uid"], i) in by_key else None for i in ids]
+
+
+def _count_page_crcs(monkeypatch) -> list[int]:
+    """Count the page CRC computations of the samples reader."""
+    from partverse.data import pages
+
+    calls = [0]
+    real = pages.crc32
+
+    def counting(data):
+        calls[0] += 1
+        return real(data)
+
+    monkeypatch.setattr(pages, "crc32", counting)
+    return calls
+
+
+def _flip_inside_page(path, row_group: int, column: str) -> None:
+    """Flip one byte inside a samples page of `path`, keeping its size and mtime (not its ctime)."""
+    import os
+
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    col = pf.metadata.row_group(row_group).column(pf.schema_arrow.get_field_index(column))
+    st = os.stat(path)
+    data = bytearray(path.read_bytes())
+    data[col.data_page_offset + col.total_compressed_size - 100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_a_pulled_release_skips_page_crcs_until_a_file_changes(release, tmp_path, monkeypatch):
+    """Files whose sha256 `pull` checked are read without page CRCs; a directory that was not pulled,
+    verify_pages=True, or a file changed after the pull (even with its mtime put back) is CRC-checked
+    again, and a corrupt byte then fails naming the shard."""
+    import shutil
+
+    from partverse.data import PartDataset
+    from partverse.data.pull import pull, verify
+
+    path, m = release
+    cols = ["points", "normals", "caption"]
+    pulled = tmp_path / "pulled"
+    pull(m["version"], path, pulled, log=lambda *a: None)
+    calls = _count_page_crcs(monkeypatch)
+    ds = PartDataset(pulled, columns=cols, shuffle=False)
+    assert not any(ds.stream.verify) and not any(ds.stream.verify_captions)
+    want = _samples_by_key(PartDataset(path, columns=cols, shuffle=False))
+    assert calls[0] > 0  # the written (not pulled) directory: every page checked
+    calls[0] = 0
+    got = _samples_by_key(ds)
+    assert calls[0] == 0 and got.keys() == want.keys()
+    for key in want:
+        np.testing.assert_array_equal(got[key][0], want[key][0])
+    list(PartDataset(pulled, columns=cols, shuffle=False, verify_pages=True))
+    assert calls[0] > 0
+
+    copied = tmp_path / "copied"  # a copy keeps mtimes (copy2) but not inodes: checked again
+    shutil.copytree(pulled, copied)
+    assert all(PartDataset(copied, columns=cols).stream.verify)
+
+    name = m["tables"]["parts"]["files"][1]
+    early = PartDataset(pulled, columns=cols, shuffle=False)  # made before the change: re-checks when it opens the shard
+    _flip_inside_page(pulled / name, 1, "normals")
+    with pytest.raises(mf.IntegrityError, match=rf"{name} row group 1 column normals: page CRC mismatch"):
+        list(early)
+    ds = PartDataset(pulled, columns=cols, shuffle=False)
+    assert ds.stream.verify == [n == name for n in m["tables"]["parts"]["files"]]
+    with pytest.raises(mf.IntegrityError, match=rf"{name} row group 1 column normals: page CRC mismatch"):
+        list(ds)
+    with pytest.raises(mf.IntegrityError, match=name):
+        verify(pulled)
+    assert PartDataset(pulled, columns=cols).stream.verify == [n == name for n in m["tables"]["parts"]["files"]]
+
+
+def test_verify_records_a_written_directory_and_drops_a_rotten_file(release, tmp_path):
+    """`verify` of a local directory records the files that pass; a file that later fails it is
+    dropped from the record even when its stat looks unchanged (disk rot: only verify can see it)."""
+    import json
+    import shutil
+
+    from partverse.data import PartDataset
+    from partverse.data.pull import verify
+    from partverse.data.verified import MARKER_NAME, file_stat
+
+    path, m = release
+    r = tmp_path / "r"
+    shutil.copytree(path, r)
+    assert all(PartDataset(r).stream.verify)
+    verify(r)
+    assert not any(PartDataset(r).stream.verify)
+    name = m["tables"]["parts"]["files"][0]
+    _flip_inside_page(r / name, 0, "points")
+    record = json.loads((r / MARKER_NAME).read_text())
+    record["files"][name].update(file_stat(r / name))  # rot: the bytes changed, the stat did not
+    (r / MARKER_NAME).write_text(json.dumps(record))
+    assert not any(PartDataset(r).stream.verify)
+    with pytest.raises(mf.IntegrityError, match=name):
+        verify(r)
+    assert name not in json.loads((r / MARKER_NAME).read_text())["files"]
+    assert PartDataset(r).stream.verify == [n == name for n in m["tables"]["parts"]["files"]]
+    with pytest.raises(mf.IntegrityError, match=rf"{name} row group 0 column points: page CRC mismatch"):
+        list(PartDataset(r, columns=["points"], shuffle=False))

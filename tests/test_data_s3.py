@@ -84,6 +84,7 @@ def test_part_dataset_streams_from_s3_without_downloading(tmp_path, bucket):
     assert got == [(s["uid"], int(s["part_id"]), s["caption"], s["points"].sum().item()) for s in local]
     assert len(got) == len(remote) and set(tmp_path.rglob("*")) == before
     assert set(next(iter(remote))) == {"uid", "part_id", "points", "bbox_max", "caption"}
+    assert all(remote.stream.verify) and all(remote.stream.verify_captions)  # S3 streams: page CRCs checked
 
 
 @pytest.mark.multiprocess

@@ -199,3 +199,28 @@ def test_unsorted_iterator_is_refused_and_tables_path_writes_the_same_bytes(tmp_
     b = write_release_tables(tmp_path / "b", tables, version="1.0.0", rows_per_shard=16, row_group_rows=4)
     assert {k: v["sha256"] for k, v in a["files"].items()} == {k: v["sha256"] for k, v in b["files"].items()}
     assert a["stats"] == b["stats"] and a["tables"] == b["tables"]
+
+
+def test_shard_layout_for_streaming(tmp_path):
+    """Parts: row groups of row_group_rows (the streaming unit), samples and the small per-part columns
+    uncompressed, big binaries zstd; captions: one big row group per shard (read whole, joined to parts)."""
+    from partverse.data.pull import pull
+    from partverse.data.writer import CAPTIONS_ROW_GROUP_ROWS
+
+    m = write_run(tmp_path, rows_per_shard=16, row_group_rows=4)
+    assert m["row_group_rows"] == 4 and m["captions_row_group_rows"] == CAPTIONS_ROW_GROUP_ROWS
+    for name in m["tables"]["captions"]["files"]:
+        md = pq.ParquetFile(tmp_path / "release" / name).metadata
+        assert md.num_row_groups == 1 and md.num_rows == m["files"][name]["rows"]
+    assert max(m["files"][n]["rows"] for n in m["tables"]["captions"]["files"]) > 4
+    md = pq.ParquetFile(tmp_path / "release" / m["tables"]["parts"]["files"][0]).metadata
+    assert md.num_row_groups > 1 and all(md.row_group(i).num_rows <= 4 for i in range(md.num_row_groups))
+    codecs = {md.row_group(0).column(j).path_in_schema.split(".")[0]: md.row_group(0).column(j).compression
+              for j in range(md.num_columns)}
+    plain = ["uid", "part_id", "name", "license", "num_faces", "bbox_min", "bbox_max", "points", "normals"]
+    assert {c: codecs[c] for c in plain} == dict.fromkeys(plain, "UNCOMPRESSED")
+    assert codecs["glb"] == codecs["face_indices"] == "ZSTD"
+    # a pulled projection of captions keeps their row groups
+    pull("0.1.0", tmp_path / "release", tmp_path / "p", tables=["captions"], columns=["brief"], log=lambda *a: None)
+    name = m["tables"]["captions"]["files"][0]
+    assert pq.ParquetFile(tmp_path / "p" / name).metadata.num_row_groups == 1

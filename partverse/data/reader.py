@@ -37,11 +37,13 @@ def open_parquet_source(path: str | Path, filesystem=None, verify_pages: bool = 
     return pf, source
 
 
-def read_table(path: str | Path, columns: Sequence[str] | None = None, filesystem=None) -> pa.Table:
-    """One shard as an Arrow table (only `columns` if given), after the schema version check."""
-    pf = open_parquet(path, filesystem)
+def read_table(path: str | Path, columns: Sequence[str] | None = None, filesystem=None, *,
+               verify_pages: bool = True, use_threads: bool = True) -> pa.Table:
+    """One shard as an Arrow table (only `columns` if given), after the schema version check.
+    use_threads=False for small reads (a thread pool costs more CPU than it saves there)."""
+    pf = open_parquet(path, filesystem, verify_pages)
     _check_columns(pf.schema_arrow, columns, str(path))
-    return pf.read(columns=list(columns) if columns else None)
+    return pf.read(columns=list(columns) if columns else None, use_threads=use_threads)
 
 
 def _check_columns(schema: pa.Schema, columns: Sequence[str] | None, where: str) -> None:

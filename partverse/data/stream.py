@@ -9,7 +9,8 @@ without reading them: no sample is lost or repeated. A unit is read (only the as
 reads on S3) when the order first needs it and dropped when its last item is out.
 
 Surface samples (schema 2.x) are read straight from their Parquet pages (`partverse.data.pages`):
-one read per row group and column into a buffer, page CRCs checked, and every sample is a view
+one read per row group and column into a buffer, page CRCs checked (unless the file is a sha256-verified
+local copy: `verify_pages`), and every sample is a view
 of that buffer (no decode, no per-sample copy). 1.x shards (fixed-size float lists) go through
 pyarrow and are copied once per row group.
 """
@@ -27,6 +28,7 @@ from partverse.data.location import ReleaseLocation, locate
 from partverse.data import pages
 from partverse.data.reader import open_parquet, open_parquet_source, read_table
 from partverse.data.schema import SAMPLE_DTYPE, parts_schema
+from partverse.data.verified import unchanged, verified_files
 
 CAPTION_COLUMNS = {"brief": "brief", "detailed": "detailed", "caption": "brief"}
 DEFAULT_COLUMNS = ("points", "normals", "bbox_min", "bbox_max")
@@ -56,7 +58,11 @@ class PartStream:
 
     columns: parts columns to read (default points, normals, bbox_min, bbox_max) plus caption columns
     `caption` / `brief` / `detailed` (joined from the captions shard that covers the same objects);
-    `uid` and `part_id` are always included. Parquet page CRCs are checked unless verify_pages=False.
+    `uid` and `part_id` are always included.
+    verify_pages: check Parquet page CRCs on read. None (default): check them except in files of a
+    local release directory that `pull` / `verify` checked by sha256 and that are unchanged since
+    (`partverse.data.verified`): S3 streams, published repositories, directories written by
+    `write_release` or copied are CRC-checked. True: always; False: never.
     Arrays: points / normals (N, 3) float32 per part, bbox_* (3,).
     In object mode a sample holds one object: arrays stacked over its parts ((P, N, 3)), lists for strings.
     """
@@ -64,7 +70,7 @@ class PartStream:
     def __init__(
         self, uri: str | Path, version: str | None = None, columns: Sequence[str] | None = None, *,
         mode: str = "part", shuffle: bool = True, seed: int = 0, buffer_size: int = 256,
-        verify_pages: bool = True,
+        verify_pages: bool | None = None,
     ):
         if mode not in MODES:
             raise mf.ReleaseError(f"mode={mode!r}: allowed {MODES}")
@@ -80,8 +86,26 @@ class PartStream:
             raise mf.ReleaseError(f"{self.loc.uri}: caption columns asked but the release has no aligned captions table")
         self.units = self._plan()
         self._caption_cache: dict[int, dict] = {}
+        self._trusted = verified_files(self.loc) if verify_pages is None else {}  # name -> stat when verified
+        self.verify = self._page_checks("parts")  # per parts file: check its page CRCs?
+        self.verify_captions = self._page_checks("captions") if self.caption_files else []
 
     # ------------------------------------------------------------ plan
+
+    def _page_checks(self, table: str) -> list[bool]:
+        names = mf.table_files(self.loc.manifest, table)
+        if self.verify_pages is not None:
+            return [bool(self.verify_pages)] * len(names)
+        return [name not in self._trusted for name in names]
+
+    def _check_pages(self, table: str, index: int) -> bool:
+        """Check the page CRCs of this file now? A trusted file is stat-ed again when opened (it may
+        have changed since the dataset was made: a long run)."""
+        checks = self.verify if table == "parts" else self.verify_captions
+        if checks[index]:
+            return True
+        name = mf.table_files(self.loc.manifest, table)[index]
+        return self.verify_pages is None and not unchanged(self.loc.file_path(name), self._trusted[name])
 
     def _split_columns(self, columns):
         names = parts_schema(self.loc.manifest.get("num_samples", 4096)).names
@@ -174,7 +198,8 @@ class PartStream:
         if unit.shard not in files:
             if len(files) >= 8:  # a few open shards: footers are re-read only after eviction
                 files.pop(next(iter(files)))
-            files[unit.shard] = _Shard(self.files[unit.shard], self.loc.filesystem, self.verify_pages, self.columns)
+            files[unit.shard] = _Shard(self.files[unit.shard], self.loc.filesystem, self._check_pages("parts", unit.shard),
+                                       self.columns)
         shard = files[unit.shard]
         cols = shard.small_rows(unit.row_groups)
         large = [c for c in self.columns if c not in cols and not shard.samples.plain(c)]
@@ -193,7 +218,8 @@ class PartStream:
         """Caption columns of parts rows lo:hi of shard `index` (None where a part has no caption)."""
         if index not in self._caption_cache:  # captions are small: keep each shard's, aligned to its parts rows
             sources = sorted({CAPTION_COLUMNS[c] for c in self.caption_columns})
-            table = read_table(self.caption_files[index], ["uid", "part_id", *sources], self.loc.filesystem)
+            table = read_table(self.caption_files[index], ["uid", "part_id", *sources], self.loc.filesystem,
+                               verify_pages=self._check_pages("captions", index), use_threads=False)
             row = _join_rows(shard.keys, (table.column("uid"), table.column("part_id")))
             found = row >= 0
             aligned = {}
@@ -256,7 +282,7 @@ class _Shard:
         md = self.pf.metadata
         self.starts = np.concatenate([[0], np.cumsum([md.row_group(i).num_rows for i in range(md.num_row_groups)])])
         small = [c for c in columns if c in SMALL_COLUMNS]
-        table = self.pf.read(columns=small)
+        table = self.pf.read(columns=small, use_threads=False)  # a few bytes a row: threads cost more than they save
         self.keys = (table.column("uid"), table.column("part_id"))  # Arrow: joins with the captions shard
         # strings as object arrays (one fast conversion per shard), handed out as lists per unit
         self.small = {name: _small_numpy(table.column(name), name) for name in small}

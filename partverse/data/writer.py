@@ -36,7 +36,13 @@ from partverse.data.schema import NUM_SAMPLES, SAMPLE_COLUMNS, SCHEMA_VERSION, T
 
 DEFAULT_ROWS_PER_SHARD = 2048  # target parts rows per shard (~200 MB of samples at 4096 points)
 UNCOMPRESSED = ("points", "normals")
+# parts columns read per shard by every loader (ids, names, boxes: a few bytes a row): stored
+# uncompressed, since a zstd decode per 64-row column chunk costs more than the bytes it saves
+PARTS_SMALL_UNCOMPRESSED = ("uid", "part_id", "name", "license", "num_faces", "bbox_min", "bbox_max")
 DEFAULT_ROW_GROUP_ROWS = 64  # rows per row group: the unit a streaming reader fetches
+# captions are a few hundred bytes a row and read a whole shard at a time (joined to the parts shard):
+# one big row group per shard instead of many small ones (each costs a zstd decode per column)
+CAPTIONS_ROW_GROUP_ROWS = 1 << 14
 _HASH_SPACE = float(2**64)
 _PAGE_BYTES = 1 << 30  # no page split inside a column chunk (Parquet pages are < 2 GiB)
 
@@ -101,14 +107,20 @@ def parquet_options(schema: pa.Schema) -> dict[str, Any]:
     """
     leaves = _leaf_paths(schema)
     types = {f.name: f.type for f in schema}
+    plain = UNCOMPRESSED + (PARTS_SMALL_UNCOMPRESSED if (schema.metadata or {}).get(b"partverse.table") == b"parts" else ())
     return dict(
-        compression={leaf: "none" if col in UNCOMPRESSED else "zstd" for col, leaf in leaves},
+        compression={leaf: "none" if col in plain else "zstd" for col, leaf in leaves},
         use_dictionary=[leaf for col, leaf in leaves if pa.types.is_string(types[col])],
         write_statistics=["uid", "part_id"] if "part_id" in schema.names else ["uid"],
         write_page_checksum=True,
         store_schema=True,
         data_page_size=_PAGE_BYTES,
     )
+
+
+def table_row_group_rows(table: str, row_group_rows: int) -> int:
+    """Rows per row group of `table`'s shards: `row_group_rows` (objects, parts), or the captions size."""
+    return CAPTIONS_ROW_GROUP_ROWS if table == "captions" else max(1, row_group_rows)
 
 
 def write_parquet(table: pa.Table, path: Path, row_group_rows: int) -> None:
@@ -197,7 +209,7 @@ class _TableFile:
     """One table's file of one shard, written row group by row group (never more than one in memory)."""
 
     def __init__(self, path: Path, table: str, row_group_rows: int):
-        self.path, self.table, self.step = path, table, max(1, row_group_rows)
+        self.path, self.table, self.step = path, table, table_row_group_rows(table, row_group_rows)
         self.pending: list[dict[str, Any]] = []
         self.writer: pq.ParquetWriter | None = None
         self.rows = 0
@@ -506,6 +518,7 @@ def _publish(out_dir, write, *, version, source_run, rows_per_shard, row_group_r
             "num_samples": int(num_samples),
             "rows_per_shard": rows_per_shard,
             "row_group_rows": row_group_rows,
+            "captions_row_group_rows": CAPTIONS_ROW_GROUP_ROWS,
             "tables": shards.index,
             "files": shards.files,
             "card": None,
