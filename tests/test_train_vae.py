@@ -20,8 +20,8 @@ from tests.train_helpers import OVERFIT_VAE
 
 pytestmark = pytest.mark.slow
 
-STEPS = 2000
-PROBES = (0, 500, 1000, STEPS - 1)
+STEPS = 4000
+PROBES = (0, 500, 2000, STEPS - 1)
 
 
 def _ious(model, parts, refs) -> list[float]:
@@ -73,11 +73,11 @@ def test_vae_overfits_four_real_parts(tmp_path):
     # 0.74 (step 1000, 1.3 CPU-min) -> 0.86 (2000, 2.5) -> 0.86 (3000, 3.6) -> 0.92 (4000, 4.7); this
     # test's own run: 0.002 -> 0.59 (500) -> 0.71 (1000) -> 0.86 (1999, 136 CPU-s), per part
     # [0.86, 0.77, 0.89, 0.93]. With 4096 labelled queries per part it plateaued at 0.78 (11000 steps,
-    # 13 CPU-min), and before vae.init_logvar at 0.4. The bound is below 0.85 for run-to-run noise.
-    first, mid, last = (np.mean(curve[k]) for k in (0, 500, STEPS - 1))
+    # 13 CPU-min), and before vae.init_logvar at 0.4. 4000 steps leave a margin over 0.85 for run-to-run noise.
+    first, mid, last = (np.mean(curve[k]) for k in (0, 500, STEPS - 1))  # the target: >= 0.85
     assert first < 0.05
-    assert mid > first + 0.3 and last > mid + 0.15 and last > 0.75
-    assert min(curve[STEPS - 1]) > 0.55
+    assert mid > first + 0.3 and last > mid + 0.1 and last >= 0.85
+    assert min(curve[STEPS - 1]) > 0.7
 
     from partverse.cli import _register_all, app
     from typer.testing import CliRunner
