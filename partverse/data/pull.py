@@ -19,7 +19,7 @@ from partverse.data import manifest as mf
 from partverse.data.location import ReleaseLocation, locate
 from partverse.data.reader import open_parquet
 from partverse.data.transfer import check_file, download
-from partverse.data.verified import file_stat, record_verified
+from partverse.data.verified import file_stat, record_verified, stat_or_none
 from partverse.data.writer import file_digest, publish_manifest_local, write_parquet
 
 
@@ -109,7 +109,7 @@ def verify(uri: str | Path, version: str | None = None, log=None) -> dict[str, A
     for name in names:
         info = loc.manifest["files"][name]
         try:
-            before = _stat_or_none(loc.file_path(name)) if local_dir else None  # a write during the sha256 shows
+            before = stat_or_none(loc.file_path(name)) if local_dir else None  # a write during the sha256 shows
             check_file(loc.filesystem, loc.file_path(name), name, info["sha256"], info["size"])
             if before:
                 stats[name] = before
@@ -128,13 +128,6 @@ def verify(uri: str | Path, version: str | None = None, log=None) -> dict[str, A
     if problems:
         raise mf.IntegrityError(f"{uri}: release {loc.version} failed verification:\n  " + "\n  ".join(problems))
     return {"version": loc.version, "files": len(names), "ok": True}
-
-
-def _stat_or_none(path: str) -> dict | None:
-    try:
-        return file_stat(path)
-    except OSError:
-        return None
 
 
 def _update_record(loc: ReleaseLocation, stats: dict) -> None:

@@ -28,6 +28,14 @@ def file_stat(path: str | Path) -> dict[str, int]:
     return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns, "inode": st.st_ino}
 
 
+def stat_or_none(path: str | Path) -> dict[str, int] | None:
+    """`file_stat`, or None when the file cannot be stat-ed (missing, unreadable)."""
+    try:
+        return file_stat(path)
+    except OSError:
+        return None
+
+
 def record_verified(release_dir: str | Path, manifest: dict[str, Any], stats: dict[str, dict[str, int]]) -> None:
     """Record that the files named in `stats` matched the manifest's sha256, with their `file_stat`
     taken before their sha256 was computed (a write during the check then shows). Atomic write."""
@@ -56,18 +64,12 @@ def verified_files(loc) -> dict[str, dict[str, int]]:
         info = loc.manifest["files"].get(name)
         if not info or seen.get("sha256") != info["sha256"] or seen.get("size") != info["size"]:
             continue
-        try:
-            now = file_stat(base / name)
-        except OSError:
-            continue
-        if all(seen.get(k) == v for k, v in now.items()):
+        now = stat_or_none(base / name)
+        if now is not None and all(seen.get(k) == v for k, v in now.items()):
             out[name] = now
     return out
 
 
 def unchanged(path: str | Path, stat: dict[str, int]) -> bool:
     """Whether the file at `path` still has the `file_stat` it had when checked."""
-    try:
-        return file_stat(path) == stat
-    except OSError:
-        return False
+    return stat_or_none(path) == stat

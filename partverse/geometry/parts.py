@@ -13,7 +13,7 @@ import numpy as np
 
 from partverse.geometry.glb import GlbBuilder, Primitive
 from partverse.geometry.normalize import normalize
-from partverse.geometry.sampling import face_corners, sample_seed, sample_sorted_groups
+from partverse.geometry.sampling import face_corners, group_faces, sample_seed, sample_sorted_groups
 from partverse.records import Mesh, Part
 
 
@@ -107,10 +107,8 @@ def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, s
     """Face sets, boxes and `num_samples` surface samples of every part of (F,) `face_labels`, in the
     mesh's current frame, one vectorized pass over all parts (see `export_parts` for the seeding)."""
     labels = np.asarray(face_labels).reshape(-1)
-    order = np.argsort(labels, kind="stable")
-    sorted_labels = labels[order]
-    starts = np.flatnonzero(np.concatenate([[len(labels) > 0], sorted_labels[1:] != sorted_labels[:-1]]))
-    uniq, ends = sorted_labels[starts], np.append(starts[1:], len(labels))
+    order, starts, ends = group_faces(labels)
+    uniq = labels[order[starts]]
     corners = face_corners(mesh.vertices, mesh.faces[order])  # gathered once for samples and boxes
     points, normals = sample_sorted_groups(corners, starts, ends, num_samples, seed=sample_seed(seed, uid))
     box_min, box_max = part_boxes(corners, starts)

@@ -52,7 +52,7 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | 
 CHUNK_SAMPLES = 1 << 13  # samples placed per step: the ~72 bytes of scratch per sample stay in L2 (1 MiB here)
 
 
-def _group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Faces sorted by group (stable): (F,) order, (G,) start and (G,) end of every group in it."""
     if len(groups) < 2 or bool((groups[1:] >= groups[:-1]).all()):
         order = np.arange(len(groups))
@@ -161,7 +161,7 @@ def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
     faces = np.asarray(faces, np.int64)
     if len(groups) != len(faces):
         raise ValueError(f"groups has {len(groups)} entries for {len(faces)} faces")
-    order, starts, ends = _group_faces(groups)
+    order, starts, ends = group_faces(groups)
     points, normals, pick = _sample_sorted(face_corners(vertices, faces[order]), starts, ends, n, seed, with_faces)
     return points, normals, (order[pick] if with_faces else None)
 
