@@ -23,10 +23,10 @@ def _groups(sizes: list[int], rng: np.random.Generator) -> tuple[np.ndarray, np.
     return weights, starts, starts + sizes
 
 
-@pytest.mark.parametrize("slack", [3.0, 0.0])  # 0: about half the groups overshoot and are thinned
-@pytest.mark.parametrize("n", [5, 4096])  # 5: no Poisson part at all, only categorical draws
-def test_face_counts_are_multinomial(monkeypatch, slack, n):
-    monkeypatch.setattr(sampling, "POISSON_SLACK", slack)
+@pytest.mark.parametrize("padding", [1 << 15, -1 << 20])  # one padded table, or one per size class
+@pytest.mark.parametrize("n", [5, 4096])  # 5: fewer samples than most groups' faces
+def test_face_counts_are_multinomial(monkeypatch, padding, n):
+    monkeypatch.setattr(sampling, "PADDING_CELLS", padding)
     rng = np.random.default_rng(11)
     weights, starts, ends = _groups([1, 7, 300, 64, 2], rng)
     trials = 400

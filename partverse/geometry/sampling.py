@@ -6,13 +6,15 @@ drawn per call (per object), never one per part. Same inputs, same samples, on a
 the same numpy random streams (PCG64, numpy >= 1.17).
 
 How a call draws (the stream order): first, for every group, the number of samples landing on
-each face, drawn exactly from multinomial(n, face areas / group area) (one Poisson count per face,
-then, for every group, one uniform integer per missing sample; see `_multinomial_counts`); then one
-permutation of 0..n-1 that shuffles the face-sorted samples of every group into i.i.d. order; then
-two float32 uniforms per sample (interleaved, groups in label order) that place it on its triangle
-(sqrt-warped barycentric, so uniform by area). The stream does not depend on `CHUNK_SAMPLES`.
-Cost: O(F log F + G sqrt(n)) for the counts, then about ten 1-D gathers and a dozen SIMD float32
-operations per sample, in cache-sized chunks with reused buffers.
+each face, drawn exactly from multinomial(n, face areas / group area) (`Generator.multinomial`
+over a zero-padded table of the groups' weights: one conditional binomial per face, groups in
+label order, or size class by size class for very uneven groups; see `_multinomial_counts`); then
+one permutation of 0..n-1 that shuffles the face-sorted samples of every group into i.i.d. order;
+then two float32 uniforms per sample (interleaved, groups in label order) that place it on its
+triangle (sqrt-warped barycentric, so uniform by area). The stream does not depend on
+`CHUNK_SAMPLES`. Cost: O(G * widest group) cells and O(F) binomials for the counts, then about
+ten 1-D gathers and a dozen SIMD float32 operations per sample, in cache-sized chunks with reused
+buffers.
 """
 from __future__ import annotations
 
@@ -65,38 +67,38 @@ def group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return order, starts, ends
 
 
-POISSON_SLACK = 3.0  # Poisson draws aim at n - POISSON_SLACK * sqrt(n) samples per group
-_RESOLUTION = 1 << 40  # categorical draws compare integers: group g's targets lie in (g, g + 1] * 2**40
+PADDING_CELLS = 1 << 15  # padding cells beyond 2 per face allowed in one table before groups are split by size
 
 
 def _multinomial_counts(weights: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     """(F,) int64 samples per face: for every group (faces starts[g]:ends[g] of `weights`, each
-    group's weights summing to 1), an exact multinomial(n, weights) draw, in O(F + G sqrt(n)).
+    group's weights summing to 1), an exact multinomial(n, weights) draw: numpy's conditional
+    binomials (one per face, in face order, stopping once the group's n samples are placed).
 
-    Poissonization: independent Poisson(lam * w) counts are, given their total T, multinomial(T, w);
-    lam = n - POISSON_SLACK * sqrt(n) keeps T <= n almost always, and the n - T missing samples are
-    drawn as categorical samples (multinomial(n - T, w)), which sums to multinomial(n, w). In the
-    rare group with T > n, a uniformly random n of its T samples are kept (still multinomial)."""
-    lam = max(n - POISSON_SLACK * np.sqrt(n), 0.0)
-    counts = rng.poisson(lam * weights) if lam > 0 else np.zeros(len(weights), np.int64)
-    total = np.add.reduceat(counts, starts)
-    for g in np.flatnonzero(total > n).tolist():  # rare surplus groups (P ~ 1e-3 each), not faces
-        size = ends[g] - starts[g]
-        drawn = np.repeat(np.arange(size), counts[starts[g]:ends[g]])
-        counts[starts[g]:ends[g]] = np.bincount(drawn[rng.permutation(len(drawn))[:n]], minlength=size)
-        total[g] = n
-    # the n - T missing samples of every group: integer targets in ((g, g + 1] * _RESOLUTION, sorted,
-    # counted per face by one search of the faces' cumulative-weight keys among the targets
+    The groups are the rows of one zero-padded (G, widest group) table, drawn by one
+    `Generator.multinomial` call; when the padding would exceed 2 cells per face + PADDING_CELLS,
+    groups are drawn in size classes instead (sizes within 4x, one table each, smaller first).
+    A sample that rounding leaves to a padding cell goes to its group's last face."""
     sizes = ends - starts
-    cumulative = np.cumsum(weights)
-    local = cumulative - np.repeat(np.concatenate([[0.0], cumulative[starts[1:] - 1]]), sizes)
-    key = np.clip(np.rint(local * _RESOLUTION), 0, _RESOLUTION).astype(np.int64)
-    key[ends - 1] = _RESOLUTION
-    key += np.repeat(np.arange(len(starts)) * _RESOLUTION, sizes)
-    target = np.repeat(np.arange(len(starts)) * _RESOLUTION + 1, n - total)
-    target = np.sort(target + rng.integers(0, _RESOLUTION, len(target)))
-    reached = np.searchsorted(target, key, side="right")
-    return counts + np.diff(reached, prepend=0)
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    column = np.arange(len(weights)) - np.repeat(starts, sizes)
+    counts = np.empty(len(weights), np.int64)
+    padding = len(sizes) * int(sizes.max()) - len(weights)
+    if padding <= 2 * len(weights) + PADDING_CELLS:
+        classes = [(np.arange(len(sizes)), slice(None))]
+    else:
+        size_class = np.log2(sizes).astype(np.int64) // 2
+        classes = [(np.flatnonzero(size_class == c), np.flatnonzero(size_class[group] == c)) for c in np.unique(size_class).tolist()]
+    for rows, faces in classes:  # a few size classes, not groups
+        width = int(sizes[rows].max())
+        row = np.zeros(len(sizes), np.int64)
+        row[rows] = np.arange(len(rows))
+        cell = row[group[faces]] * width + column[faces]
+        table = np.zeros(len(rows) * width)
+        table[cell] = weights[faces]
+        counts[faces] = rng.multinomial(n, table.reshape(len(rows), width)).reshape(-1)[cell]
+    counts[ends - 1] += n - np.add.reduceat(counts, starts)  # rounding remainders, almost always 0
+    return counts
 
 
 def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -169,7 +171,7 @@ def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
 def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n: int, seed, with_faces: bool):
     """Points, normals and (when `with_faces`) the sorted-face position of every sample."""
     g = len(starts)
-    points, normals = np.empty((g, n, 3), np.float32), np.empty((g, n, 3), np.float32)
+    points, normals = np.empty((2, g, n, 3), np.float32)  # one block: fewer heap trims and page faults per call
     positions = np.empty((g, n), np.int64) if with_faces else None
     if g == 0 or n == 0:
         return points, normals, positions
