@@ -109,7 +109,7 @@ def part_samples(mesh: Mesh, face_labels: np.ndarray, num_samples: int = 4096, s
     labels = np.asarray(face_labels).reshape(-1)
     order, starts, ends = group_faces(labels)
     uniq = labels[order[starts]]
-    corners = face_corners(mesh.vertices, mesh.faces[order])  # gathered once for samples and boxes
+    corners = face_corners(mesh.vertices, mesh.faces, order)  # gathered once for samples and boxes
     points, normals = sample_sorted_groups(corners, starts, ends, num_samples, seed=sample_seed(seed, uid))
     box_min, box_max = part_boxes(corners, starts)
     faces = order.astype(np.int64, copy=False)

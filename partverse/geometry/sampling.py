@@ -137,25 +137,37 @@ def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
     """For (3, 3, F) corners of faces sorted by group: (F,) sampling weights summing to 1 in every
     group (area shares; equal shares in a zero-area group) and the float32 tables gathered per
     sample: (9, F) planar corner a, edges (b - a) and (c - b) by coordinate, and (F, 3) unit
-    normals (zero for degenerate faces)."""
-    ab, bc = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 1]
-    cross = np.stack([ab[1] * bc[2] - ab[2] * bc[1], ab[2] * bc[0] - ab[0] * bc[2], ab[0] * bc[1] - ab[1] * bc[0]])
+    normals (zero for degenerate faces). Computed into a few preallocated float64 arrays (large
+    temporaries cost page faults)."""
+    f = corners.shape[2]
+    edges = np.empty((2, 3, f))
+    ab = np.subtract(corners[:, 1], corners[:, 0], out=edges[0])
+    bc = np.subtract(corners[:, 2], corners[:, 1], out=edges[1])
+    cross, term = np.empty((3, f)), np.empty(f)
+    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):  # the three coordinates of ab x bc
+        np.subtract(np.multiply(ab[j], bc[k], out=cross[i]), np.multiply(ab[k], bc[j], out=term), out=cross[i])
     double_area = np.sqrt(np.einsum("ij,ij->j", cross, cross))  # == |(b - a) x (c - a)|
     sizes = ends - starts
-    flat = np.repeat(np.add.reduceat(double_area, starts) <= 0, sizes)  # zero-area groups
-    weights = np.where(flat, 1.0, double_area)
-    weights /= np.repeat(np.add.reduceat(weights, starts), sizes)
+    group_area = np.add.reduceat(double_area, starts)
+    if (group_area > 0).all():
+        weights = double_area / np.repeat(group_area, sizes)
+    else:  # zero-area groups: equal shares
+        weights = np.where(np.repeat(group_area <= 0, sizes), 1.0, double_area)
+        weights /= np.repeat(np.add.reduceat(weights, starts), sizes)
     cross /= np.where(double_area > 0, double_area, np.inf)  # unit normals; zero when degenerate
-    planar = np.empty((9, corners.shape[2]), np.float32)
-    planar[0:3], planar[3:6], planar[6:9] = corners[:, 0], ab, bc
+    planar = np.empty((9, f), np.float32)
+    planar[0:3], planar[3:9] = corners[:, 0], edges.reshape(6, f)
     return weights, [planar, np.ascontiguousarray(cross.T, dtype=np.float32)]
 
 
-def face_corners(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(3, 3, F) float64 corner coordinates, [coordinate, corner, face], gathered as planes (one
-    `take` of contiguous coordinate rows: several times faster than `vertices[faces]`)."""
+def face_corners(vertices: np.ndarray, faces: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
+    """(3, 3, F) float64 corner coordinates, [coordinate, corner, face], of (F, 3) `faces` (of
+    `faces[order]` when given), gathered as planes: `take`s of contiguous coordinate and corner
+    rows, several times faster than `vertices[faces]` (24-byte row gathers)."""
     planes = np.ascontiguousarray(np.asarray(vertices, np.float64).T)
-    return planes.take(np.ascontiguousarray(np.asarray(faces, np.int64).T), axis=1)
+    corner_ids = np.asarray(faces, np.int64).T
+    corner_ids = np.ascontiguousarray(corner_ids) if order is None else corner_ids.take(order, axis=1)
+    return planes.take(corner_ids, axis=1)
 
 
 def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
@@ -164,7 +176,7 @@ def _sample_groups(vertices, faces, groups, n: int, seed, with_faces: bool):
     if len(groups) != len(faces):
         raise ValueError(f"groups has {len(groups)} entries for {len(faces)} faces")
     order, starts, ends = group_faces(groups)
-    points, normals, pick = _sample_sorted(face_corners(vertices, faces[order]), starts, ends, n, seed, with_faces)
+    points, normals, pick = _sample_sorted(face_corners(vertices, faces, order), starts, ends, n, seed, with_faces)
     return points, normals, (order[pick] if with_faces else None)
 
 
