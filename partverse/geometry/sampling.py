@@ -101,17 +101,6 @@ def _multinomial_counts(weights: np.ndarray, starts: np.ndarray, ends: np.ndarra
     return counts
 
 
-def _take_rows(table: np.ndarray, index: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """table (T, k) float32 C-contiguous, index (N,) -> (N, k) float32 rows (into C-contiguous
-    `out` when given), gathered as whole rows: one memcpy per row instead of k strided copies.
-    Indices must be in range (mode="wrap": no per-index clamp, no error)."""
-    k = table.shape[1]
-    row = np.dtype((np.void, 4 * k))
-    out = np.empty((len(index), k), np.float32) if out is None else out
-    table.view(row).reshape(-1).take(index, out=out.view(row).reshape(-1), mode="wrap")  # "raise" + out is slow
-    return out
-
-
 def sample_groups(vertices: np.ndarray, faces: np.ndarray, groups: np.ndarray, n: int,
                   seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`n` area-weighted samples for every group of faces, in one vectorized pass over all groups.
@@ -133,7 +122,7 @@ def sample_sorted_groups(corners: np.ndarray, starts: np.ndarray, ends: np.ndarr
     return points, normals
 
 
-def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For (3, 3, F) corners of faces sorted by group: (F,) sampling weights summing to 1 in every
     group (area shares; equal shares in a zero-area group) and the float32 tables gathered per
     sample: (9, F) planar corner a, edges (b - a) and (c - b) by coordinate, and (F, 3) unit
@@ -157,7 +146,7 @@ def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
     cross /= np.where(double_area > 0, double_area, np.inf)  # unit normals; zero when degenerate
     planar = np.empty((9, f), np.float32)
     planar[0:3], planar[3:9] = corners[:, 0], edges.reshape(6, f)
-    return weights, [planar, np.ascontiguousarray(cross.T, dtype=np.float32)]
+    return weights, planar, np.ascontiguousarray(cross.T, dtype=np.float32)
 
 
 def face_corners(vertices: np.ndarray, faces: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
@@ -187,57 +176,68 @@ def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n:
     positions = np.empty((g, n), np.int64) if with_faces else None
     if g == 0 or n == 0:
         return points, normals, positions
-    weights, tables = _face_tables(corners, starts, ends)
+    weights, planar, normal_rows = _face_tables(corners, starts, ends)
     rng = np.random.default_rng(seed)
     counts = _multinomial_counts(weights, starts, ends, n, rng)
     shuffle = rng.permutation(n)  # one shuffle, applied to every group: i.i.d. order in each
-    flat_points, flat_normals = points.reshape(-1, 3), normals.reshape(-1, 3)
+    point_planes = points.reshape(-1, 3).T  # (3, G n) view: the last arithmetic step writes the points
+    normal_cells, normal_table = normals.reshape(-1).view(_ROW), normal_rows.reshape(-1).view(_ROW)
     per_chunk = max(1, CHUNK_SAMPLES // n)  # whole groups per chunk
-    scratch = _Scratch(min(per_chunk, g) * n)
+    scratch = _Scratch(min(per_chunk, g), n)
     face_ids = np.arange(len(weights))
     for first in range(0, g, per_chunk):  # cache-sized chunks of groups, not faces
         last = min(g, first + per_chunk)
         lo, hi, f0, f1 = first * n, last * n, starts[first], ends[last - 1]
-        # the chunk's samples face-sorted within each group (every group's counts sum to n)
-        sorted_pick = np.repeat(face_ids[f0:f1], counts[f0:f1]).reshape(last - first, n)
-        pick = scratch.shuffled(sorted_pick, shuffle)
-        scratch.place(tables, pick, rng, flat_points[lo:hi], flat_normals[lo:hi])
+        v = scratch.views(last - first)
+        # the chunk's samples face-sorted within each group (every group's counts sum to n), then shuffled
+        np.repeat(face_ids[f0:f1], counts[f0:f1]).reshape(v.pick.shape).take(shuffle, axis=1, out=v.pick, mode="wrap")
+        # two uniforms per sample, interleaved: the stream does not depend on the chunking
+        rng.random(dtype=np.float32, out=v.uniforms)
+        np.sqrt(v.uniforms[:, 0], out=v.s)  # sqrt-warped barycentrics: uniform by area
+        np.multiply(v.s, v.uniforms[:, 1], out=v.t)
+        # point = a + s (b - a) + t (c - b), on contiguous coordinate planes gathered by one `take`
+        planar.take(v.faces, axis=1, out=v.columns, mode="wrap")  # in range: mode="wrap" skips the clamp
+        np.multiply(v.ab, v.s, out=v.ab)
+        v.ab += v.corner
+        np.multiply(v.bc, v.t, out=v.bc)
+        np.add(v.ab, v.bc, out=point_planes[:, lo:hi])
+        normal_table.take(v.faces, out=normal_cells[lo:hi], mode="wrap")  # whole 12-byte rows
         if positions is not None:
-            positions.reshape(-1)[lo:hi] = pick
+            positions[first:last] = v.pick
     return points, normals, positions
 
 
+_ROW = np.dtype((np.void, 12))  # a float32 (x, y, z) row as one element: one copy per row, not three
+
+
 class _Scratch:
-    """Reused per-chunk buffers (no fresh allocations, hence no page faults, per chunk)."""
+    """Per-chunk buffers reused by every chunk of a call (no fresh allocations, hence no page
+    faults, per chunk), and their views for chunks of k groups of n samples. Numpy's fast paths,
+    a dozen calls per chunk: contiguous (3, m) float32 planes and 4-byte gathers; (m, 3) * (m, 1)
+    broadcasting and 12-byte row arithmetic are several times slower."""
 
-    def __init__(self, size: int):
-        self.pick = np.empty(size, np.int64)
-        self.uniforms = np.empty((size, 2), np.float32)
-        self.s, self.t = np.empty(size, np.float32), np.empty(size, np.float32)
-        self.columns, self.term = np.empty(9 * size, np.float32), np.empty(3 * size, np.float32)
+    def __init__(self, groups: int, n: int):
+        size = groups * n
+        self.n, self._groups = n, groups
+        self._pick, self._uniforms = np.empty(size, np.int64), np.empty(2 * size, np.float32)
+        self._st, self._columns = np.empty(2 * size, np.float32), np.empty(9 * size, np.float32)
+        self._views = {}
 
-    def shuffled(self, sorted_pick: np.ndarray, shuffle: np.ndarray) -> np.ndarray:
-        """(m,) faces of the (m / n, n) face-sorted `sorted_pick` with every row permuted by (n,) `shuffle`."""
-        pick = self.pick[:sorted_pick.size]
-        sorted_pick.take(shuffle, axis=1, out=pick.reshape(sorted_pick.shape), mode="wrap")  # in range: no clip
-        return pick
+    def views(self, k: int) -> "_ChunkViews":
+        """Views for a chunk of k <= groups groups (all contiguous, also for a partial last chunk)."""
+        if k not in self._views:
+            self._views[k] = _ChunkViews(self, k * self.n, k)
+        return self._views[k]
 
-    def place(self, tables: list[np.ndarray], pick: np.ndarray, rng: np.random.Generator, points: np.ndarray, normals: np.ndarray) -> None:
-        """Fill (m, 3) `points` and `normals` for the (m,) sampled faces `pick`: two uniforms per
-        sample, drawn interleaved so that the stream does not depend on the chunking. Points are
-        computed on contiguous (3, m) float32 planes gathered by one `take` (numpy's fast gathers
-        and SIMD loops, a handful of calls per chunk; (m, 3) * (m, 1) broadcasting and 12-byte row
-        gathers are several times slower). `pick` is in range, so mode="wrap" (no per-index clamp)."""
-        m = len(pick)
-        r = rng.random((m, 2), dtype=np.float32, out=self.uniforms[:m])
-        s = np.sqrt(r[:, 0], out=self.s[:m])
-        t = np.multiply(s, r[:, 1], out=self.t[:m])
-        planar, normal_rows = tables
-        columns, term = self.columns[:9 * m].reshape(9, m), self.term[:3 * m].reshape(3, m)  # contiguous for `take`
-        planar.take(pick, axis=1, out=columns, mode="wrap")
-        corner, ab, bc = columns[0:3], columns[3:6], columns[6:9]
-        np.multiply(ab, s, out=term)  # point = a + s (b - a) + t (c - b), per coordinate plane
-        term += corner
-        np.multiply(bc, t, out=bc)
-        np.add(term, bc, out=points.T)
-        _take_rows(normal_rows, pick, normals)
+
+class _ChunkViews:
+    """pick (k, n) int64 faces and faces, its (m,) view; uniforms (m, 2); s, t (m,); columns (9, m)
+    gathered planes with corner a, ab = b - a and bc = c - b as (3, m) views."""
+
+    def __init__(self, scratch: _Scratch, m: int, k: int):
+        self.pick = scratch._pick[:m].reshape(k, m // k)
+        self.faces = self.pick.reshape(-1)
+        self.uniforms = scratch._uniforms[:2 * m].reshape(m, 2)
+        self.s, self.t = scratch._st[:m], scratch._st[m:2 * m]
+        self.columns = scratch._columns[:9 * m].reshape(9, m)
+        self.corner, self.ab, self.bc = self.columns[0:3], self.columns[3:6], self.columns[6:9]
