@@ -201,6 +201,47 @@ def test_same_url_fetched_concurrently_by_many_threads(env):
     assert not list(layout.tmp.glob("*.part"))
 
 
+def test_partial_renamed_between_open_and_lock_is_not_reused(env, monkeypatch):
+    """The interleaving CI once hit: B opens the shared `.part`, A finishes (renames that inode to
+    its final name, unlocks), then B's lock succeeds. B must not write into A's finished file."""
+    import fcntl as real_fcntl
+
+    import partverse.objaverse.http as http_mod
+
+    server, m, _, layout, fetcher, _, _ = env
+    url, sha = server.url + _glb(m, 0), m.glb_sha[m.uids[0]]
+    dest = layout.v1_file(m.object_paths[m.uids[0]])
+    other = Fetcher(layout.tmp, fetcher.policy, HostLimiter(max_per_host=8), seed=1, durable=False)
+    flock, first = real_fcntl.flock, [True]
+
+    def flock_after_a_finishes(fd, op):
+        if first[0]:  # B has opened the .part; A now runs start to finish before B's lock
+            first[0] = False
+            assert other.fetch(url, dest, sha256=sha).sha256 == sha
+        return flock(fd, op)
+
+    monkeypatch.setattr(http_mod.fcntl, "flock", flock_after_a_finishes)
+    try:
+        res = fetcher.fetch(url, dest, sha256=sha)  # B
+    finally:
+        other.close()
+    assert (res.sha256, res.attempts, res.resumed_bytes) == (sha, 1, 0)
+    assert hashlib.sha256(dest.read_bytes()).hexdigest() == sha
+    assert [r[1] for r in server.requests_to(_glb(m, 0))] == [None, None]  # no Range on A's file
+    assert not list(layout.tmp.glob("*.part"))
+
+
+def test_index_files_are_fetched_once_by_concurrent_threads(env):
+    from concurrent.futures import ThreadPoolExecutor
+
+    server, m, _, layout, fetcher, v1, _ = env
+    server.bytes_per_s = 2_000_000
+    with ThreadPoolExecutor(4) as pool:
+        tables = list(pool.map(lambda _: v1.object_paths(), range(4)))
+    assert all(t is tables[0] for t in tables) and tables[0] == m.object_paths
+    assert len(server.requests_to("/v1/object-paths.json.gz")) == 1
+
+
 def test_a_stale_partial_with_other_bytes_is_not_trusted(env):
     server, m, _, layout, fetcher, _, _ = env
     url = server.url + _glb(m, 3)

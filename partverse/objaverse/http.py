@@ -240,11 +240,17 @@ class Fetcher:
         """The resumable partial file for `url`, locked; a private one if another holder has it."""
         key = hashlib.sha1(url.encode()).hexdigest()
         part = self.tmp_dir / f"{key}.part"
-        fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return part, fd
-        except BlockingIOError:
+        while True:
+            fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                break
+            if _still_linked(part, fd):
+                return part, fd
+            # between our open and our lock, the holder renamed this inode to its final name (or
+            # dropped it): locking it would write into a finished file. Open the path afresh.
             os.close(fd)
         part = self.tmp_dir / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.unique.part"
         fd = os.open(part, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -321,6 +327,16 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _still_linked(path: Path, fd: int) -> bool:
+    """True when `path` still names the inode open as `fd`."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    here = os.fstat(fd)
+    return (st.st_ino, st.st_dev) == (here.st_ino, here.st_dev)
 
 
 def _range_start(content_range: str | None) -> int | None:

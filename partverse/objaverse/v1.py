@@ -5,6 +5,7 @@ these in place) is fetched again and replaced atomically instead of being truste
 """
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -22,6 +23,7 @@ class ObjaverseV1:
     def __init__(self, layout: CacheLayout, fetcher: Fetcher):
         self.layout, self.fetcher = layout, fetcher
         self._object_paths: dict[str, str] | None = None
+        self._object_paths_lock = threading.Lock()  # download threads ask for it together
 
     def _json_gz(self, rel: str):
         """Decode `rel` from the cache, (re-)fetching it when absent or corrupt."""
@@ -35,9 +37,11 @@ class ObjaverseV1:
         return load_gzip_json(path)
 
     def object_paths(self) -> dict[str, str]:
-        """uid -> "glbs/000-NNN/<uid>.glb"."""
+        """uid -> "glbs/000-NNN/<uid>.glb" (fetched and decoded once, whichever thread asks first)."""
         if self._object_paths is None:
-            self._object_paths = self._json_gz(OBJECT_PATHS)
+            with self._object_paths_lock:
+                if self._object_paths is None:
+                    self._object_paths = self._json_gz(OBJECT_PATHS)
         return self._object_paths
 
     def lvis(self) -> dict[str, list[str]]:
