@@ -108,3 +108,29 @@ def test_sample_groups_edge_cases():
     assert points.shape == (0, 10, 3)
     with pytest.raises(ValueError, match="groups has 2 entries for 1 faces"):
         sample_groups(v, f, np.array([0, 1]), 10)
+
+
+def _warped_grid(k: int = 12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A k x k grid of quads (two triangles each) with uneven areas, in 4 groups by quadrant."""
+    i, j = np.meshgrid(np.arange(k + 1.0), np.arange(k + 1.0), indexing="ij")
+    vertices = np.stack([i + 0.3 * np.sin(j), j ** 1.3, np.cos(i) * j / k], axis=-1).reshape(-1, 3)
+    q = (np.arange(k)[:, None] * (k + 1) + np.arange(k)[None, :]).reshape(-1)
+    faces = np.concatenate([np.stack([q, q + 1, q + k + 1], 1), np.stack([q + 1, q + k + 2, q + k + 1], 1)])
+    quad = np.concatenate([np.arange(k * k)] * 2)
+    groups = (quad // k >= k // 2) * 2 + (quad % k >= k // 2)
+    return vertices, faces, groups
+
+
+def test_the_sample_stream_is_pinned():
+    """A release's samples are reproducible only while this stream holds: a change here must come
+    with a new `ExportParts.version` (pipelines/stages/export_parts.py) and a new digest."""
+    import hashlib
+
+    vertices, faces, groups = _warped_grid()
+    points, normals, face = sample_groups(vertices, faces, groups, 300, sample_seed(0, "grid"))
+    digest = hashlib.sha256(b"".join(np.ascontiguousarray(x).tobytes() for x in (points, normals, face)))
+    pinned = "d0300c48f76900fa3e994ee1c44e22e3c70003cf2d06a976297c25a99f574305"
+    assert digest.hexdigest() == pinned, "the sample stream changed: bump ExportParts.version and this digest"
+    from pipelines.stages.export_parts import ExportParts
+
+    assert ExportParts.version == "5"

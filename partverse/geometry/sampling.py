@@ -3,27 +3,32 @@
 Determinism contract: the samples are a function of (vertices, faces, groups, n, seed) only, where
 `seed` is an int or the `np.random.SeedSequence` of `sample_seed(seed, uid)`; one random stream is
 drawn per call (per object), never one per part. Same inputs, same samples, on any machine with
-the same numpy random streams (PCG64, numpy >= 1.17).
+the same numpy random streams (SFC64 seeded by `seed`, see `sample_generator`; numpy >= 1.17).
 
 How a call draws (the stream order): first, for every group, the number of samples landing on
 each face, drawn exactly from multinomial(n, face areas / group area) (`Generator.multinomial`
 over a zero-padded table of the groups' weights: one conditional binomial per face, groups in
 label order, or size class by size class for very uneven groups; see `_multinomial_counts`); then
 one permutation of 0..n-1 that shuffles the face-sorted samples of every group into i.i.d. order;
-then two float32 uniforms per sample (interleaved, groups in label order) that place it on its
-triangle (sqrt-warped barycentric, so uniform by area). The stream does not depend on
-`CHUNK_SAMPLES`. Cost: O(G * widest group) table cells and O(F) binomials for the counts (0.23 ms
-for 18 parts of 1104 faces; the Poissonization with a sorted categorical top-up it replaced took
-0.35 ms), then ten 1-D gathers and a dozen SIMD float32 operations per sample (~21 ns/sample
-warm on the 2-core CI machine, of which ~5 ns are the two uniforms), in cache-sized chunks with
-reused buffers. Points and normals share one output allocation: as two, they were returned to the
-OS and page-faulted back on every call (578 faults per call on the truck, ~1 us each here).
+then one 64-bit word per sample (`random_raw`, groups in label order) whose top two 24-bit fields
+are the uniforms that place it on its triangle (sqrt-warped barycentric, so uniform by area). The
+stream does not depend on `CHUNK_SAMPLES`.
+
+Cost, warm, on the 2-core CI machine: the counts are O(G * widest group) table cells and O(F)
+binomials (~0.2 ms for 18 parts of 1104 faces, the largest fixed cost); the face rows and the
+per-sample placement are compiled loops (`sampling_kernels`, numba), ~4 ns per sample plus ~1.8 ns
+for its random word; 14 ns per sample in all on the truck (4096 samples x 18 parts in 1.0 ms),
+against 24-46 ns for the numpy passes they replaced. Points and normals share one output
+allocation: as two, they were returned to the OS and page-faulted back on every call.
 """
 from __future__ import annotations
 
 import hashlib
 
 import numpy as np
+
+from partverse.geometry import sampling_kernels
+from partverse.geometry.sampling_kernels import ROW_FLOATS
 
 
 def face_areas_normals(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,6 +46,12 @@ def sample_seed(seed: int, key: str) -> np.random.SeedSequence:
     return np.random.SeedSequence([int(seed) & 0xFFFFFFFF, *(int(w) for w in words)])
 
 
+def sample_generator(seed: int | np.random.SeedSequence) -> np.random.Generator:
+    """The generator of one sampling call: SFC64 (numpy's fastest bit generator, ~1.8 ns per 64-bit
+    word here against ~3.2 for PCG64) seeded with `seed`."""
+    return np.random.Generator(np.random.SFC64(seed))
+
+
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | np.random.SeedSequence = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """`n` points drawn uniformly by area over the triangles, the same for the same seed.
 
@@ -54,7 +65,7 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | 
     return points[0], normals[0], face_index[0]
 
 
-CHUNK_SAMPLES = 1 << 13  # samples placed per step: the ~72 bytes of scratch per sample stay in L2 (1 MiB here)
+CHUNK_SAMPLES = 1 << 13  # samples placed per step: their uniforms and face-sorted faces stay in L2 (1 MiB here)
 
 
 def group_faces(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -127,20 +138,13 @@ def sample_sorted_groups(corners: np.ndarray, starts: np.ndarray, ends: np.ndarr
     return points, normals
 
 
-def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """For (3, 3, F) corners of faces sorted by group: (F,) sampling weights summing to 1 in every
-    group (area shares; equal shares in a zero-area group) and the float32 tables gathered per
-    sample: (9, F) planar corner a, edges (b - a) and (c - b) by coordinate, and (F, 3) unit
-    normals (zero for degenerate faces). Computed into a few preallocated float64 arrays (large
-    temporaries cost page faults)."""
+    group (area shares; equal shares in a zero-area group) and the (F, 12) float32 face rows the
+    placement loop reads per sample (`sampling_kernels.face_rows`)."""
     f = corners.shape[2]
-    edges = np.empty((2, 3, f))
-    ab = np.subtract(corners[:, 1], corners[:, 0], out=edges[0])
-    bc = np.subtract(corners[:, 2], corners[:, 1], out=edges[1])
-    cross, term = np.empty((3, f)), np.empty(f)
-    for i, j, k in ((0, 1, 2), (1, 2, 0), (2, 0, 1)):  # the three coordinates of ab x bc
-        np.subtract(np.multiply(ab[j], bc[k], out=cross[i]), np.multiply(ab[k], bc[j], out=term), out=cross[i])
-    double_area = np.sqrt(np.einsum("ij,ij->j", cross, cross))  # == |(b - a) x (c - a)|
+    rows, double_area = np.empty((f, ROW_FLOATS), np.float32), np.empty(f)
+    sampling_kernels.kernels().face_rows(np.ascontiguousarray(corners, np.float64), rows, double_area)
     sizes = ends - starts
     group_area = np.add.reduceat(double_area, starts)
     if (group_area > 0).all():
@@ -148,10 +152,7 @@ def _face_tables(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
     else:  # zero-area groups: equal shares
         weights = np.where(np.repeat(group_area <= 0, sizes), 1.0, double_area)
         weights /= np.repeat(np.add.reduceat(weights, starts), sizes)
-    cross /= np.where(double_area > 0, double_area, np.inf)  # unit normals; zero when degenerate
-    planar = np.empty((9, f), np.float32)
-    planar[0:3], planar[3:9] = corners[:, 0], edges.reshape(6, f)
-    return weights, planar, np.ascontiguousarray(cross.T, dtype=np.float32)
+    return weights, rows
 
 
 def face_corners(vertices: np.ndarray, faces: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
@@ -181,68 +182,17 @@ def _sample_sorted(corners: np.ndarray, starts: np.ndarray, ends: np.ndarray, n:
     positions = np.empty((g, n), np.int64) if with_faces else None
     if g == 0 or n == 0:
         return points, normals, positions
-    weights, planar, normal_rows = _face_tables(corners, starts, ends)
-    rng = np.random.default_rng(seed)
+    weights, rows = _face_tables(corners, starts, ends)
+    rng = sample_generator(seed)
     counts = _multinomial_counts(weights, starts, ends, n, rng)
     shuffle = rng.permutation(n)  # one shuffle, applied to every group: i.i.d. order in each
-    point_planes = points.reshape(-1, 3).T  # (3, G n) view: the last arithmetic step writes the points
-    normal_cells, normal_table = normals.reshape(-1).view(_ROW), normal_rows.reshape(-1).view(_ROW)
+    place = sampling_kernels.kernels().place
+    flat_rows, flat_points, flat_normals = rows.reshape(-1), points.reshape(-1), normals.reshape(-1)
+    flat_positions = positions.reshape(-1) if with_faces else np.empty(0, np.int64)
     per_chunk = max(1, CHUNK_SAMPLES // n)  # whole groups per chunk
-    scratch = _Scratch(min(per_chunk, g), n)
-    face_ids = np.arange(len(weights))
     for first in range(0, g, per_chunk):  # cache-sized chunks of groups, not faces
         last = min(g, first + per_chunk)
-        lo, hi, f0, f1 = first * n, last * n, starts[first], ends[last - 1]
-        v = scratch.views(last - first)
-        # the chunk's samples face-sorted within each group (every group's counts sum to n), then shuffled
-        np.repeat(face_ids[f0:f1], counts[f0:f1]).reshape(v.pick.shape).take(shuffle, axis=1, out=v.pick, mode="wrap")
-        # two uniforms per sample, interleaved: the stream does not depend on the chunking
-        rng.random(dtype=np.float32, out=v.uniforms)
-        np.sqrt(v.uniforms[:, 0], out=v.s)  # sqrt-warped barycentrics: uniform by area
-        np.multiply(v.s, v.uniforms[:, 1], out=v.t)
-        # point = a + s (b - a) + t (c - b), on contiguous coordinate planes gathered by one `take`
-        planar.take(v.faces, axis=1, out=v.columns, mode="wrap")  # in range: mode="wrap" skips the clamp
-        np.multiply(v.ab, v.s, out=v.ab)
-        v.ab += v.corner
-        np.multiply(v.bc, v.t, out=v.bc)
-        np.add(v.ab, v.bc, out=point_planes[:, lo:hi])
-        normal_table.take(v.faces, out=normal_cells[lo:hi], mode="wrap")  # whole 12-byte rows
-        if positions is not None:
-            positions[first:last] = v.pick
+        raw = rng.bit_generator.random_raw((last - first) * n)  # one word per sample, whatever the chunking
+        place(counts, starts[first], ends[last - 1], shuffle, raw, flat_rows, flat_points, flat_normals,
+              flat_positions, first * n, last - first, n)
     return points, normals, positions
-
-
-_ROW = np.dtype((np.void, 12))  # a float32 (x, y, z) row as one element: one copy per row, not three
-
-
-class _Scratch:
-    """Per-chunk buffers reused by every chunk of a call (no fresh allocations, hence no page
-    faults, per chunk), and their views for chunks of k groups of n samples. Numpy's fast paths,
-    a dozen calls per chunk: contiguous (3, m) float32 planes and 4-byte gathers; (m, 3) * (m, 1)
-    broadcasting and 12-byte row arithmetic are several times slower."""
-
-    def __init__(self, groups: int, n: int):
-        size = groups * n
-        self.n = n
-        self._pick, self._uniforms = np.empty(size, np.int64), np.empty(2 * size, np.float32)
-        self._st, self._columns = np.empty(2 * size, np.float32), np.empty(9 * size, np.float32)
-        self._views = {}
-
-    def views(self, k: int) -> "_ChunkViews":
-        """Views for a chunk of k <= groups groups (all contiguous, also for a partial last chunk)."""
-        if k not in self._views:
-            self._views[k] = _ChunkViews(self, k * self.n, k)
-        return self._views[k]
-
-
-class _ChunkViews:
-    """pick (k, n) int64 faces and faces, its (m,) view; uniforms (m, 2); s, t (m,); columns (9, m)
-    gathered planes with corner a, ab = b - a and bc = c - b as (3, m) views."""
-
-    def __init__(self, scratch: _Scratch, m: int, k: int):
-        self.pick = scratch._pick[:m].reshape(k, m // k)
-        self.faces = self.pick.reshape(-1)
-        self.uniforms = scratch._uniforms[:2 * m].reshape(m, 2)
-        self.s, self.t = scratch._st[:m], scratch._st[m:2 * m]
-        self.columns = scratch._columns[:9 * m].reshape(9, m)
-        self.corner, self.ab, self.bc = self.columns[0:3], self.columns[3:6], self.columns[6:9]

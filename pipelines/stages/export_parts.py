@@ -40,7 +40,7 @@ def _degenerate_samples(mesh, part, num_samples: int, seed: int) -> tuple[np.nda
 @dataclass
 class ExportParts(Stage):
     name = "export_parts"
-    version = "4"  # 4: binomial face counts (new sample stream); 3: one per-object stream (partverse.geometry.sampling); 2: renders + captions
+    version = "5"  # 5: SFC64 sample stream; 4: binomial face counts; 3: one per-object stream; 2: renders + captions
     resources = Resources(num_cpus=1)
 
     num_samples: int = 4096
