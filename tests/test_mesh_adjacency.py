@@ -123,3 +123,28 @@ def test_union_find_needs_no_fallback_on_mesh_like_graphs(monkeypatch):
     path = np.arange(20000)
     assert (union_find(20000, path[1:], path[:-1]) == 0).all()
     assert (union_find(20000, path[::-1][1:], path[::-1][:-1]) == 0).all()
+
+
+def reference_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Face pairs by the definition, in the documented order: edges shared by k faces (k ascending),
+    then the positions i < j of the two faces on the edge, then the edge (low, high vertex)."""
+    on_edge: dict[tuple[int, int], list[int]] = {}
+    for f, tri in enumerate(faces.tolist()):
+        for u, v in ((tri[0], tri[1]), (tri[1], tri[2]), (tri[2], tri[0])):
+            on_edge.setdefault((min(u, v), max(u, v)), []).append(f)
+    rows = [(len(fs), i, j, e, fs[i], fs[j]) for e, fs in on_edge.items()
+            for i in range(len(fs)) for j in range(i + 1, len(fs)) if fs[i] != fs[j]]
+    rows.sort(key=lambda r: r[:4])
+    return (np.array([r[4:] for r in rows], np.int64).reshape(-1, 2),
+            np.array([r[3] for r in rows], np.int64).reshape(-1, 2))
+
+
+@pytest.mark.parametrize("offset", [0, 1 << 40])  # huge vertex ids: the lexsort path
+def test_face_adjacency_matches_the_definition_on_non_manifold_soups(offset):
+    rng = np.random.default_rng(5)
+    for _ in range(60):
+        faces = rng.integers(0, rng.integers(3, 25), size=(rng.integers(1, 80), 3))  # fans, doubled and degenerate faces
+        pairs, shared = adjacency.face_adjacency(faces + offset)
+        ref_pairs, ref_shared = reference_adjacency(faces)
+        assert np.array_equal(pairs, ref_pairs) and np.array_equal(shared - offset, ref_shared)
+    assert adjacency.face_adjacency(np.zeros((0, 3), int))[0].shape == (0, 2)

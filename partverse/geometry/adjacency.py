@@ -31,29 +31,41 @@ def face_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def face_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs of faces sharing an edge: (E, 2) int64 face pairs and (E, 2) int64 shared vertex pairs.
 
-    Non-manifold edges (shared by k > 2 faces) give every pair of their faces."""
+    Non-manifold edges (shared by k > 2 faces) give every pair of their faces. Order: by the number
+    of faces on the edge, then by the positions (i < j) of the two faces on it, then by edge."""
     edges, owner = face_edges(faces)
     if len(edges) == 0:
         return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    order = np.lexsort((edges[:, 1], edges[:, 0]))
+    order = _edge_order(edges)
     e, o = edges[order], owner[order]
-    same = np.all(e[1:] == e[:-1], axis=1)
-    # group runs of equal edges; pair every face in a run with every later face of the run
+    same = (e[1:, 0] == e[:-1, 0]) & (e[1:, 1] == e[:-1, 1])
+    # runs of equal edges; every face of a run is paired with every later face of the run
     starts = np.flatnonzero(np.concatenate([[True], ~same]))
     lengths = np.diff(np.concatenate([starts, [len(e)]]))
-    pairs_a, pairs_b, shared = [], [], []
-    for k in np.unique(lengths[lengths > 1]):  # loop over run lengths (2, 3, ...), not faces
-        s = starts[lengths == k]
-        for i in range(k):
-            for j in range(i + 1, k):
-                pairs_a.append(o[s + i])
-                pairs_b.append(o[s + j])
-                shared.append(e[s])
-    if not pairs_a:
+    multi = lengths > 1
+    starts, lengths = starts[multi], lengths[multi]
+    if not len(starts):
         return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    pairs = np.stack([np.concatenate(pairs_a), np.concatenate(pairs_b)], axis=1)
-    keep = pairs[:, 0] != pairs[:, 1]
-    return pairs[keep], np.concatenate(shared)[keep]
+    from partverse.geometry.adjacency_kernels import kernels
+
+    a, b, run = kernels().run_pairs(starts, lengths, np.argsort(lengths, kind="stable"), o)
+    keep = a != b
+    return np.stack([a[keep], b[keep]], axis=1), e[run[keep]]
+
+
+def _edge_order(edges: np.ndarray) -> np.ndarray:
+    """The stable sort of (N, 2) int64 edges by (first, second) vertex: one sort of packed int64
+    keys (edge, then position) when they fit, else `np.lexsort`."""
+    n = len(edges)
+    size = int(edges.max()) + 1
+    shift = max(1, int(n - 1).bit_length())
+    if float(size) * size * (1 << shift) < 2.0**63:
+        key = edges[:, 0] * size
+        key += edges[:, 1]
+        key <<= shift
+        key |= np.arange(n)
+        return np.sort(key) & ((1 << shift) - 1)
+    return np.lexsort((edges[:, 1], edges[:, 0]))
 
 
 def connected_face_components(num_faces: int, pairs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
