@@ -81,37 +81,13 @@ def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.
     return inverse[faces]
 
 
-def adjacency_fast(welded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Same result as `geometry.adjacency.face_adjacency` for (F, 3) welded faces ((E, 2) face
-    pairs, (E, 2) shared vertex pairs, same order), with one argsort of packed int64 edge keys;
-    meshes with non-manifold edges (3+ faces on an edge) go to the general routine."""
-    f = len(welded)
-    if f == 0:
-        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    a, b = welded.reshape(-1), welded[:, [1, 2, 0]].reshape(-1)  # edge j of face f at 3 f + j
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    key = lo * (int(hi.max()) + 1) + hi
-    order = np.argsort(key)
-    k = key[order]
-    same = k[1:] == k[:-1]
-    if (same[1:] & same[:-1]).any():
-        return face_adjacency(welded)
-    i = np.flatnonzero(same)
-    first, second = order[i] // 3, order[i + 1] // 3
-    # (lower face, higher face), as the stable sort of the general routine gives
-    pairs = np.stack([np.minimum(first, second), np.maximum(first, second)], axis=1)
-    shared = np.stack([lo[order[i]], hi[order[i]]], axis=1)
-    keep = pairs[:, 0] != pairs[:, 1]
-    return pairs[keep], shared[keep]
-
-
 def build_face_graph(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2) -> FaceGraph:
     """Dual graph of (V, 3) vertices / (F, 3) faces; coincident vertices are welded first so that
     seams (UV splits) do not disconnect the surface."""
     faces = np.asarray(faces, dtype=np.int64)
     welded = weld_fast(vertices, faces)
     areas, centroids, normals = face_geometry(vertices, faces)
-    pairs, shared = adjacency_fast(welded)
+    pairs, shared = face_adjacency(welded)
     vertices = np.asarray(vertices, dtype=np.float64)
     # welded indices point at one of the coincident originals; positions are equal, so use any
     position = np.empty((welded.max() + 1 if welded.size else 0, 3))
