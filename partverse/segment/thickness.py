@@ -70,9 +70,15 @@ def _smooth(graph: FaceGraph, value: np.ndarray, weight: np.ndarray, steps: int,
     for _ in range(steps):
         both = both + adj @ both  # each face plus its neighbours
     num, den = both[:, 0], both[:, 1]
-    # faces still without a value after smoothing: flood from known neighbours a few more rounds
+    # faces still without a value after smoothing: flood from known neighbours a few more rounds,
+    # until none is left or a round fills none (faces no known value reaches: isolated pieces of
+    # open or inverted surface; every later round would repeat it)
+    filled = int(np.count_nonzero(den > 0))
     for _ in range(20):
-        if (den > 0).all():
+        if filled == len(den):
             break
         num, den = np.where(den > 0, num, adj @ num + num), np.where(den > 0, den, adj @ den + den)
+        filled, before = int(np.count_nonzero(den > 0)), filled
+        if filled == before:
+            break
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), fallback)
