@@ -4,15 +4,15 @@
 the faces (numpy needed a dozen passes, each with a temporary). `place`: the face of each sample
 from the per-face counts and the shared shuffle, then its point on the triangle and its normal.
 
-Numpy needed ten passes over the samples for this (gathers, products, sums, each through memory);
-the loop reads one 48-byte face row per sample and writes its 24 bytes of output once. The
+For `place`, numpy needed ten passes over the samples (gathers, products, sums, each through
+memory); the loop reads one 48-byte face row per sample and writes its 24 bytes of output once. The
 uniforms come two to a 64-bit word of the bit generator (`random_raw`), half the generator calls
 of numpy's float32 fill. The arithmetic is plain float32 in a fixed order (sqrt, s * u1,
 (ab * s + a) + bc * t; no fused multiply-add, since numba compiles without fast-math), so a
 sample does not depend on the machine's vector width.
 
 Compiled on first use and cached on disk (numba's `cache=True`: next to this file, or in the
-user's cache directory when that is read-only); `kernel()` imports numba only when called.
+user's cache directory when that is read-only); `kernels()` imports numba only when called.
 """
 from __future__ import annotations
 
