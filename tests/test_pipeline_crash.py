@@ -72,7 +72,12 @@ def _stage_started(run_dir: Path, stage: str, after: int):
 
 
 def _staging(run_dir: Path):
-    return lambda: any((run_dir / ".release.partial").glob(".staging-*/*.parquet"))
+    def staging() -> bool:
+        try:
+            return any((run_dir / ".release.partial").glob(".staging-*/*.parquet"))
+        except FileNotFoundError:  # the build removed a killed run's partial release mid-glob
+            return False
+    return staging
 
 
 def _file_hashes(release: Path) -> dict[str, str]:
