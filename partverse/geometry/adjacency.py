@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from partverse.geometry import adjacency_kernels  # numba is imported at the first call, not here
+
 
 def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.ndarray:
     """Faces re-indexed so that coincident vertices (within `tol`, relative to the bounding-box
@@ -46,9 +48,7 @@ def face_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     starts, lengths = starts[multi], lengths[multi]
     if not len(starts):
         return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    from partverse.geometry.adjacency_kernels import kernels
-
-    a, b, run = kernels().run_pairs(starts, lengths, np.argsort(lengths, kind="stable"), o)
+    a, b, run = adjacency_kernels.kernels().run_pairs(starts, lengths, np.argsort(lengths, kind="stable"), o)
     keep = a != b
     return np.stack([a[keep], b[keep]], axis=1), e[run[keep]]
 

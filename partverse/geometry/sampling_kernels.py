@@ -65,7 +65,7 @@ def _place():
     SHIFT_U0, SHIFT_U1, LOW_24 = np.uint64(40), np.uint64(16), np.uint64(0xFFFFFF)
     UNIT = np.float32(2.0 ** -24)
 
-    @numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
     def place(counts, f0, f1, shuffle, raw, rows, points, normals, positions, lo, k, n):
         sorted_faces = np.empty(k * n, np.int64)
         at = 0
