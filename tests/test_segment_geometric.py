@@ -169,3 +169,36 @@ def test_a_creased_border_merges_after_a_smooth_one_of_equal_weight():
     h = build_hierarchy(region, pairs, weight, np.ones(3), length=length)
     assert h.merges[0].tolist() == [0, 1]
     assert h.affinity[0] > h.affinity[1]
+
+
+@pytest.mark.parametrize("name", ["psb", "quat_barracks.glb"])
+def test_face_graph_cues_match_their_numpy_definition(name, bearing):
+    """The compiled per-face / per-link loops against the definitions written in numpy: areas,
+    centroids and normals exactly; edge lengths exactly; the Katz-Tal distance to the last bit
+    numpy's dot product may round differently (1e-15), with the same concave / convex choice."""
+    from partverse.segment.facegraph import build_face_graph, face_geometry
+
+    if name == "psb":
+        v, f = bearing[0].vertices, bearing[0].faces
+    else:
+        m = load(shared("assets", name))
+        v, f = m.vertices, m.faces
+    f = np.asarray(f)
+    f = np.concatenate([f, f[:1, [0, 0, 1]]])  # plus a zero-area face: zero normal, no NaN
+    g = build_face_graph(v, f, convex_weight=0.05)
+    areas, centroids, normals = face_geometry(v, f)
+    np.testing.assert_array_equal(g.areas, areas)
+    np.testing.assert_array_equal(g.centroids, centroids)
+    np.testing.assert_array_equal(g.normals, normals)
+    assert not np.isnan(g.distance).any() and (g.normals[-1] == 0).all()
+    tri = np.asarray(v, float)[f]
+    p, q = g.pairs[:, 0], g.pairs[:, 1]
+    cos = np.clip(np.einsum("ij,ij->i", normals[p], normals[q]), -1, 1)
+    front = np.einsum("ij,ij->i", normals[p], centroids[q] - centroids[p]) / (np.sqrt((areas[p] + areas[q]) / 2) + 1e-30)
+    expected = np.where(front > 1e-6, 1.0, 0.05) * (1 - cos)
+    np.testing.assert_allclose(g.distance, expected, rtol=0, atol=1e-14)
+    # a link's length is the distance between the two corner positions both faces have
+    for (i, j), length in zip(g.pairs[:300], g.length[:300]):
+        common = [a for a in tri[i] if (tri[j] == a).all(axis=1).any()]
+        assert len(common) == 2
+        assert length == pytest.approx(np.linalg.norm(common[0] - common[1]), rel=1e-14)

@@ -21,7 +21,8 @@ API (all vectorized over pixels; shapes use H, W = camera.height, camera.width):
 Embree intersects both sides of every triangle (no back-face culling), which is what part
 visibility needs for open / single-sided meshes. Degenerate (zero-area) faces are never hit.
 Coordinates are recentred and scaled to a ~unit box before going to embree's float32, so
-precision does not depend on the asset's units. Needs the `render` extra (embreex).
+precision does not depend on the asset's units. Needs the `render` extra (embreex): rays go
+through embree's C API (`embree_native`) on the libembree4 embreex's wheel bundles.
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ import numpy as np
 
 from partverse.errors import PartverseError
 from partverse.extras import require
+from partverse.render import embree_native
 from partverse.render.cameras import Camera
 
 _CHUNK = 1 << 18  # rays per embree call (bounded memory)
@@ -66,12 +68,13 @@ class RayScene:
         lo, hi = vertices.min(axis=0), vertices.max(axis=0)
         self._origin = (lo + hi) / 2.0
         self._scale = 1.0 / max(float(np.max(hi - lo)), 1e-12)
-        self._scene = rtcore_scene.EmbreeScene()
-        mesh_construction.TriangleMesh(
-            scene=self._scene,
-            vertices=((vertices - self._origin) * self._scale).astype(np.float32),
-            indices=faces.astype(np.int32),
-        )
+        unit = ((vertices - self._origin) * self._scale).astype(np.float32)
+        self._native = None
+        if embree_native.library_path() is not None:
+            self._native = embree_native.NativeScene(unit, faces)
+        else:  # embreex built against an embree we cannot locate: its own (slower) scene
+            self._scene = rtcore_scene.EmbreeScene()
+            mesh_construction.TriangleMesh(scene=self._scene, vertices=unit, indices=faces.astype(np.int32))
         self._face_normals: np.ndarray | None = None
         self._vertex_normals: np.ndarray | None = None
 
@@ -94,10 +97,12 @@ class RayScene:
         for s in range(0, n, _CHUNK):
             e = min(n, s + _CHUNK)
             o = ((origins[s:e] - self._origin) * self._scale).astype(np.float32)
-            out = self._scene.run(o, directions[s:e].astype(np.float32), output=1)
-            fid[s:e] = out["primID"]
-            uv[s:e, 0], uv[s:e, 1] = out["u"], out["v"]
-            t[s:e] = out["tfar"] / self._scale
+            if self._native is not None:
+                fid[s:e], uv[s:e, 0], uv[s:e, 1], tfar = self._native.cast(o, directions[s:e].astype(np.float32))
+            else:
+                out = self._scene.run(o, directions[s:e].astype(np.float32), output=1)
+                fid[s:e], uv[s:e, 0], uv[s:e, 1], tfar = out["primID"], out["u"], out["v"], out["tfar"]
+            t[s:e] = tfar / self._scale
         miss = (fid < 0) | (fid >= self.num_faces)  # never hand out an id outside [0, F)
         fid[miss] = -1
         t[miss] = np.inf

@@ -83,21 +83,21 @@ def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.
 
 def build_face_graph(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2) -> FaceGraph:
     """Dual graph of (V, 3) vertices / (F, 3) faces; coincident vertices are welded first so that
-    seams (UV splits) do not disconnect the surface."""
-    faces = np.asarray(faces, dtype=np.int64)
+    seams (UV splits) do not disconnect the surface. The cues come from `facegraph_kernels`
+    (the same numbers as `face_geometry` and the numpy definitions in the module docstring)."""
+    from partverse.segment.facegraph_kernels import kernels
+
+    k = kernels()
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     welded = weld_fast(vertices, faces)
-    areas, centroids, normals = face_geometry(vertices, faces)
+    n = len(faces)
+    areas, centroids, normals = np.empty(n), np.empty((n, 3)), np.empty((n, 3))
+    k.face_geometry(vertices, faces, areas, centroids, normals)
     pairs, shared = face_adjacency(welded)
-    vertices = np.asarray(vertices, dtype=np.float64)
     # welded indices point at one of the coincident originals; positions are equal, so use any
     position = np.empty((welded.max() + 1 if welded.size else 0, 3))
     position[welded.reshape(-1)] = vertices[faces.reshape(-1)]
-    length = np.linalg.norm(position[shared[:, 0]] - position[shared[:, 1]], axis=1)
-    na, nb = normals[pairs[:, 0]], normals[pairs[:, 1]]
-    cos = np.clip(np.einsum("ij,ij->i", na, nb), -1.0, 1.0)
-    offset = centroids[pairs[:, 1]] - centroids[pairs[:, 0]]
-    # concave when the neighbour's centroid lies in front of this face's plane
-    scale = np.sqrt(areas[pairs].mean(axis=1)) + 1e-30
-    concave = np.einsum("ij,ij->i", na, offset) / scale > 1e-6
-    eta = np.where(concave, 1.0, convex_weight)
-    return FaceGraph(pairs, length, eta * (1.0 - cos), areas, centroids, normals)
+    length, distance = np.empty(len(pairs)), np.empty(len(pairs))
+    k.link_cues(pairs, shared, position, areas, centroids, normals, float(convex_weight), length, distance)
+    return FaceGraph(pairs, length, distance, areas, centroids, normals)

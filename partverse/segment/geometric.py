@@ -25,10 +25,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, dijkstra
+from scipy.sparse.csgraph import dijkstra
 
 from partverse.errors import ConfigError
-from partverse.geometry.adjacency import relabel_by_first_occurrence
+from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
 from partverse.segment.facegraph import FaceGraph, build_face_graph
 from partverse.segment.hierarchy import MergeHierarchy, build_hierarchy
 
@@ -100,8 +100,8 @@ def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int,
     # both directions stored once, so the solvers need not symmetrize the matrix themselves
     rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
     matrix = sp.csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
-    _, piece = connected_components(matrix, directed=True, connection="weak")
-    _, first_of_piece = np.unique(piece, return_index=True)
+    root = union_find(n, pairs[:, 0], pairs[:, 1])  # each face's piece, named by its first face
+    first_of_piece = np.flatnonzero(root == np.arange(n))
     count = int(np.clip(n // faces_per_superface, 1, MAX_SUPERFACES))
     rng = np.random.default_rng(seed)
     seeds = np.union1d(rng.choice(n, size=min(n, count), replace=False), first_of_piece)

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
-from partverse.geometry.adjacency import relabel_by_first_occurrence
+from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
 
 
 @dataclass(slots=True, eq=False)
@@ -37,9 +36,7 @@ class MergeHierarchy:
     def labels_after(self, num_merges: int) -> np.ndarray:
         """(F,) int64 labels 0..K-1 (numbered by first face) after the first `num_merges` merges."""
         m = self.merges[: max(0, int(num_merges))]
-        n = self.num_regions
-        graph = sp.coo_matrix((np.ones(len(m), np.int8), (m[:, 0], m[:, 1])), shape=(n, n))
-        _, region_label = connected_components(graph, directed=False)
+        region_label = union_find(self.num_regions, m[:, 0], m[:, 1])  # merges form a forest
         return relabel_by_first_occurrence(region_label[self.region_of_face])
 
     def labels_for_count(self, num_parts: int) -> np.ndarray:
