@@ -152,3 +152,23 @@ def test_native_scenes_are_independent_and_outlive_their_inputs():
     assert first.cast(o, d)[0][0] == 0 and second.cast(o, d)[0][0] == 0
     np.testing.assert_allclose(first.cast(o, d)[2], [1.0], rtol=1e-6)
     np.testing.assert_allclose(second.cast(o, d)[2], [6.0], rtol=1e-6)
+
+
+def test_a_forked_child_builds_and_casts_on_its_own_device():
+    """The device is per process: a child forked after the parent cast rays makes its own (the
+    parent's embree threads do not exist in the child) and gets the same hits."""
+    import multiprocessing
+
+    m = load(shared("assets", "objaverse_002e462c8bfa4267a9c9f038c7966f3b.glb"))  # 30k faces: parallel build
+    v, f = m.vertices, m.faces
+    o, d = orbit_views(1, radius=2.5 * np.abs(v).max(), resolution=32)[0].rays()
+    expected = RayScene(v, f).cast(o, d)[0]
+    assert (expected >= 0).any()
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        hits = pool.apply_async(_cast_in_child, (v, f, o, d)).get(timeout=60)
+    np.testing.assert_array_equal(hits, expected)
+
+
+def _cast_in_child(v, f, o, d):
+    return RayScene(v, f).cast(o, d)[0]

@@ -50,7 +50,8 @@ def library_path() -> str | None:
 def _api():
     """(ctypes library, device, cast kernel), made once per process."""
     with _lock:
-        if not _state:
+        if _state.get("pid") != os.getpid():  # first call, or a forked child: TBB (embree's threads)
+            _state.clear()  # is not documented fork-safe, so a child makes its own device
             path = library_path()
             if path is None:
                 raise RuntimeError("no libembree4 found (embreex's wheel bundles one)")
@@ -76,7 +77,7 @@ def _api():
                 raise RuntimeError(f"rtcNewDevice failed (error {lib.rtcGetDeviceError(None)})")
             from partverse.render import embree_kernels
 
-            _state.update(lib=lib, device=device, cast=embree_kernels.cast_kernel(path))
+            _state.update(lib=lib, device=device, cast=embree_kernels.cast_kernel(path), pid=os.getpid())
         return _state["lib"], _state["device"], _state["cast"]
 
 
