@@ -3,7 +3,8 @@
 embreex (the `render` extra) ships `libembree4` but its Python scene copies every vertex and
 index in a Python-level loop and creates a new embree device (a thread pool) per scene; its cast
 loop pays a Python-object round trip per call. Here one device serves the whole process, the
-scene reads the caller's float32 / uint32 arrays in place (no copy), and `cast` is one numba loop
+scene reads its own padded float32 / uint32 arrays in place (shared buffers, one numpy copy), and
+`cast` is one numba loop
 over `rtcIntersect1`. Scenes are built with RTC_SCENE_FLAG_ROBUST, as embreex's are, so hits are
 the same ones (no ray slips through the crack between two triangles).
 

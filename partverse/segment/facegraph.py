@@ -45,13 +45,15 @@ class FaceGraph:
 
 
 def face_geometry(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(F,) areas, (F, 3) centroids and (F, 3) unit normals (zero rows for zero-area faces)."""
-    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces, dtype=np.int64)]
-    u, v = tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]
-    cross = u[:, [1, 2, 0]] * v[:, [2, 0, 1]] - u[:, [2, 0, 1]] * v[:, [1, 2, 0]]  # np.cross, less overhead
-    norm = np.linalg.norm(cross, axis=1)
-    normals = np.divide(cross, norm[:, None], out=np.zeros_like(cross), where=norm[:, None] > 0)
-    return 0.5 * norm, tri.mean(axis=1), normals
+    """(F,) areas, (F, 3) centroids and (F, 3) unit normals (zero rows for zero-area faces), from
+    one compiled pass over the faces (`facegraph_kernels`)."""
+    from partverse.segment.facegraph_kernels import kernels
+
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    n = len(faces)
+    areas, centroids, normals = np.empty(n), np.empty((n, 3)), np.empty((n, 3))
+    kernels().face_geometry(np.ascontiguousarray(vertices, dtype=np.float64), faces, areas, centroids, normals)
+    return areas, centroids, normals
 
 
 def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.ndarray:
@@ -83,21 +85,18 @@ def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.
 
 def build_face_graph(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2) -> FaceGraph:
     """Dual graph of (V, 3) vertices / (F, 3) faces; coincident vertices are welded first so that
-    seams (UV splits) do not disconnect the surface. The cues come from `facegraph_kernels`
-    (the same numbers as `face_geometry` and the numpy definitions in the module docstring)."""
+    seams (UV splits) do not disconnect the surface. The link cues come from `facegraph_kernels`
+    (the definitions in the module docstring, one compiled pass over the links)."""
     from partverse.segment.facegraph_kernels import kernels
 
-    k = kernels()
     faces = np.ascontiguousarray(faces, dtype=np.int64)
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     welded = weld_fast(vertices, faces)
-    n = len(faces)
-    areas, centroids, normals = np.empty(n), np.empty((n, 3)), np.empty((n, 3))
-    k.face_geometry(vertices, faces, areas, centroids, normals)
+    areas, centroids, normals = face_geometry(vertices, faces)
     pairs, shared = face_adjacency(welded)
     # welded indices point at one of the coincident originals; positions are equal, so use any
     position = np.empty((welded.max() + 1 if welded.size else 0, 3))
     position[welded.reshape(-1)] = vertices[faces.reshape(-1)]
     length, distance = np.empty(len(pairs)), np.empty(len(pairs))
-    k.link_cues(pairs, shared, position, areas, centroids, normals, float(convex_weight), length, distance)
+    kernels().link_cues(pairs, shared, position, areas, centroids, normals, float(convex_weight), length, distance)
     return FaceGraph(pairs, length, distance, areas, centroids, normals)
