@@ -28,12 +28,10 @@ def same_partition(x: np.ndarray, y: np.ndarray) -> bool:
     return np.array_equal(relabel_by_first_occurrence(x.reshape(-1)), relabel_by_first_occurrence(y.reshape(-1)))
 
 
-@pytest.mark.parametrize("max_rounds", [64, 1])  # 1: scipy finishes what the rounds left
-def test_union_find_matches_scipy(monkeypatch, max_rounds):
-    monkeypatch.setattr(adjacency, "MAX_UNION_ROUNDS", max_rounds)
+def test_union_find_matches_scipy():
     rng = np.random.default_rng(0)
     path = rng.permutation(5000)  # one long path through randomly numbered nodes
-    cases = [(5000, path[:-1], path[1:]), (6, np.zeros(0, int), np.zeros(0, int))]
+    cases = [(5000, path[:-1], path[1:]), (6, np.zeros(0, int), np.zeros(0, int)), (20000, np.arange(1, 20000), np.arange(19999))]
     for n, m in [(1000, 600), (1000, 1500), (50, 200)]:
         cases.append((n, rng.integers(0, n, m), rng.integers(0, n, m)))
     for n, a, b in cases:
@@ -42,6 +40,24 @@ def test_union_find_matches_scipy(monkeypatch, max_rounds):
         # the label of every node is the smallest node of its component
         assert (root <= np.arange(n)).all() and (root[root] == root).all()
         assert np.array_equal(adjacency.first_occurrence_rank(root), scipy_labels(n, a, b))
+    with pytest.raises(ValueError, match="outside 0..4"):
+        union_find(5, np.array([0]), np.array([5]))
+
+
+def relabel_reference(labels: np.ndarray) -> np.ndarray:
+    """Renumbering by first occurrence, by its definition (np.unique, first indices ranked)."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.reshape(-1)]
+
+
+def test_relabel_by_first_occurrence_matches_its_definition():
+    rng = np.random.default_rng(3)
+    cases = [rng.integers(0, 50, 1000), rng.integers(-7, 7, 300), np.array([5, 5, 2, 9, 2]),
+             rng.integers(0, 2**40, 100),  # too wide for a lookup table: the sorting path
+             rng.integers(0, 9, (20, 3)).astype(np.uint8), np.array([3.5, -1.0, 3.5]), np.zeros(0, np.int64)]
+    for labels in cases:
+        ours = relabel_by_first_occurrence(labels)
+        assert ours.dtype == np.int64 and np.array_equal(ours, relabel_reference(labels))
 
 
 @pytest.mark.parametrize("steps", [32, 2])  # 2: dense clusters go to the k-d tree
@@ -111,18 +127,6 @@ def test_non_manifold_edge_joins_same_group_faces_across_others():
     faces = np.array([[0, 1, 2], [0, 1, 3], [1, 0, 4]])
     assert edge_connected_components(faces, np.array([0, 1, 0])).tolist() == [0, 1, 0]
     assert edge_connected_components(np.zeros((0, 3), int)).shape == (0,)
-
-
-def test_union_find_needs_no_fallback_on_mesh_like_graphs(monkeypatch):
-    """Edgeless graphs and long paths converge in the vectorized rounds (scipy is never called)."""
-    def refuse(*args):
-        raise AssertionError("scipy fallback used")
-
-    monkeypatch.setattr(adjacency, "_scipy_components", refuse)
-    assert union_find(5, np.zeros(0, int), np.zeros(0, int)).tolist() == [0, 1, 2, 3, 4]
-    path = np.arange(20000)
-    assert (union_find(20000, path[1:], path[:-1]) == 0).all()
-    assert (union_find(20000, path[::-1][1:], path[::-1][:-1]) == 0).all()
 
 
 def reference_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

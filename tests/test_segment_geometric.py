@@ -157,6 +157,30 @@ def test_non_manifold_edges_link_every_face_pair():
     assert sorted(map(tuple, np.sort(pairs, 1).tolist())) == [(0, 1), (0, 2), (0, 3), (1, 2)]
 
 
+def test_link_matrix_is_scipys_canonical_csr(bearing):
+    """The compiled CSR of the links (used by the superfaces' Dijkstra and the thickness smoothing)
+    has the same structure and numbers as scipy's own construction, repeated links summed."""
+    import scipy.sparse as sp
+
+    from partverse.segment.facegraph import build_face_graph, link_matrix
+
+    mesh, _ = bearing
+    graph = build_face_graph(mesh.vertices, mesh.faces)
+    rng = np.random.default_rng(0)
+    extra = np.array([[5, 9], [9, 5], [5, 9], [0, 1]])  # repeated links, both orientations
+    for n, pairs in [(graph.num_faces, graph.pairs), (12, np.concatenate([rng.integers(0, 12, (40, 2)), extra])),
+                     (3, np.zeros((0, 2), np.int64))]:
+        value = rng.random(len(pairs))
+        ours = link_matrix(n, pairs, value)
+        rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+        theirs = sp.csr_matrix((np.concatenate([value, value]), (rows, cols)), shape=(n, n))
+        theirs.sum_duplicates()
+        assert np.array_equal(ours.indptr, theirs.indptr) and np.array_equal(ours.indices, theirs.indices)
+        np.testing.assert_allclose(ours.data, theirs.data, rtol=1e-15)  # sums of repeats: in another order
+        if n == graph.num_faces:  # a mesh's links are distinct: the same numbers
+            assert np.array_equal(ours.data, theirs.data)
+
+
 def test_a_creased_border_merges_after_a_smooth_one_of_equal_weight():
     from partverse.segment.hierarchy import build_hierarchy
 

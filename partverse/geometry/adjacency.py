@@ -79,7 +79,12 @@ def connected_face_components(num_faces: int, pairs: np.ndarray, mask: np.ndarra
 def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
     """Map labels to 0..K-1 in the order each label first appears (deterministic numbering)."""
     labels = np.asarray(labels)
-    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    flat = labels.reshape(-1)
+    if flat.dtype.kind in "iu" and len(flat):
+        low, high = int(flat.min()), int(flat.max())
+        if high - low <= 4 * len(flat) + 1024 and high < 2**62:  # a lookup table no larger than a few times the labels
+            return adjacency_kernels.kernels().first_occurrence(flat.astype(np.int64, copy=False), low, high)
+    _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
     return rank[inverse.reshape(-1)]
@@ -172,41 +177,18 @@ def close_pairs(points: np.ndarray, radius: float) -> np.ndarray:
     return np.sort(pairs, axis=1)
 
 
-MAX_UNION_ROUNDS = 64
 
 
 def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(n,) int64 connected components of n nodes joined by the (E,) edges a[i]-b[i]: every node's
-    label is the smallest node of its component. Vectorized hook-to-smaller-root rounds with full
-    path compression (usually a handful of rounds on meshes); scipy's connected_components finishes
-    the rare graph that needs more than MAX_UNION_ROUNDS rounds."""
-    parent = np.arange(n)
-    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
-    for round_ in range(MAX_UNION_ROUNDS):
-        ra, rb = (a, b) if round_ == 0 else (parent[a], parent[b])  # every node is a root at first
-        live = ra != rb  # edges inside one component stay there: drop them
-        if not live.any():
-            return parent
-        if not live.all():
-            a, b, ra, rb = a[live], b[live], ra[live], rb[live]
-        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))  # hook roots onto smaller roots
-        while True:  # compress: every node points at its root
-            up = parent[parent]
-            if np.array_equal(up, parent):
-                break
-            parent = up
-    return _scipy_components(n, np.concatenate([a, np.arange(n)]), np.concatenate([b, parent]))
-
-
-def _scipy_components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    import scipy.sparse as sp
-    from scipy.sparse.csgraph import connected_components
-
-    graph = sp.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    first = np.full(labels.max(initial=-1) + 1, n)
-    np.minimum.at(first, labels, np.arange(n))
-    return first[labels]
+    label is the smallest node of its component (one compiled pass over the edges)."""
+    a = np.ascontiguousarray(a, dtype=np.int64).reshape(-1)
+    b = np.ascontiguousarray(b, dtype=np.int64).reshape(-1)
+    if len(a) != len(b):
+        raise ValueError(f"union_find: {len(a)} edge starts for {len(b)} edge ends")
+    if len(a) and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= n):
+        raise ValueError(f"union_find: an edge names a node outside 0..{n - 1}")
+    return adjacency_kernels.kernels().union_find(int(n), a, b)
 
 
 def first_occurrence_rank(root: np.ndarray) -> np.ndarray:

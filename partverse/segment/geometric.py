@@ -24,12 +24,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 from partverse.errors import ConfigError
 from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
-from partverse.segment.facegraph import FaceGraph, build_face_graph
+from partverse.segment.facegraph import FaceGraph, build_face_graph, link_matrix
 from partverse.segment.hierarchy import MergeHierarchy, build_hierarchy
 
 GRANULARITY_SCALE = 11.7
@@ -98,8 +97,7 @@ def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int,
     mean_len = float(graph.length.mean()) if len(graph.length) else 1.0
     cost = (graph.length[keep] + 1e-6 * mean_len) * (1.0 + strength[keep])
     # both directions stored once, so the solvers need not symmetrize the matrix themselves
-    rows, cols = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
-    matrix = sp.csr_matrix((np.concatenate([cost, cost]), (rows, cols)), shape=(n, n))
+    matrix = link_matrix(n, pairs, cost)
     root = union_find(n, pairs[:, 0], pairs[:, 1])  # each face's piece, named by its first face
     first_of_piece = np.flatnonzero(root == np.arange(n))
     count = int(np.clip(n // faces_per_superface, 1, MAX_SUPERFACES))
