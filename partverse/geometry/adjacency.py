@@ -35,37 +35,18 @@ def face_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Non-manifold edges (shared by k > 2 faces) give every pair of their faces. Order: by the number
     of faces on the edge, then by the positions (i < j) of the two faces on it, then by edge."""
-    edges, owner = face_edges(faces)
-    if len(edges) == 0:
+    faces = np.ascontiguousarray(faces, dtype=np.int64)
+    if faces.size == 0:
         return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    order = _edge_order(edges)
-    e, o = edges[order], owner[order]
-    same = (e[1:, 0] == e[:-1, 0]) & (e[1:, 1] == e[:-1, 1])
-    # runs of equal edges; every face of a run is paired with every later face of the run
-    starts = np.flatnonzero(np.concatenate([[True], ~same]))
-    lengths = np.diff(np.concatenate([starts, [len(e)]]))
-    multi = lengths > 1
-    starts, lengths = starts[multi], lengths[multi]
-    if not len(starts):
-        return np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64)
-    a, b, run = adjacency_kernels.kernels().run_pairs(starts, lengths, np.argsort(lengths, kind="stable"), o)
-    keep = a != b
-    return np.stack([a[keep], b[keep]], axis=1), e[run[keep]]
-
-
-def _edge_order(edges: np.ndarray) -> np.ndarray:
-    """The stable sort of (N, 2) int64 edges by (first, second) vertex: one sort of packed int64
-    keys (edge, then position) when they fit, else `np.lexsort`."""
-    n = len(edges)
-    size = int(edges.max()) + 1
-    shift = max(1, int(n - 1).bit_length())
-    if float(size) * size * (1 << shift) < 2.0**63:
-        key = edges[:, 0] * size
-        key += edges[:, 1]
-        key <<= shift
-        key |= np.arange(n)
-        return np.sort(key) & ((1 << shift) - 1)
-    return np.lexsort((edges[:, 1], edges[:, 0]))
+    if faces.ndim != 2 or faces.shape[1] != 3 or faces.min() < 0:
+        raise ValueError(f"face_adjacency: expected (F, 3) non-negative vertex indices, got shape {faces.shape}")
+    top = int(faces.max()) + 1
+    if top > 4 * faces.size + 1024:  # sparse vertex ids: renumber densely (order-preserving) first
+        ids, dense = np.unique(faces, return_inverse=True)
+        a, b, shared = adjacency_kernels.kernels().face_pairs(dense.reshape(faces.shape), len(ids))
+        return np.stack([a, b], axis=1), ids[shared]
+    a, b, shared = adjacency_kernels.kernels().face_pairs(faces, top)
+    return np.stack([a, b], axis=1), shared
 
 
 def connected_face_components(num_faces: int, pairs: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

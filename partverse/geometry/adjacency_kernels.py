@@ -1,4 +1,4 @@
-"""Compiled loops (numba) over graphs: the face pairs of runs of equal edges, union-find, labels
+"""Compiled loops (numba) over graphs: the face pairs that share an edge, union-find, labels
 renumbered by first occurrence, and the symmetric CSR table of a list of links.
 
 Compiled on first use and cached on disk (numba's `cache=True`); `kernels()` imports numba only
@@ -12,35 +12,10 @@ from types import SimpleNamespace
 
 @functools.cache
 def kernels() -> SimpleNamespace:
-    """The compiled kernels `run_pairs`, `union_find`, `first_occurrence` and `symmetric_csr`
+    """The compiled kernels `face_pairs`, `edge_order`, `union_find`, `first_occurrence` and `symmetric_csr`
     (see their docstrings)."""
     import numba
     import numpy as np
-
-    @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def run_pairs(starts, lengths, by_length, owner):
-        """Every pair (i < j) of faces within each run of equal edges: owner[s + i], owner[s + j]
-        for the run starting at s, and s. Emitted run length by run length (ascending), then by
-        (i, j), then run by run in `by_length` order (a stable argsort of `lengths`): the order of
-        the numpy loop this replaced. Runs of length 1 emit nothing."""
-        total = 0
-        for r in range(len(lengths)):
-            total += lengths[r] * (lengths[r] - 1) // 2
-        a, b, run = np.empty(total, np.int64), np.empty(total, np.int64), np.empty(total, np.int64)
-        at, first = 0, 0
-        while first < len(by_length):
-            k = lengths[by_length[first]]
-            last = first
-            while last < len(by_length) and lengths[by_length[last]] == k:
-                last += 1
-            for i in range(k):
-                for j in range(i + 1, k):
-                    for r in range(first, last):
-                        s = starts[by_length[r]]
-                        a[at], b[at], run[at] = owner[s + i], owner[s + j], s
-                        at += 1
-            first = last
-        return a, b, run
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def union_find(n, a, b):
@@ -124,5 +99,90 @@ def kernels() -> SimpleNamespace:
             indptr[r + 1] = at
         return indptr, col[:at].copy(), val[:at].copy()
 
-    return SimpleNamespace(run_pairs=run_pairs, union_find=union_find, first_occurrence=first_occurrence,
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def edge_order(edges, num_vertices):
+        """The stable sort of (N, 2) int64 edges by (first, second) vertex, as (N,) int64 indices:
+        a counting sort by the first vertex, then a stable sort by the second within each first
+        vertex's edges (insertion sort for the usual few, merge sort past 32), so linear time on
+        meshes; equal edges keep their order."""
+        n = edges.shape[0]
+        start = np.zeros(num_vertices + 1, np.int64)
+        for i in range(n):
+            start[edges[i, 0] + 1] += 1
+        for v in range(num_vertices):
+            start[v + 1] += start[v]
+        fill = start[:-1].copy()
+        order = np.empty(n, np.int64)
+        for i in range(n):
+            v = edges[i, 0]
+            order[fill[v]] = i
+            fill[v] += 1
+        for v in range(num_vertices):
+            if start[v + 1] - start[v] > 32:  # a vertex of high degree (a fan's centre): merge sort
+                run = order[start[v]:start[v + 1]].copy()
+                order[start[v]:start[v + 1]] = run[np.argsort(edges[run, 1], kind="mergesort")]
+                continue
+            for i in range(start[v] + 1, start[v + 1]):
+                k = order[i]
+                key = edges[k, 1]
+                j = i - 1
+                while j >= start[v] and edges[order[j], 1] > key:
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = k
+        return order
+
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def face_pairs(faces, num_vertices):
+        """Pairs of (F, 3) faces sharing an edge: (E,) int64 faces a, b and the (E, 2) shared
+        vertex pair (low, high). Every pair (i < j) of the faces on each run of equal edges (edges
+        in `edge_order`), emitted run length by run length (ascending), then by (i, j), then run by
+        run; a face listed twice on one edge is not paired with itself."""
+        n = 3 * faces.shape[0]
+        edges = np.empty((n, 2), np.int64)
+        for f in range(faces.shape[0]):
+            for k in range(3):
+                u, v = faces[f, k], faces[f, (k + 1) % 3]
+                edges[3 * f + k, 0], edges[3 * f + k, 1] = min(u, v), max(u, v)
+        order = edge_order(edges, num_vertices)
+        run_start = np.empty(n, np.int64)
+        run_length = np.empty(n, np.int64)
+        runs, longest, total, i = 0, 0, 0, 0
+        while i < n:
+            j = i + 1
+            while j < n and edges[order[j], 0] == edges[order[i], 0] and edges[order[j], 1] == edges[order[i], 1]:
+                j += 1
+            if j - i > 1:
+                run_start[runs], run_length[runs] = i, j - i
+                runs += 1
+                longest = max(longest, j - i)
+                total += (j - i) * (j - i - 1) // 2
+            i = j
+        # runs bucketed by length, in run order within a length (a counting sort)
+        first = np.zeros(longest + 2, np.int64)
+        for r in range(runs):
+            first[run_length[r] + 1] += 1
+        for k in range(longest + 1):
+            first[k + 1] += first[k]
+        fill = first[:-1].copy()
+        by_length = np.empty(runs, np.int64)
+        for r in range(runs):
+            by_length[fill[run_length[r]]] = r
+            fill[run_length[r]] += 1
+        a, b = np.empty(total, np.int64), np.empty(total, np.int64)
+        shared = np.empty((total, 2), np.int64)
+        at = 0
+        for k in range(2, longest + 1):
+            for i in range(k):
+                for j in range(i + 1, k):
+                    for r in by_length[first[k]:first[k + 1]]:
+                        s = run_start[r]
+                        p, q = order[s + i] // 3, order[s + j] // 3
+                        if p != q:
+                            a[at], b[at] = p, q
+                            shared[at, 0], shared[at, 1] = edges[order[s], 0], edges[order[s], 1]
+                            at += 1
+        return a[:at], b[:at], shared[:at]
+
+    return SimpleNamespace(face_pairs=face_pairs, edge_order=edge_order, union_find=union_find, first_occurrence=first_occurrence,
                            symmetric_csr=symmetric_csr)
