@@ -143,7 +143,7 @@ def reference_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             np.array([r[3] for r in rows], np.int64).reshape(-1, 2))
 
 
-@pytest.mark.parametrize("offset", [0, 1 << 40])  # huge vertex ids: the lexsort path
+@pytest.mark.parametrize("offset", [0, 1 << 40])  # huge vertex ids: renumbered densely first
 def test_face_adjacency_matches_the_definition_on_non_manifold_soups(offset):
     rng = np.random.default_rng(5)
     for _ in range(60):
@@ -151,4 +151,12 @@ def test_face_adjacency_matches_the_definition_on_non_manifold_soups(offset):
         pairs, shared = adjacency.face_adjacency(faces + offset)
         ref_pairs, ref_shared = reference_adjacency(faces)
         assert np.array_equal(pairs, ref_pairs) and np.array_equal(shared - offset, ref_shared)
+    # a vertex on hundreds of edges (a fan's centre, shuffled, some faces doubled): its edges are
+    # sorted by merge sort rather than insertion sort
+    ring = np.arange(1, 301)
+    fan = np.stack([np.zeros(300, np.int64), ring, np.roll(ring, -1)], axis=1)
+    fan = rng.permutation(np.concatenate([fan, fan[:40], fan[:5, ::-1]]))
+    pairs, shared = adjacency.face_adjacency(fan + offset)
+    ref_pairs, ref_shared = reference_adjacency(fan)
+    assert np.array_equal(pairs, ref_pairs) and np.array_equal(shared - offset, ref_shared)
     assert adjacency.face_adjacency(np.zeros((0, 3), int))[0].shape == (0, 2)
