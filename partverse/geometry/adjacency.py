@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from partverse.geometry import adjacency_kernels  # numba is imported at the first call, not here
+
+
+def _kernels():
+    """The compiled kernels (`adjacency_kernels`); numba is imported at the first call, not here."""
+    from partverse.geometry import adjacency_kernels
+
+    return adjacency_kernels
 
 
 def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.ndarray:
@@ -43,9 +49,9 @@ def face_adjacency(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     top = int(faces.max()) + 1
     if top > 4 * faces.size + 1024:  # sparse vertex ids: renumber densely (order-preserving) first
         ids, dense = np.unique(faces, return_inverse=True)
-        a, b, shared = adjacency_kernels.kernels().face_pairs(dense.reshape(faces.shape), len(ids))
+        a, b, shared = _kernels().face_pairs(dense.reshape(faces.shape), len(ids))
         return np.stack([a, b], axis=1), ids[shared]
-    a, b, shared = adjacency_kernels.kernels().face_pairs(faces, top)
+    a, b, shared = _kernels().face_pairs(faces, top)
     return np.stack([a, b], axis=1), shared
 
 
@@ -64,7 +70,7 @@ def relabel_by_first_occurrence(labels: np.ndarray) -> np.ndarray:
     if flat.dtype.kind in "iu" and len(flat):
         low, high = int(flat.min()), int(flat.max())
         if high - low <= 4 * len(flat) + 1024 and high < 2**62:  # a lookup table no larger than a few times the labels
-            return adjacency_kernels.kernels().first_occurrence(flat.astype(np.int64, copy=False), low, high)
+            return _kernels().first_occurrence(flat.astype(np.int64, copy=False), low, high)
     _, first, inverse = np.unique(flat, return_index=True, return_inverse=True)
     rank = np.empty(len(first), dtype=np.int64)
     rank[np.argsort(first)] = np.arange(len(first))
@@ -169,7 +175,7 @@ def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         raise ValueError(f"union_find: {len(a)} edge starts for {len(b)} edge ends")
     if len(a) and (min(a.min(), b.min()) < 0 or max(a.max(), b.max()) >= n):
         raise ValueError(f"union_find: an edge names a node outside 0..{n - 1}")
-    return adjacency_kernels.kernels().union_find(int(n), a, b)
+    return _kernels().union_find(int(n), a, b)
 
 
 def first_occurrence_rank(root: np.ndarray) -> np.ndarray:

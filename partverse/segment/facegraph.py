@@ -45,10 +45,10 @@ class FaceGraph:
 def link_matrix(num_faces: int, pairs: np.ndarray, value: np.ndarray) -> sp.csr_matrix:
     """(F, F) symmetric CSR matrix with (E,) `value` at both (p, q) and (q, p) of every (E, 2) link
     (repeated links summed): scipy's canonical CSR of those entries, built in one compiled pass."""
-    from partverse.geometry.adjacency_kernels import kernels
+    from partverse.geometry.adjacency_kernels import symmetric_csr
 
     p, value = np.asarray(pairs, dtype=np.int64), np.ascontiguousarray(value, dtype=np.float64)
-    indptr, indices, data = kernels().symmetric_csr(int(num_faces), np.ascontiguousarray(p[:, 0]),
+    indptr, indices, data = symmetric_csr(int(num_faces), np.ascontiguousarray(p[:, 0]),
                                                     np.ascontiguousarray(p[:, 1]), value)
     if len(data) < 2**31:  # the index width scipy itself picks (its solvers take int32 as is)
         indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
