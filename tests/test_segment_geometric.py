@@ -181,20 +181,6 @@ def test_link_matrix_is_scipys_canonical_csr(bearing):
             assert np.array_equal(ours.data, theirs.data)
 
 
-def test_a_creased_border_merges_after_a_smooth_one_of_equal_weight():
-    from partverse.segment.hierarchy import build_hierarchy
-
-    # regions 0 | 1 | 2 (one face each, equal areas); both borders carry total affinity 1.0, but
-    # the 1-2 border is twice as long with half of it creased: lower mean smoothness
-    region = np.array([0, 1, 2])
-    pairs = np.array([[0, 1], [1, 2], [1, 2]])
-    weight = np.array([1.0, 1.0, 0.0])
-    length = np.array([1.0, 1.0, 1.0])
-    h = build_hierarchy(region, pairs, weight, np.ones(3), length=length)
-    assert h.merges[0].tolist() == [0, 1]
-    assert h.affinity[0] > h.affinity[1]
-
-
 @pytest.mark.parametrize("name", ["psb", "quat_barracks.glb"])
 def test_face_graph_cues_match_their_numpy_definition(name, bearing):
     """The compiled per-face / per-link loops against the definitions written in numpy: areas,

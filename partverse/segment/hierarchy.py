@@ -8,12 +8,10 @@ by smooth surface merge early, parts separated by creases late (a greedy normali
 the smoothness factor keeps a long but creased border from outweighing a short smooth one).
 Each merge's association is recorded, so a granularity threshold or a target count picks a level;
 every level refines the next, so more segments always means a refinement. The loop runs over
-regions (hundreds to a few thousand), never over faces.
+regions (hundreds to a few thousand), never over faces, compiled (`hierarchy_kernels`).
 """
 from __future__ import annotations
 
-import heapq
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +63,8 @@ def build_hierarchy(
     length: (E,) link lengths >= weight (the border's smoothness is weight / length; None = the
     weights themselves, i.e. no smoothness factor).
     """
+    from partverse.segment import hierarchy_kernels  # imports numba: here, not when this module is
+
     region = np.asarray(region, dtype=np.int64)
     n = int(region.max()) + 1
     length = weight if length is None else length
@@ -77,63 +77,13 @@ def build_hierarchy(
     table = sp.coo_matrix((weight[cross] + 1j * length[cross], (lo, hi)), shape=(n, n)).tocsr().tocoo()
     area = np.bincount(region, weights=areas, minlength=n).astype(np.float64)
     area = np.maximum(area, max(area.max(), 1e-300) * 1e-9)  # zero-area regions still merge first
-    neighbours: list[dict[int, list[float]]] = [dict() for _ in range(n)]
-    for a, b, w, L in zip(table.row.tolist(), table.col.tolist(), table.data.real.tolist(), table.data.imag.tolist()):
-        neighbours[a][b] = neighbours[b][a] = [w, L]
-    value = None
+    value = np.zeros(n)
     if face_value is not None:
         value = np.bincount(region, weights=areas * face_value, minlength=n) / area / value_scale
-    return _greedy_merge(neighbours, area, region, n, value)
-
-
-def _affinity(a: int, b: int, entry: list, area: list, scale: float, value: list | None) -> float:
-    """Normalized association of two regions: shared link weight over each region's area,
-    made scale-free by sqrt(total area), times the border's mean smoothness (weight / length),
-    damped by their difference in `value`. High = weakly separated, merge early."""
-    w, length = entry
-    base = w * (1.0 / area[a] + 1.0 / area[b]) * scale * (w / length if length > 0 else 1.0)
-    return base if value is None else base * math.exp(-abs(value[a] - value[b]))
-
-
-def _greedy_merge(neighbours, area, region, n, value=None) -> MergeHierarchy:
     scale = float(np.sqrt(area.sum()))
-    value = None if value is None else value.tolist()
-    area = area.tolist()  # python floats: faster than numpy scalars in this loop
-    # heap entries carry both clusters' versions at push time; a merge bumps the versions of the
-    # clusters it changes, so an entry is current iff both versions still match (no recomputation)
-    heap = [(-_affinity(a, b, e, area, scale, value), a, b, 0, 0) for a in range(n) for b, e in neighbours[a].items() if a < b]
-    heapq.heapify(heap)
-    version = [0] * n
-    merges, affinity = [], []
-    pop, push = heapq.heappop, heapq.heappush
-    while heap:
-        negative, a, b, va, vb = pop(heap)
-        if version[a] != va or version[b] != vb:
-            continue  # stale entry: one of the two clusters changed since it was pushed
-        merges.append((a, b))  # the surviving cluster keeps id a
-        affinity.append(-negative)
-        _absorb(a, b, neighbours, area, value)
-        version[a] += 1
-        version[b] += 1  # b is gone: its entries are all stale now
-        va = version[a]
-        for c, e in neighbours[a].items():
-            key = -_affinity(a, c, e, area, scale, value)
-            push(heap, (key, a, c, va, version[c]) if a < c else (key, c, a, version[c], va))
-    merges_arr = np.array(merges, dtype=np.int64).reshape(-1, 2)
-    return MergeHierarchy(merges_arr, np.array(affinity, dtype=np.float64), region, n)
-
-
-def _absorb(a: int, b: int, neighbours, area, value=None) -> None:
-    """Cluster b joins cluster a (in place)."""
-    if value is not None:  # area-weighted mean of the two
-        value[a] = (value[a] * area[a] + value[b] * area[b]) / (area[a] + area[b])
-    neighbours[a].pop(b)
-    neighbours[b].pop(a)
-    for c, w in neighbours[b].items():
-        entry = neighbours[a].setdefault(c, [0.0, 0.0])
-        entry[0] += w[0]
-        entry[1] += w[1]
-        neighbours[c].pop(b)
-        neighbours[c][a] = entry
-    neighbours[b] = {}
-    area[a] += area[b]
+    # the merge loop: pops the highest association, skips entries made stale by an earlier merge
+    # (version check), merges, and pushes the survivor's new borders
+    rows, cols = table.row.astype(np.int64), table.col.astype(np.int64)
+    merges, affinity = hierarchy_kernels.greedy_merge(
+        n, rows, cols, table.data.real.copy(), table.data.imag.copy(), area, value, face_value is not None, scale)
+    return MergeHierarchy(merges, affinity, region, n)
