@@ -13,7 +13,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 
 from partverse.segment.facegraph import FaceGraph
 
@@ -63,22 +62,17 @@ def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, ra
 
 
 def _smooth(graph: FaceGraph, value: np.ndarray, weight: np.ndarray, steps: int, fallback: float) -> np.ndarray:
-    """Area-weighted neighbour averaging over the dual graph; faces without a value are filled."""
+    """Area-weighted neighbour averaging over the dual graph; faces without a value are filled.
+
+    `steps` rounds of each face plus its neighbours, over the numerator and denominator. Faces
+    still without a value after that (isolated pieces of open or inverted surface) are flooded
+    from known neighbours, one ring per round, until none is left, a round fills none (faces no
+    known value reaches) or 20 rounds have run; those left take `fallback`. One compiled loop
+    (`thickness_kernels`)."""
+    from partverse.segment.thickness_kernels import smooth_fill
+
     adj = graph.adjacency()
     w = weight * graph.areas
-    both = np.stack([value * w, w], axis=1)  # (F, 2): numerator and denominator, one product per step
-    for _ in range(steps):
-        both = both + adj @ both  # each face plus its neighbours
-    num, den = both[:, 0], both[:, 1]
-    # faces still without a value after smoothing: flood from known neighbours a few more rounds,
-    # until none is left or a round fills none (faces no known value reaches: isolated pieces of
-    # open or inverted surface; every later round would repeat it)
-    filled = int(np.count_nonzero(den > 0))
-    for _ in range(20):
-        if filled == len(den):
-            break
-        num, den = np.where(den > 0, num, adj @ num + num), np.where(den > 0, den, adj @ den + den)
-        filled, before = int(np.count_nonzero(den > 0)), filled
-        if filled == before:
-            break
+    num, den = np.ascontiguousarray(value * w, dtype=np.float64), np.ascontiguousarray(w, dtype=np.float64)
+    smooth_fill(adj.indptr, adj.indices, adj.data, num, den, int(steps), 20)
     return np.where(den > 0, num / np.where(den > 0, den, 1.0), fallback)
