@@ -154,20 +154,42 @@ def test_native_scenes_are_independent_and_outlive_their_inputs():
     np.testing.assert_allclose(second.cast(o, d)[2], [6.0], rtol=1e-6)
 
 
-def test_a_forked_child_builds_and_casts_on_its_own_device():
-    """The device is per process: a child forked after the parent cast rays makes its own (the
-    parent's embree threads do not exist in the child) and gets the same hits."""
+def test_a_forked_child_builds_and_casts_on_its_own_device(monkeypatch):
+    """The device and the cast threads are per process: a child forked after the parent cast rays
+    on several threads makes its own (the parent's embree and cast threads do not exist in the
+    child) and gets the same hits."""
     import multiprocessing
 
+    from partverse.render import embree_native
+
+    monkeypatch.setattr(embree_native, "_cores", lambda: 3)  # threads even on a one-core machine
+    monkeypatch.setattr(embree_native, "PARALLEL_RAYS", 1000)
     m = load(shared("assets", "objaverse_002e462c8bfa4267a9c9f038c7966f3b.glb"))  # 30k faces: parallel build
     v, f = m.vertices, m.faces
-    o, d = orbit_views(1, radius=2.5 * np.abs(v).max(), resolution=32)[0].rays()
+    o, d = orbit_views(1, radius=2.5 * np.abs(v).max(), resolution=64)[0].rays()  # 4096 rays: 3 threads
     expected = RayScene(v, f).cast(o, d)[0]
-    assert (expected >= 0).any()
+    assert (expected >= 0).any() and embree_native._state["pool"] is not None
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as pool:
         hits = pool.apply_async(_cast_in_child, (v, f, o, d)).get(timeout=60)
     np.testing.assert_array_equal(hits, expected)
+
+
+def test_casts_split_over_threads_give_the_same_hits(monkeypatch):
+    """A batch cast on several threads (each its own slice of the rays) equals the one-thread cast."""
+    from partverse.render import embree_native
+
+    m = load(shared("assets", "quat_barracks.glb"))
+    scene = RayScene(m.vertices, m.faces)
+    o, d = orbit_views(2, radius=2.5 * np.abs(m.vertices).max(), resolution=48)[1].rays()
+    monkeypatch.setattr(embree_native, "PARALLEL_RAYS", 10**9)
+    serial = scene.cast(o, d)
+    monkeypatch.setattr(embree_native, "_cores", lambda: 5)
+    monkeypatch.setattr(embree_native, "PARALLEL_RAYS", 97)  # uneven slices
+    threaded = scene.cast(o, d)
+    assert (serial[0] >= 0).sum() > 100
+    for a, b in zip(serial, threaded):
+        np.testing.assert_array_equal(a, b)
 
 
 def _cast_in_child(v, f, o, d):

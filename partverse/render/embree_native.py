@@ -5,7 +5,8 @@ index in a Python-level loop and creates a new embree device (a thread pool) per
 loop pays a Python-object round trip per call. Here one device serves the whole process, the
 scene reads its own padded float32 / uint32 arrays in place (shared buffers, one numpy copy), and
 `cast` is one numba loop
-over `rtcIntersect1`. Scenes are built with RTC_SCENE_FLAG_ROBUST, as embreex's are, so hits are
+over `rtcIntersect1` (it releases the GIL: a large batch is split over one thread per available
+core, `PARALLEL_RAYS` rays or more per thread). Scenes are built with RTC_SCENE_FLAG_ROBUST, as embreex's are, so hits are
 the same ones (no ray slips through the crack between two triangles).
 
 `library_path()` is None when no libembree4 can be found (an embreex built against a system
@@ -30,6 +31,8 @@ _SCENE_FLAG_ROBUST = 1 << 2
 # Ng xyz, u, v, primID, geomID, instID[1] (RTCHit; some builds add instPrimID[1]): 20 or 21 words
 # aligned to 16 bytes; the kernel's ray buffer has room for 32.
 _RAY_WORDS = 32
+
+PARALLEL_RAYS = 4096  # rays per thread below which a cast stays on the calling thread
 
 _lock = threading.Lock()
 _state: dict = {}
@@ -78,8 +81,27 @@ def _api():
                 raise RuntimeError(f"rtcNewDevice failed (error {lib.rtcGetDeviceError(None)})")
             from partverse.render import embree_kernels
 
-            _state.update(lib=lib, device=device, cast=embree_kernels.cast_kernel(path), pid=os.getpid())
+            _state.update(lib=lib, device=device, cast=embree_kernels.cast_kernel(path), pid=os.getpid(), pool=None)
         return _state["lib"], _state["device"], _state["cast"]
+
+
+def _cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _pool():
+    """The process's thread pool for casts (a forked child makes its own: threads do not survive a fork)."""
+    _api()
+    with _lock:
+        if _state["pool"] is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            _state["pool"] = ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="partverse-embree")
+        return _state["pool"]
 
 
 class NativeScene:
@@ -113,7 +135,16 @@ class NativeScene:
         n = len(origins32)
         prim = np.empty(n, np.int64)
         uvt = np.empty((n, 3), np.float32)
-        self._cast(self._scene, np.ascontiguousarray(origins32), np.ascontiguousarray(directions32), prim, uvt)
+        origins32, directions32 = np.ascontiguousarray(origins32), np.ascontiguousarray(directions32)
+        parts = min(_cores(), n // PARALLEL_RAYS)
+        if parts < 2:
+            self._cast(self._scene, origins32, directions32, prim, uvt)
+            return prim, uvt[:, 0], uvt[:, 1], uvt[:, 2]
+        bounds = np.linspace(0, n, parts + 1).astype(np.int64)
+        jobs = [_pool().submit(self._cast, self._scene, origins32[s:e], directions32[s:e], prim[s:e], uvt[s:e])
+                for s, e in zip(bounds[:-1], bounds[1:])]
+        for job in jobs:
+            job.result()
         return prim, uvt[:, 0], uvt[:, 1], uvt[:, 2]
 
     def __del__(self):
