@@ -1,11 +1,11 @@
-"""Face adjacency on triangle meshes, vectorized with numpy (scipy only as a fallback).
+"""Face adjacency on triangle meshes: numpy, compiled loops (`adjacency_kernels`) where a pass over
+faces or edges would need many numpy temporaries, and scipy only as a fallback (dense vertex clusters).
 
 All functions take plain arrays: vertices (V, 3) float, faces (F, 3) int.
 """
 from __future__ import annotations
 
 import numpy as np
-
 
 
 def _kernels():
@@ -162,8 +162,6 @@ def close_pairs(points: np.ndarray, radius: float) -> np.ndarray:
         return np.zeros((0, 2), np.int64)
     pairs = np.concatenate(found)
     return np.sort(pairs, axis=1)
-
-
 
 
 def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:

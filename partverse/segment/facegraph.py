@@ -48,8 +48,8 @@ def link_matrix(num_faces: int, pairs: np.ndarray, value: np.ndarray) -> sp.csr_
     from partverse.geometry.adjacency_kernels import symmetric_csr
 
     p, value = np.asarray(pairs, dtype=np.int64), np.ascontiguousarray(value, dtype=np.float64)
-    indptr, indices, data = symmetric_csr(int(num_faces), np.ascontiguousarray(p[:, 0]),
-                                                    np.ascontiguousarray(p[:, 1]), value)
+    indptr, indices, data = symmetric_csr(int(num_faces), np.ascontiguousarray(p[:, 0]), np.ascontiguousarray(p[:, 1]),
+                                          value)
     if len(data) < 2**31:  # the index width scipy itself picks (its solvers take int32 as is)
         indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
     matrix = sp.csr_matrix((data, indices, indptr), shape=(num_faces, num_faces))
