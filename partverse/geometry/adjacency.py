@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from partverse.geometry.normalize import bounding_box
+
 
 def _kernels():
     """The compiled kernels (`adjacency_kernels`); numba is imported at the first call, not here."""
@@ -21,7 +23,8 @@ def weld_vertices(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) ->
     vertices = np.asarray(vertices, dtype=np.float64)
     if len(vertices) == 0:
         return np.asarray(faces, dtype=np.int64)
-    extent = float(np.ptp(vertices, axis=0).max()) or 1.0
+    lo, hi = bounding_box(vertices)
+    extent = float((hi - lo).max()) or 1.0
     keys = np.round(vertices / (extent * tol)).astype(np.int64)
     _, inverse = np.unique(keys, axis=0, return_inverse=True)
     return inverse.reshape(-1)[np.asarray(faces, dtype=np.int64)]

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from partverse.geometry.normalize import bounding_box
 from partverse.records import Material
 
 
@@ -71,7 +72,8 @@ class GlbBuilder:
         acc = {"bufferView": self._view(np.ascontiguousarray(array).tobytes(), target), "componentType": ctype,
                "count": int(len(array)), "type": kind}
         if bounds:
-            acc["min"], acc["max"] = array.min(axis=0).tolist(), array.max(axis=0).tolist()
+            lo, hi = bounding_box(array)
+            acc["min"], acc["max"] = lo.tolist(), hi.tolist()
         if normalized:
             acc["normalized"] = True
         self._json["accessors"].append(acc)

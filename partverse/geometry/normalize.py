@@ -10,10 +10,17 @@ from partverse.records import Mesh
 HALF_EXTENT = 0.5  # the normalized frame is the cube [-0.5, 0.5]^3: box centred at 0, longest side 1
 
 
+def bounding_box(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(D,) lowest and (D,) highest coordinate of (N, D) points (N > 0). Reduced over a transposed
+    copy: numpy reduces an (N, 3) array along axis 0 some 10x slower than three contiguous rows."""
+    planes = np.ascontiguousarray(np.asarray(points).T)
+    return planes.min(axis=1), planes.max(axis=1)
+
+
 def normalization_matrix(vertices: np.ndarray) -> np.ndarray:
     """(4, 4) matrix mapping (V, 3) `vertices` so their bounding box is centred at the origin with
     its longest side equal to 2 * HALF_EXTENT."""
-    lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+    lo, hi = bounding_box(vertices)
     extent = float((hi - lo).max())
     scale = 2.0 * HALF_EXTENT / extent if extent > 0 else 1.0
     matrix = np.eye(4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from partverse.geometry.adjacency import connected_face_components, face_adjacency, face_edges, weld_vertices_radius
+from partverse.geometry.normalize import bounding_box
 from partverse.geometry.sampling import face_areas_normals
 from partverse.records import Mesh
 
@@ -25,7 +26,7 @@ def mesh_stats(mesh: Mesh) -> dict:
     degenerate_faces, non_manifold_edges, boundary_edges, textured, warnings."""
     welded = weld_vertices_radius(mesh.vertices, mesh.faces)
     areas, _ = face_areas_normals(mesh.vertices, mesh.faces)
-    extent = np.ptp(mesh.vertices, axis=0) if mesh.num_vertices else np.zeros(3)
+    extent = np.subtract(*bounding_box(mesh.vertices)[::-1]) if mesh.num_vertices else np.zeros(3)
     diag2 = float(np.dot(extent, extent)) or 1.0
     pairs, _ = face_adjacency(welded)
     counts = edge_counts(welded)

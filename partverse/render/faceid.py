@@ -32,6 +32,7 @@ import numpy as np
 
 from partverse.errors import PartverseError
 from partverse.extras import require
+from partverse.geometry.normalize import bounding_box
 from partverse.render import embree_native
 from partverse.render.cameras import Camera
 
@@ -65,7 +66,7 @@ class RayScene:
             raise PartverseError("RayScene: non-finite vertex coordinates")
         self.vertices = vertices
         self.faces = faces
-        lo, hi = vertices.min(axis=0), vertices.max(axis=0)
+        lo, hi = bounding_box(vertices)
         self._origin = (lo + hi) / 2.0
         self._scale = 1.0 / max(float(np.max(hi - lo)), 1e-12)
         unit = ((vertices - self._origin) * self._scale).astype(np.float32)

@@ -13,6 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from partverse.geometry.adjacency import face_adjacency, weld_vertices
+from partverse.geometry.normalize import bounding_box
 
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9], dtype=np.uint64)
 
@@ -78,7 +79,8 @@ def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.
     faces = np.asarray(faces, dtype=np.int64)
     if len(vertices) == 0:
         return faces
-    extent = float(np.ptp(vertices, axis=0).max()) or 1.0
+    lo, hi = bounding_box(vertices)
+    extent = float((hi - lo).max()) or 1.0
     keys = np.round(vertices / (extent * tol)).astype(np.int64)
     with np.errstate(over="ignore"):
         hashed = (keys.view(np.uint64) * _MIX).sum(axis=1, dtype=np.uint64)

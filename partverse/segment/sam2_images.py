@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from partverse.errors import ConfigError, PartverseError
+from partverse.geometry.normalize import bounding_box
 from partverse.records import Mesh
 
 MODALITIES = ("normals", "sdf", "shaded")
@@ -59,7 +60,7 @@ def check_mesh(mesh: Mesh) -> None:
 def unit_frame(vertices: np.ndarray) -> np.ndarray:
     """(V, 3) vertices centred on their bounding box and scaled so the longest side spans [-1, 1]."""
     v = np.asarray(vertices, dtype=np.float64)
-    lo, hi = v.min(axis=0), v.max(axis=0)
+    lo, hi = bounding_box(v)
     return (v - (lo + hi) / 2.0) / max(float((hi - lo).max()) / 2.0, 1e-12)
 
 

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 
+from partverse.geometry.normalize import bounding_box
 from partverse.segment.facegraph import FaceGraph
 
 
@@ -42,7 +43,8 @@ def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, ra
 
     vertices = np.asarray(vertices, dtype=np.float64)
     n = graph.num_faces
-    diagonal = float(np.linalg.norm(vertices.max(axis=0) - vertices.min(axis=0))) or 1.0
+    lo, hi = bounding_box(vertices)
+    diagonal = float(np.linalg.norm(hi - lo)) or 1.0
     scene = RayScene(vertices, faces)
     dirs = -graph.normals if rays == 1 else _cone_directions(graph.normals, rays, half_angle).reshape(-1, 3)
     origins = (graph.centroids if rays == 1 else np.repeat(graph.centroids, rays, axis=0)) + dirs * (1e-5 * diagonal)
