@@ -26,7 +26,8 @@ def mesh_stats(mesh: Mesh) -> dict:
     degenerate_faces, non_manifold_edges, boundary_edges, textured, warnings."""
     welded = weld_vertices_radius(mesh.vertices, mesh.faces)
     areas, _ = face_areas_normals(mesh.vertices, mesh.faces)
-    extent = np.subtract(*bounding_box(mesh.vertices)[::-1]) if mesh.num_vertices else np.zeros(3)
+    lo, hi = bounding_box(mesh.vertices) if mesh.num_vertices else (np.zeros(3), np.zeros(3))
+    extent = hi - lo
     diag2 = float(np.dot(extent, extent)) or 1.0
     pairs, _ = face_adjacency(welded)
     counts = edge_counts(welded)

@@ -4,10 +4,9 @@ embreex (the `render` extra) ships `libembree4` but its Python scene copies ever
 index in a Python-level loop and creates a new embree device (a thread pool) per scene; its cast
 loop pays a Python-object round trip per call. Here one device serves the whole process, the
 scene reads its own padded float32 / uint32 arrays in place (shared buffers, one numpy copy), and
-`cast` is one numba loop
-over `rtcIntersect1` (it releases the GIL: a large batch is split over one thread per available
-core, `PARALLEL_RAYS` rays or more per thread). Scenes are built with RTC_SCENE_FLAG_ROBUST, as embreex's are, so hits are
-the same ones (no ray slips through the crack between two triangles).
+`cast` is one numba loop over `rtcIntersect1` that releases the GIL, so a large batch is split over
+one thread per available core (`PARALLEL_RAYS` rays or more per thread). Scenes are built with
+RTC_SCENE_FLAG_ROBUST, as embreex's are, so hits are the same ones (no ray slips through the crack between two triangles).
 
 `library_path()` is None when no libembree4 can be found (an embreex built against a system
 embree that is not on the loader path); `RayScene` then uses embreex's own scene.

@@ -12,6 +12,17 @@ import numba
 import numpy as np
 
 
+@numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+def _neighbour_sums(indptr, indices, data, num, den, i):
+    """Row i of A num and A den, summed in row order from 0.0 (scipy's csr_matvec order)."""
+    a, b = 0.0, 0.0
+    for k in range(indptr[i], indptr[i + 1]):
+        j = indices[k]
+        a += data[k] * num[j]
+        b += data[k] * den[j]
+    return a, b
+
+
 @numba.njit(cache=True, nogil=True, boundscheck=False)
 def smooth_fill(indptr, indices, data, num, den, steps, rounds):
     """In place on (F,) float64 num / den over the CSR matrix (indptr, indices, data)."""
@@ -19,11 +30,7 @@ def smooth_fill(indptr, indices, data, num, den, steps, rounds):
     next_num, next_den = np.empty(n), np.empty(n)
     for _ in range(steps):
         for i in range(n):
-            a, b = 0.0, 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                a += data[k] * num[j]
-                b += data[k] * den[j]
+            a, b = _neighbour_sums(indptr, indices, data, num, den, i)
             next_num[i], next_den[i] = num[i] + a, den[i] + b
         num[:], den[:] = next_num, next_den
     todo = np.flatnonzero(~(den > 0))  # faces without a value
@@ -32,11 +39,7 @@ def smooth_fill(indptr, indices, data, num, den, steps, rounds):
             break
         for t in range(len(todo)):  # every new value from the previous round's (synchronous)
             i = todo[t]
-            a, b = 0.0, 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                j = indices[k]
-                a += data[k] * num[j]
-                b += data[k] * den[j]
+            a, b = _neighbour_sums(indptr, indices, data, num, den, i)
             next_num[t], next_den[t] = a + num[i], b + den[i]
         left = 0
         for t in range(len(todo)):
