@@ -133,3 +133,16 @@ def test_object_that_kills_its_worker_goes_to_quarantine(tmp_path, cluster):
     [q] = s.quarantined
     assert q["source_uri"].endswith("quat_bed_bunk.glb") and q["stage"] == "toy_read"
     assert "Ray could not run this object" in q["message"]
+
+
+def test_a_one_cpu_task_keeps_to_one_thread(cluster):
+    """Ray gives a task OMP_NUM_THREADS = its num_cpus but the node's whole CPU affinity: partverse's
+    background thread and split embree casts follow the former, so one-CPU tasks do not oversubscribe."""
+    @ray.remote(num_cpus=1)
+    def cores():
+        from partverse.background import usable_cores
+        from partverse.render import embree_native
+
+        return usable_cores(), embree_native._cores(), len(os.sched_getaffinity(0))
+
+    assert ray.get(cores.remote(), timeout=120)[:2] == (1, 1)

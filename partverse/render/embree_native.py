@@ -86,10 +86,9 @@ def _api():
 
 def _cores() -> int:
     """Cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    from partverse.background import usable_cores
+
+    return usable_cores()
 
 
 def _pool():

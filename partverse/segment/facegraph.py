@@ -98,16 +98,18 @@ def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.
     return inverse[faces]
 
 
-def build_face_graph(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2) -> FaceGraph:
+def build_face_graph(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2,
+                     geometry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> FaceGraph:
     """Dual graph of (V, 3) vertices / (F, 3) faces; coincident vertices are welded first so that
     seams (UV splits) do not disconnect the surface. The link cues come from `facegraph_kernels`
-    (the definitions in the module docstring, one compiled pass over the links)."""
+    (the definitions in the module docstring, one compiled pass over the links). `geometry`:
+    `face_geometry(vertices, faces)` if the caller has it already."""
     from partverse.segment.facegraph_kernels import kernels
 
     faces = np.ascontiguousarray(faces, dtype=np.int64)
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     welded = weld_fast(vertices, faces)
-    areas, centroids, normals = face_geometry(vertices, faces)
+    areas, centroids, normals = face_geometry(vertices, faces) if geometry is None else geometry
     pairs, shared = face_adjacency(welded)
     # welded indices point at one of the coincident originals; positions are equal, so use any
     position = np.empty((welded.max() + 1 if welded.size else 0, 3))

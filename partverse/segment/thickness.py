@@ -11,6 +11,7 @@ different thickness meet. Ray casting uses embree (`render` extra).
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 
@@ -32,26 +33,44 @@ def _cone_directions(normals: np.ndarray, rays: int, half_angle: float) -> np.nd
     return np.concatenate([inward[:, None, :], ring], axis=1)
 
 
+class CastDiameters(NamedTuple):
+    """Per-face diameters straight from the rays, before smoothing: (F,) log diameter (0 where
+    unknown), (F,) bool known, and the log of the bounding-box diagonal (the fallback)."""
+
+    log_d: np.ndarray
+    known: np.ndarray
+    log_diagonal: float
+
+
 def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, rays: int = 1, half_angle: float = 0.5,
                    smooth_steps: int = 4) -> np.ndarray:
     """(F,) float64 log shape diameter per face of (V, 3) vertices / (F, 3) faces, smoothed over
     `graph` (their dual graph); log(bounding-box diagonal) where no ray of any nearby face hits."""
+    cast = cast_diameters(vertices, faces, graph.centroids, graph.normals, rays, half_angle)
+    return smooth_diameters(graph, cast, smooth_steps)
+
+
+def cast_diameters(vertices: np.ndarray, faces: np.ndarray, centroids: np.ndarray, normals: np.ndarray,
+                   rays: int = 1, half_angle: float = 0.5) -> CastDiameters:
+    """The rays of `shape_diameter` from (F, 3) face centroids along (F, 3) unit face normals
+    (`facegraph.face_geometry`), without the dual graph: so they can be cast while the graph is
+    built (`geometric_hierarchy` runs this in a background thread)."""
     from partverse.render.faceid import RayScene
 
     if not isinstance(rays, int) or rays < 1:
         raise ValueError(f"shape_diameter: rays = {rays!r}: must be a positive integer")
 
     vertices = np.asarray(vertices, dtype=np.float64)
-    n = graph.num_faces
+    n = len(centroids)
     lo, hi = bounding_box(vertices)
     diagonal = float(np.linalg.norm(hi - lo)) or 1.0
     scene = RayScene(vertices, faces)
-    dirs = -graph.normals if rays == 1 else _cone_directions(graph.normals, rays, half_angle).reshape(-1, 3)
-    origins = (graph.centroids if rays == 1 else np.repeat(graph.centroids, rays, axis=0)) + dirs * (1e-5 * diagonal)
+    dirs = -normals if rays == 1 else _cone_directions(normals, rays, half_angle).reshape(-1, 3)
+    origins = (centroids if rays == 1 else np.repeat(centroids, rays, axis=0)) + dirs * (1e-5 * diagonal)
     hit, _, t = scene.cast(origins, dirs)
     # a ray that meets the surface from its front (hit normal facing the ray) escaped the volume
     ok = hit >= 0
-    ok[ok] &= np.einsum("ij,ij->i", graph.normals[hit[ok]], dirs[ok]) > 0
+    ok[ok] &= np.einsum("ij,ij->i", normals[hit[ok]], dirs[ok]) > 0
     if rays == 1:
         diameter = np.where(ok, t, np.nan)
     else:
@@ -60,7 +79,12 @@ def shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph: FaceGraph, ra
             diameter = np.nanmedian(np.where(ok, t, np.nan).reshape(n, rays), axis=1)
     known = np.isfinite(diameter) & (diameter > 0)
     log_d = np.where(known, np.log(np.maximum(np.where(known, diameter, 1.0), 1e-9 * diagonal)), 0.0)
-    return _smooth(graph, log_d, known.astype(np.float64), smooth_steps, np.log(diagonal))
+    return CastDiameters(log_d, known, float(np.log(diagonal)))
+
+
+def smooth_diameters(graph: FaceGraph, cast: CastDiameters, smooth_steps: int = 4) -> np.ndarray:
+    """(F,) smoothed log shape diameter from `cast_diameters` over `graph` (see `_smooth`)."""
+    return _smooth(graph, cast.log_d, cast.known.astype(np.float64), smooth_steps, cast.log_diagonal)
 
 
 def _smooth(graph: FaceGraph, value: np.ndarray, weight: np.ndarray, steps: int, fallback: float) -> np.ndarray:
