@@ -1,7 +1,7 @@
 """Segmentation quality on the Princeton Segmentation Benchmark, against every human segmentation.
 
     python benchmarks/segmentation_psb.py [--psb ../shared/data/psb] [--granularity 1.0] [--method auto]
-                                         [--assets ../shared/data/assets] [--ceiling]
+                                         [--assets ../shared/data/assets] [--ceiling] [--oracle]
 
 Per model: the human reference (each human against the others), the over-segmentation at the
 given granularity (ASA, segment count / human median, ...), and the segmentation at the human
@@ -14,6 +14,12 @@ With --ceiling (geometric / auto): the ASA of the method's merge hierarchy cut a
 to 10x the human median, and the best mean ASA any choice of one count per model reaches within
 the same mean ratio (Lagrangian bound, `metrics.count_budget_bound`): how far a stopping rule on
 this hierarchy could go. The counts are chosen with the human segmentations: a bound, not a result.
+With --oracle (geometric / auto): where the ASA is lost. Per model, the method's hierarchy and a
+second one built the same way but started from the humans' common refinement (every face pair
+that some human separates is separated; split into connected pieces) instead of the superfaces,
+both cut at exactly 3x the human median count. The second knows every human boundary; what it
+still loses at 3x is the humans' disagreement, what the first loses beyond it is boundaries the
+geometric cues do not find.
 Then, per shared asset: the same method's segments against the artist's pieces (ASA >= 0.99:
 segments never straddle two artist parts).
 Measured (auto, granularity 1): ASA 0.939 at 2.94x (ratio of mean counts 2.68x), RI error 0.106 at
@@ -86,6 +92,34 @@ def asa_by_count(model, method: str, limit: float = 10.0) -> tuple[dict[int, flo
     return curve, median, asa(hierarchy.num_regions)
 
 
+def oracle_row(model, method: str, budget: float = 3.0) -> dict:
+    """ASA at `budget` x the human median count of `method`'s hierarchy and of the same merge
+    started from the humans' common refinement (split into connected pieces): see --oracle."""
+    from partverse.geometry.adjacency import connected_face_components
+    from partverse.segment.artist import artist_segmentation
+    from partverse.segment.geometric import GeometricConfig, geometric_hierarchy
+
+    if method not in ("geometric", "auto"):
+        raise SystemExit(f"--oracle needs --method geometric or auto, got {method!r}")
+    mesh = load(model.mesh_path)
+    gts = [read_seg(p, mesh.num_faces) for p in model.seg_paths]
+    areas = face_geometry(mesh.vertices, mesh.faces)[0]
+    median = int(np.median([len(np.unique(g)) for g in gts]))
+    group = artist_segmentation(mesh).astype(np.int64) if method == "auto" else None
+    graph, ours = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(), face_group=group)
+    overlay = metrics.common_refinement(gts + ([group] if group is not None else []))
+    cells = connected_face_components(mesh.num_faces, graph.pairs, overlay[graph.pairs[:, 0]] == overlay[graph.pairs[:, 1]])
+    _, oracle = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(), face_group=group, regions=cells)
+    count = int(round(budget * median))
+
+    def asa(hierarchy) -> float:
+        labels = hierarchy.labels_for_count(count)
+        return float(np.mean([metrics.achievable_segmentation_accuracy(labels, g, areas) for g in gts]))
+
+    return {"model": model.model_id, "median": median, "count": count, "cells": int(cells.max()) + 1,
+            "ours_ASA": asa(ours), "oracle_ASA": asa(oracle)}
+
+
 def artist_rows(folder: Path, method: str, granularity: float) -> list[dict]:
     """Per shared asset: segment count and ASA of `method` against the artist pieces."""
     rows = []
@@ -115,6 +149,8 @@ def main() -> None:
     parser.add_argument("--granularity", type=float, default=1.0)
     parser.add_argument("--ceiling", action="store_true",
                         help="also bound the ASA any per-model choice of count reaches at the same mean ratio")
+    parser.add_argument("--oracle", action="store_true",
+                        help="also the ASA at 3x the median count of a hierarchy started from the humans' boundaries")
     parser.add_argument("--assets", default=None,
                         help="shared assets folder for the artist-parts table (default: PSB/../assets; '' to skip)")
     args = parser.parse_args()
@@ -137,6 +173,15 @@ def main() -> None:
         print("counts\t" + " ".join(f"{r['model']}:{k}" for r, k in zip(rows, bound.counts)))
         at3 = metrics.count_budget_bound(list(curves), np.array(medians), 3.0, np.array(finest))
         print(f"at mean ratio 3: found {at3.best_found:.4f}, upper bound {at3.upper_bound:.4f}")
+    if args.oracle:
+        orows = [oracle_row(m, args.method) for m in list_models(args.psb)]
+        keys = ["model", "median", "count", "cells", "ours_ASA", "oracle_ASA"]
+        print("\n" + "\t".join(keys))
+        for row in orows:
+            print("\t".join(_fmt(row[k]) for k in keys))
+        ours, oracle = (float(np.mean([r[k] for r in orows])) for k in ("ours_ASA", "oracle_ASA"))
+        print(f"at exactly 3x the human median count: {args.method} ASA {ours:.4f}; the same merge started from the "
+              f"humans' common refinement {oracle:.4f} (target 0.95)")
     assets = Path(args.psb).parent / "assets" if args.assets is None else Path(args.assets) if args.assets else None
     if assets is not None and not assets.is_dir():
         print(f"\nno artist-parts table: {assets} is not a folder")

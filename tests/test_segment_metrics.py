@@ -110,3 +110,23 @@ def test_count_budget_bound_brackets_the_exhaustive_optimum():
     assert np.isnan(metrics.count_budget_bound(curves, reference, 0.1).best_found)
     with pytest.raises(ValueError, match="2 curves for 3"):
         metrics.count_budget_bound(curves[:2], reference, 3.0)
+
+
+def test_common_refinement_is_the_coarsest_overlay():
+    a = np.array([0, 0, 0, 1, 1, 1, 2, 2])
+    b = np.array([7, 7, 3, 3, 3, 9, 9, 9])
+    assert metrics.common_refinement([a, b]).tolist() == [0, 0, 1, 2, 2, 3, 4, 4]
+    assert metrics.common_refinement([b]).tolist() == [0, 0, 1, 1, 1, 2, 2, 2]
+    with pytest.raises(ValueError, match="no segmentations"):
+        metrics.common_refinement([])
+
+
+def test_common_refinement_of_psb_humans_is_fully_achievable_for_each_and_no_finer():
+    model = [m for m in list_models(shared("psb")) if m.model_id == "181"][0]
+    gts = [read_seg(p) for p in model.seg_paths]
+    overlay = metrics.common_refinement(gts)
+    for gt in gts:
+        assert metrics.achievable_segmentation_accuracy(overlay, gt) == pytest.approx(1.0)
+    # coarsest: one label per distinct tuple of human labels, so no two labels could be merged
+    assert overlay.max() + 1 == len({tuple(row) for row in np.stack(gts, axis=1).tolist()})
+    assert overlay.max() + 1 > max(len(np.unique(g)) for g in gts)

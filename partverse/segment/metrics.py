@@ -14,6 +14,7 @@ Definitions (Chen, Golovinskiy, Funkhouser 2009; Neubert & Protzel 2012; PartGen
 - best-IoU mIoU (PartObjaverse-Tiny): for each ground-truth segment the best IoU over predicted
   segments, averaged over ground-truth segments.
 - average_precision / recall_at_k: PartGen's metrics for a ranked list of part proposals.
+- common_refinement: the overlay of several segmentations (the humans' union of boundaries).
 """
 from __future__ import annotations
 
@@ -131,6 +132,20 @@ def human_consistency(gts: list[np.ndarray], weights=None) -> dict:
         raise ValueError("human consistency needs at least two ground-truth segmentations")
     rows = [mean_scores(gts[i], gts[:i] + gts[i + 1 :], weights) for i in range(len(gts))]
     return {key: float(np.mean([r[key] for r in rows])) for key in rows[0]}
+
+
+def common_refinement(segmentations: list[np.ndarray]) -> np.ndarray:
+    """(F,) int64 labels of the coarsest segmentation that refines every one of `segmentations`
+    ((F,) int each): two faces share a label iff they share one in every input (numbered by
+    first face). Its ASA against each input is 1; split into connected pieces and merged back,
+    it gives a hierarchy that knows every human boundary (`benchmarks/segmentation_psb.py --oracle`)."""
+    if not segmentations:
+        raise ValueError("common_refinement: no segmentations given")
+    stacked = np.stack([np.asarray(s).reshape(-1) for s in segmentations], axis=1)
+    _, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    from partverse.geometry.adjacency import relabel_by_first_occurrence
+
+    return relabel_by_first_occurrence(inverse.reshape(-1).astype(np.int64))
 
 
 # ---- ranked proposals (PartGen, Appendix B) ----
