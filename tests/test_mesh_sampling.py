@@ -134,3 +134,27 @@ def test_the_sample_stream_is_pinned():
     from pipelines.stages.export_parts import ExportParts
 
     assert ExportParts.version == "5"
+
+
+def test_iid_samples_are_area_weighted_on_their_triangles_with_unit_normals():
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1], [3, 0, 1], [0, 1, 1]], float)
+    faces = np.array([[0, 1, 2], [3, 4, 5]])  # areas 0.5 and 1.5, both facing +z
+    points, normals = sampling.sample_surface_iid(vertices, faces, 20000, np.random.default_rng(0))
+    on_big = points[:, 2] > 0.5
+    assert on_big.mean() == pytest.approx(0.75, abs=0.01)
+    # inside their triangles: x / extent + y <= 1
+    assert (points[~on_big, 0] + points[~on_big, 1] <= 1 + 1e-6).all()
+    assert (points[on_big, 0] / 3 + points[on_big, 1] <= 1 + 1e-6).all() and (points >= -1e-7).all()
+    assert np.allclose(normals, [0, 0, 1])
+    again = sampling.sample_surface_iid(vertices, faces, 20000, np.random.default_rng(0))
+    assert np.array_equal(points, again[0])
+
+
+def test_iid_samples_of_a_surface_without_area():
+    vertices = np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]], float)  # collinear: no area
+    points, normals = sampling.sample_surface_iid(vertices, np.array([[0, 1, 2]]), 10, np.random.default_rng(1))
+    assert np.allclose(points[:, 1:], 0) and not normals.any()
+    with pytest.raises(ValueError, match="1 faces has zero surface area"):
+        sampling.sample_surface_iid(vertices, np.array([[0, 1, 2]]), 10, np.random.default_rng(1), require_area=True)
+    with pytest.raises(ValueError, match="without faces"):
+        sampling.sample_surface_iid(vertices, np.zeros((0, 3), int), 10, np.random.default_rng(1))

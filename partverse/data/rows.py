@@ -21,26 +21,14 @@ def part_seed(uid: str, part_id: int) -> int:
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Area-weighted surface samples.
+    """Area-weighted surface samples seeded by `seed` (`geometry.sampling.sample_surface_iid` on
+    `default_rng(seed)`). vertices: (V, 3) float; faces: (F, 3) int -> points (count, 3) float32,
+    normals (count, 3) float32; zeros when there are no faces."""
+    from partverse.geometry.sampling import sample_surface_iid
 
-    vertices: (V, 3) float; faces: (F, 3) int -> points (count, 3) float32, normals (count, 3) float32.
-    """
-    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces)]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    area = np.linalg.norm(cross, axis=1)
-    rng = np.random.default_rng(seed)
     if len(faces) == 0:
         return np.zeros((count, 3), np.float32), np.zeros((count, 3), np.float32)
-    p = area / area.sum() if area.sum() > 0 else None
-    pick = rng.choice(len(faces), size=count, p=p)
-    u, v = rng.random(count), rng.random(count)
-    flip = u + v > 1
-    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    t = tri[pick]
-    points = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
-    n = cross[pick]
-    n = n / np.maximum(np.linalg.norm(n, axis=1, keepdims=True), 1e-20)
-    return points.astype(np.float32), n.astype(np.float32)
+    return sample_surface_iid(vertices, faces, count, np.random.default_rng(seed))
 
 
 def mesh_glb(vertices: np.ndarray, faces: np.ndarray) -> bytes:

@@ -65,6 +65,33 @@ def sample_surface(vertices: np.ndarray, faces: np.ndarray, n: int, seed: int | 
     return points[0], normals[0], face_index[0]
 
 
+def sample_surface_iid(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator,
+                       require_area: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """`count` i.i.d. area-weighted points on (F, 3) faces of (V, 3) vertices, drawn from `rng`:
+    the face (`rng.choice` by area; equal weights when the surface has no area, or ValueError with
+    `require_area`), then two uniforms folded into the triangle. Returns points and unit face
+    normals, (count, 3) float32 each (zero normals on degenerate faces). The stream of the
+    trainer's samples (`train.occupancy`) and of the layout import's part rows (`data.rows`); the
+    pipeline's part samples use the stratified, seed-stable `sample_groups` instead. Raises
+    ValueError when there are no faces."""
+    if len(faces) == 0:
+        raise ValueError("cannot sample a surface without faces")
+    tri = np.asarray(vertices, dtype=np.float64)[np.asarray(faces, dtype=np.int64)]
+    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    norm = np.linalg.norm(cross, axis=1)
+    total = norm.sum()
+    if require_area and not total > 0:
+        raise ValueError(f"mesh with {len(faces)} faces has zero surface area")
+    pick = rng.choice(len(tri), size=count, p=norm / total if total > 0 else None)
+    u, v = rng.random(count), rng.random(count)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    t = tri[pick]
+    points = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
+    normals = cross[pick] / np.maximum(norm[pick], 1e-20)[:, None]
+    return points.astype(np.float32), normals.astype(np.float32)
+
+
 CHUNK_SAMPLES = 1 << 13  # samples placed per step: their uniforms and face-sorted faces stay in L2 (1 MiB here)
 
 

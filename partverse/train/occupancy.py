@@ -94,20 +94,11 @@ def occupancy(vertices: np.ndarray, faces: np.ndarray, queries: np.ndarray, surf
 
 
 def sample_surface(vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator):
-    """Area-weighted surface samples -> points (count, 3) float32, normals (count, 3) float32."""
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
-    cross = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    area = np.linalg.norm(cross, axis=1)
-    if area.sum() <= 0:
-        raise ValueError(f"mesh with {len(faces)} faces has zero surface area")
-    face = rng.choice(len(tri), size=count, p=area / area.sum())
-    u, v = rng.random(count), rng.random(count)
-    flip = u + v > 1
-    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
-    t = tri[face]
-    points = t[:, 0] + u[:, None] * (t[:, 1] - t[:, 0]) + v[:, None] * (t[:, 2] - t[:, 0])
-    normals = cross[face] / np.maximum(area[face], 1e-12)[:, None]
-    return points.astype(np.float32), normals.astype(np.float32)
+    """Area-weighted surface samples -> points (count, 3) float32, normals (count, 3) float32
+    (`geometry.sampling.sample_surface_iid`); a part without area is refused (ValueError)."""
+    from partverse.geometry.sampling import sample_surface_iid
+
+    return sample_surface_iid(vertices, faces, count, rng, require_area=True)
 
 
 def box_surface(bbox_min: np.ndarray, bbox_max: np.ndarray, count: int, rng: np.random.Generator):
