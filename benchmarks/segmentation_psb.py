@@ -68,56 +68,52 @@ def evaluate(model, method: str, granularity: float) -> dict:
             "AP50": float(ap), "R@10": float(recall), "sec": seconds}
 
 
-def asa_by_count(model, method: str, limit: float = 10.0) -> tuple[dict[int, float], int, float]:
-    """{count: ASA averaged over the humans} of `method`'s merge hierarchy cut at every count up
-    to `limit` x the human median (geometric / auto at their default parameters), the median, and
-    the ASA of the finest level (the superfaces), which no count exceeds."""
+def _hierarchy_inputs(model, method: str, flag: str):
+    """mesh, the human segmentations, face areas, the human median count, the artist pieces (auto;
+    None for geometric) and the method's merge hierarchy at its default parameters."""
     from partverse.segment.artist import artist_segmentation
     from partverse.segment.geometric import GeometricConfig, geometric_hierarchy
 
     if method not in ("geometric", "auto"):
-        raise SystemExit(f"--ceiling needs --method geometric or auto, got {method!r}")
+        raise SystemExit(f"{flag} needs --method geometric or auto, got {method!r}")
     mesh = load(model.mesh_path)
     gts = [read_seg(p, mesh.num_faces) for p in model.seg_paths]
     areas = face_geometry(mesh.vertices, mesh.faces)[0]
     median = int(np.median([len(np.unique(g)) for g in gts]))
     group = artist_segmentation(mesh).astype(np.int64) if method == "auto" else None
-    _, hierarchy = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(), face_group=group)
-    fewest = hierarchy.num_regions - len(hierarchy.merges)
-    def asa(k: int) -> float:
-        labels = hierarchy.labels_for_count(k)
-        return float(np.mean([metrics.achievable_segmentation_accuracy(labels, g, areas) for g in gts]))
+    graph, hierarchy = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(), face_group=group)
+    return mesh, gts, areas, median, group, graph, hierarchy
 
-    curve = {k: asa(k) for k in range(fewest, min(hierarchy.num_regions, int(limit * median)) + 1)}  # counts
-    return curve, median, asa(hierarchy.num_regions)
+
+def _mean_asa(hierarchy, count: int, gts: list[np.ndarray], areas: np.ndarray) -> float:
+    labels = hierarchy.labels_for_count(count)
+    return float(np.mean([metrics.achievable_segmentation_accuracy(labels, g, areas) for g in gts]))
+
+
+def asa_by_count(model, method: str, limit: float = 10.0) -> tuple[dict[int, float], int, float]:
+    """{count: ASA averaged over the humans} of `method`'s merge hierarchy cut at every count up
+    to `limit` x the human median (geometric / auto at their default parameters), the median, and
+    the ASA of the finest level (the superfaces), which no count exceeds."""
+    _, gts, areas, median, _, _, hierarchy = _hierarchy_inputs(model, method, "--ceiling")
+    fewest = hierarchy.num_regions - len(hierarchy.merges)
+    counts = range(fewest, min(hierarchy.num_regions, int(limit * median)) + 1)
+    curve = {k: _mean_asa(hierarchy, k, gts, areas) for k in counts}
+    return curve, median, _mean_asa(hierarchy, hierarchy.num_regions, gts, areas)
 
 
 def oracle_row(model, method: str, budget: float = 3.0) -> dict:
     """ASA at `budget` x the human median count of `method`'s hierarchy and of the same merge
     started from the humans' common refinement (split into connected pieces): see --oracle."""
     from partverse.geometry.adjacency import connected_face_components
-    from partverse.segment.artist import artist_segmentation
     from partverse.segment.geometric import GeometricConfig, geometric_hierarchy
 
-    if method not in ("geometric", "auto"):
-        raise SystemExit(f"--oracle needs --method geometric or auto, got {method!r}")
-    mesh = load(model.mesh_path)
-    gts = [read_seg(p, mesh.num_faces) for p in model.seg_paths]
-    areas = face_geometry(mesh.vertices, mesh.faces)[0]
-    median = int(np.median([len(np.unique(g)) for g in gts]))
-    group = artist_segmentation(mesh).astype(np.int64) if method == "auto" else None
-    graph, ours = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(), face_group=group)
+    mesh, gts, areas, median, group, graph, ours = _hierarchy_inputs(model, method, "--oracle")
     overlay = metrics.common_refinement(gts + ([group] if group is not None else []))
     cells = connected_face_components(mesh.num_faces, graph.pairs, overlay[graph.pairs[:, 0]] == overlay[graph.pairs[:, 1]])
     _, oracle = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(), face_group=group, regions=cells)
     count = int(round(budget * median))
-
-    def asa(hierarchy) -> float:
-        labels = hierarchy.labels_for_count(count)
-        return float(np.mean([metrics.achievable_segmentation_accuracy(labels, g, areas) for g in gts]))
-
     return {"model": model.model_id, "median": median, "count": count, "cells": int(cells.max()) + 1,
-            "ours_ASA": asa(ours), "oracle_ASA": asa(oracle)}
+            "ours_ASA": _mean_asa(ours, count, gts, areas), "oracle_ASA": _mean_asa(oracle, count, gts, areas)}
 
 
 def artist_rows(folder: Path, method: str, granularity: float) -> list[dict]:
