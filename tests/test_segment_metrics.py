@@ -119,6 +119,8 @@ def test_common_refinement_is_the_coarsest_overlay():
     assert metrics.common_refinement([b]).tolist() == [0, 0, 1, 1, 1, 2, 2, 2]
     with pytest.raises(ValueError, match="no segmentations"):
         metrics.common_refinement([])
+    with pytest.raises(ValueError, match=r"different lengths \[7, 8\]"):
+        metrics.common_refinement([a, b[:7]])
 
 
 def test_common_refinement_of_psb_humans_is_fully_achievable_for_each_and_no_finer():

@@ -139,12 +139,14 @@ def common_refinement(segmentations: list[np.ndarray]) -> np.ndarray:
     ((F,) int each): two faces share a label iff they share one in every input (numbered by
     first face). Its ASA against each input is 1; split into connected pieces and merged back,
     it gives a hierarchy that knows every human boundary (`benchmarks/segmentation_psb.py --oracle`)."""
-    if not segmentations:
-        raise ValueError("common_refinement: no segmentations given")
-    stacked = np.stack([np.asarray(s).reshape(-1) for s in segmentations], axis=1)
-    _, inverse = np.unique(stacked, axis=0, return_inverse=True)
     from partverse.geometry.adjacency import relabel_by_first_occurrence
 
+    if not segmentations:
+        raise ValueError("common_refinement: no segmentations given")
+    flat = [np.asarray(s).reshape(-1) for s in segmentations]
+    if len({len(f) for f in flat}) > 1:
+        raise ValueError(f"common_refinement: segmentations of different lengths {sorted({len(f) for f in flat})}")
+    _, inverse = np.unique(np.stack(flat, axis=1), axis=0, return_inverse=True)
     return relabel_by_first_occurrence(inverse.reshape(-1).astype(np.int64))
 
 
