@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 _lock = threading.Lock()
 _state: dict = {}
+_local = threading.local()  # `inside` is set on the background thread
 
 
 def usable_cores() -> int:
@@ -46,9 +47,6 @@ def run_now(fn, *args, **kwargs) -> Future:
     except BaseException as exc:  # handed to the caller by result(), as from the thread
         done.set_exception(exc)
     return done
-
-
-_local = threading.local()
 
 
 def _marked(fn, args, kwargs):
