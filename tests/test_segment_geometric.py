@@ -98,6 +98,30 @@ def test_zero_area_faces_and_dust_give_a_documented_result(bearing):
     assert len(np.unique(segment(m, "geometric", num_parts=3))) == 3
 
 
+def test_a_mesh_past_the_superface_cap_keeps_its_segmentation(bearing):
+    """850k faces (PSB 341 subdivided 4 times): more than MAX_SUPERFACES x faces_per_superface, so
+    the superfaces are capped and each holds more faces; the result stays a human-like
+    over-segmentation, as on the original mesh."""
+    import trimesh
+
+    from partverse.segment.geometric import MAX_SUPERFACES, cut_hierarchy, geometric_hierarchy
+
+    mesh, gts = bearing
+    vertices, faces = mesh.vertices, mesh.faces
+    for _ in range(4):
+        vertices, faces = trimesh.remesh.subdivide(vertices, faces)  # each face -> its 4 children, in a row
+    parent = np.arange(len(faces)) // 4**4
+    config = GeometricConfig()
+    assert len(faces) > MAX_SUPERFACES * config.faces_per_superface
+    graph, hierarchy = geometric_hierarchy(vertices, faces, config)
+    pieces = len(np.unique(artist_segmentation(mesh)))
+    assert MAX_SUPERFACES <= hierarchy.num_regions <= MAX_SUPERFACES + pieces
+    labels = cut_hierarchy(hierarchy, config)
+    scores = metrics.mean_scores(labels, [g[parent] for g in gts], graph.areas)
+    median = np.median([len(np.unique(g)) for g in gts])
+    assert scores["asa"] >= 0.9 and scores["num_pred"] <= 4 * median
+
+
 def test_bad_parameters_and_empty_meshes_are_refused():
     with pytest.raises(ConfigError, match="granularity = -1"):
         GeometricConfig(granularity=-1)
