@@ -74,24 +74,27 @@ def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.
     """Same result as `geometry.adjacency.weld_vertices` (coincident vertices within `tol` of the
     largest extent share one index; (F, 3) int64), faster: the three rounded coordinates are hashed
     to one int64 and sorted once; if two different positions ever share a hash, the exact
-    (slower) routine runs instead."""
+    (slower) routine runs instead. Coordinates are handled as three contiguous (V,) planes (a pass
+    over (V, 3) rows is several times slower), and the sort need not be stable: a vertex's group
+    number is the rank of its hash, whichever order equal hashes come in."""
     vertices = np.asarray(vertices, dtype=np.float64)
     faces = np.asarray(faces, dtype=np.int64)
     if len(vertices) == 0:
         return faces
     lo, hi = bounding_box(vertices)
     extent = float((hi - lo).max()) or 1.0
-    keys = np.round(vertices / (extent * tol)).astype(np.int64)
+    keys = np.round(np.ascontiguousarray(vertices.T) / (extent * tol)).astype(np.int64)  # (3, V)
+    bits = keys.view(np.uint64)
     with np.errstate(over="ignore"):
-        hashed = (keys.view(np.uint64) * _MIX).sum(axis=1, dtype=np.uint64)
-    order = np.argsort(hashed, kind="stable")
+        hashed = bits[0] * _MIX[0] + bits[1] * _MIX[1] + bits[2] * _MIX[2]  # wraps mod 2**64
+    order = np.argsort(hashed)
     sorted_hash = hashed[order]
     new = np.empty(len(order), bool)
     new[0] = True
     np.not_equal(sorted_hash[1:], sorted_hash[:-1], out=new[1:])
     group = np.cumsum(new) - 1
-    first = order[new][group]  # the first vertex (in sorted order) of each vertex's hash group
-    if not np.array_equal(keys[first], keys[order]):
+    first = order[new][group]  # one vertex of each vertex's hash group
+    if not all(np.array_equal(plane[first], plane[order]) for plane in keys):
         return weld_vertices(vertices, faces, tol)  # a hash collision: use the exact routine
     inverse = np.empty(len(order), np.int64)
     inverse[order] = group
@@ -108,12 +111,10 @@ def build_face_graph(vertices: np.ndarray, faces: np.ndarray, convex_weight: flo
 
     faces = np.ascontiguousarray(faces, dtype=np.int64)
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
-    welded = weld_fast(vertices, faces)
+    welded = np.ascontiguousarray(weld_fast(vertices, faces), dtype=np.int64)
     areas, centroids, normals = face_geometry(vertices, faces) if geometry is None else geometry
     pairs, shared = face_adjacency(welded)
-    # welded indices point at one of the coincident originals; positions are equal, so use any
-    position = np.empty((welded.max() + 1 if welded.size else 0, 3))
-    position[welded.reshape(-1)] = vertices[faces.reshape(-1)]
+    position = kernels().welded_positions(welded, faces, vertices, int(welded.max()) + 1 if welded.size else 0)
     length, distance = np.empty(len(pairs)), np.empty(len(pairs))
     kernels().link_cues(pairs, shared, position, areas, centroids, normals, float(convex_weight), length, distance)
     return FaceGraph(pairs, length, distance, areas, centroids, normals)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 @functools.cache
 def kernels() -> SimpleNamespace:
-    """The compiled kernels `face_geometry` and `link_cues` (see their docstrings)."""
+    """The compiled kernels `face_geometry`, `link_cues` and `welded_positions` (see their docstrings)."""
     import numba
     import numpy as np
 
@@ -52,4 +52,16 @@ def kernels() -> SimpleNamespace:
             front = (normals[p, 0] * ox + normals[p, 1] * oy + normals[p, 2] * oz) / scale
             distance[e] = (1.0 if front > 1e-6 else convex_weight) * (1.0 - cos)
 
-    return SimpleNamespace(face_geometry=face_geometry, link_cues=link_cues)
+    @numba.njit(cache=True, nogil=True, boundscheck=False)
+    def welded_positions(welded, faces, vertices, count):
+        """(count, 3) position of every welded vertex id: the original vertex of its last corner in
+        face order (the row numpy's `position[welded] = vertices[faces]` leaves; welded
+        vertices coincide, so any would do)."""
+        position = np.empty((count, 3))
+        for f in range(faces.shape[0]):
+            for k in range(3):
+                w, v = welded[f, k], faces[f, k]
+                position[w, 0], position[w, 1], position[w, 2] = vertices[v, 0], vertices[v, 1], vertices[v, 2]
+        return position
+
+    return SimpleNamespace(face_geometry=face_geometry, link_cues=link_cues, welded_positions=welded_positions)

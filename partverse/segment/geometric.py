@@ -95,10 +95,12 @@ def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int,
     lengths (1 + crease_penalty * strength) so cells end at creases. `blocked` (E,) links are cut.
     Every connected piece gets at least one seed, so every face is labelled."""
     n = graph.num_faces
-    keep = np.ones(len(graph.pairs), bool) if blocked is None else ~blocked
-    pairs = graph.pairs[keep]
+    pairs, length = graph.pairs, graph.length
+    if blocked is not None:
+        keep = ~blocked
+        pairs, length, strength = pairs[keep], length[keep], strength[keep]
     mean_len = float(graph.length.mean()) if len(graph.length) else 1.0
-    cost = (graph.length[keep] + 1e-6 * mean_len) * (1.0 + strength[keep])
+    cost = (length + 1e-6 * mean_len) * (1.0 + strength)
     # both directions stored once, so the solvers need not symmetrize the matrix themselves
     matrix = link_matrix(n, pairs, cost)
     root = union_find(n, pairs[:, 0], pairs[:, 1])  # each face's piece, named by its first face
