@@ -132,3 +132,71 @@ def test_common_refinement_of_psb_humans_is_fully_achievable_for_each_and_no_fin
     # coarsest: one label per distinct tuple of human labels, so no two labels could be merged
     assert overlay.max() + 1 == len({tuple(row) for row in np.stack(gts, axis=1).tolist()})
     assert overlay.max() + 1 > max(len(np.unique(g)) for g in gts)
+
+
+def _prunings(node, children, num_regions):
+    """Every pruning of one tree as a list of node lists (exhaustive reference)."""
+    if node < num_regions:
+        return [[node]]
+    left, right = children[node - num_regions]
+    return [[node]] + [p + q for p in _prunings(left, children, num_regions) for q in _prunings(right, children, num_regions)]
+
+
+def _regions_under(node, children, num_regions):
+    if node < num_regions:
+        return [node]
+    left, right = children[node - num_regions]
+    return _regions_under(left, children, num_regions) + _regions_under(right, children, num_regions)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_pruning_curve_is_the_exhaustive_best_pruning_per_count(seed):
+    import itertools
+
+    rng = np.random.default_rng(seed)
+    regions, faces = 8, 60
+    region_of_face = np.concatenate([np.arange(regions), rng.integers(0, regions, faces - regions)])
+    weights = rng.random(faces) + 0.1
+    gts = [rng.integers(0, 3, faces), rng.integers(0, 4, faces)]
+    merges = np.array([[0, 1], [2, 3], [1, 3], [4, 5], [6, 7], [5, 7]])  # two trees: 0-3 and 4-7
+    # the forest, node ids as the bound defines them (regions, then one per merge)
+    owner, children = list(range(regions)), []
+    for a, b in merges:
+        children.append((owner[a], owner[b]))
+        node = regions + len(children) - 1
+        old = {owner[a], owner[b]}
+        owner = [node if o in old else o for o in owner]
+    roots = sorted(set(owner))
+    best = np.full(regions + 1, -np.inf)
+    for choice in itertools.product(*[_prunings(r, children, regions) for r in roots]):
+        label_of_region = np.empty(regions, int)
+        for label, node in enumerate(itertools.chain(*choice)):
+            label_of_region[_regions_under(node, children, regions)] = label
+        labels = label_of_region[region_of_face]
+        asa = np.mean([metrics.achievable_segmentation_accuracy(labels, g, weights) for g in gts])
+        k = labels.max() + 1
+        best[k] = max(best[k], asa)
+    curve = metrics.pruning_curve(merges, region_of_face, regions, gts, regions, weights)
+    assert np.array_equal(np.isfinite(curve), np.isfinite(best)) and np.isinf(curve[:2]).all()
+    assert np.allclose(curve[2:], best[2:])
+    assert np.allclose(metrics.pruning_curve(merges, region_of_face, regions, gts, 3, weights), best[:4])
+    with pytest.raises(ValueError, match="below the 2 trees"):
+        metrics.pruning_curve(merges, region_of_face, regions, gts, 1, weights)
+
+
+def test_pruning_curve_of_a_psb_hierarchy_bounds_its_levels():
+    from partverse.io import load
+    from partverse.segment.facegraph import face_geometry
+    from partverse.segment.geometric import geometric_hierarchy
+
+    model = [m for m in list_models(shared("psb")) if m.model_id == "341"][0]
+    mesh = load(model.mesh_path)
+    gts = [read_seg(p, mesh.num_faces) for p in model.seg_paths]
+    areas = face_geometry(mesh.vertices, mesh.faces)[0]
+    _, h = geometric_hierarchy(mesh.vertices, mesh.faces)
+    curve = metrics.pruning_curve(h.merges, h.region_of_face, h.num_regions, gts, 30, areas)
+    levels = np.array([np.mean([metrics.achievable_segmentation_accuracy(h.labels_for_count(k), g, areas) for g in gts])
+                       for k in range(1, 31)])
+    assert (curve[1:] >= levels - 1e-12).all() and np.all(np.diff(curve[1:]) >= -1e-12)
+    assert curve[1] == pytest.approx(levels[0])  # one segment: the only pruning is the whole tree
+    assert curve[30] > levels[-1]  # at 30 segments some branch is better cut elsewhere than at one level

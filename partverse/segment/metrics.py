@@ -257,3 +257,79 @@ def count_budget_bound(curves: list[dict[int, float]], reference: np.ndarray, bu
         if np.mean(np.array(chosen) / reference) <= budget and mean_score > best:
             best, counts = mean_score, chosen
     return CountBudgetBound(float(best) if np.isfinite(best) else float("nan"), bound, counts)
+
+
+def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: int, gts: list[np.ndarray],
+                  max_segments: int, weights=None) -> np.ndarray:
+    """(max_segments + 1,) float64: entry j is the best ASA (averaged over `gts`) of any
+    segmentation with exactly j segments whose segments are clusters of a merge forest (-inf where
+    no pruning has j segments: fewer than its trees or more than its regions; the finite entries
+    never decrease, since splitting never lowers ASA): not only the forest's levels (a count or a
+    threshold cuts every branch at the same merge), but every pruning, each branch cut where it
+    suits the ground truth best. How far a selection rule on a fixed hierarchy could go; it reads
+    the ground truth, so it is a bound, not a result.
+
+    merges: (M, 2) region ids merged in order (each row joins the two regions' current clusters,
+    as `hierarchy.MergeHierarchy.merges`); region_of_face: (F,) region 0..num_regions-1 per face.
+    ASA is additive over segments (each counts its best-overlapping ground-truth weight), so the
+    best pruning of each cluster with j segments follows from its two children's by a max-plus
+    convolution (a tree knapsack). Loops run over merges and counts, never over faces.
+    Raises ValueError when `max_segments` is below the number of trees (the fewest segments)."""
+    if not isinstance(max_segments, (int, np.integer)) or max_segments < 1:
+        raise ValueError(f"pruning_curve: max_segments = {max_segments!r}: must be a positive integer")
+    region_of_face = np.asarray(region_of_face, dtype=np.int64)
+    merges = np.asarray(merges, dtype=np.int64).reshape(-1, 2)
+    n = int(num_regions)
+    w = np.ones(len(region_of_face)) if weights is None else np.asarray(weights, dtype=np.float64)
+    columns = []  # (regions, labels) overlap weight with each ground truth, side by side
+    for gt in gts:
+        _, labels = np.unique(np.asarray(gt), return_inverse=True)
+        k = int(labels.max()) + 1
+        columns.append(np.bincount(region_of_face * k + labels.ravel(), weights=w, minlength=n * k).reshape(n, k))
+    starts = np.cumsum([0] + [c.shape[1] for c in columns[:-1]])
+    overlap = np.concatenate(columns, axis=1) / (w.sum() * len(gts))
+    # the forest: node ids 0..n-1 are the regions, n + i the cluster made by merge i
+    node_of_root = np.arange(n)
+    parent = np.arange(n)
+    children = np.empty((len(merges), 2), np.int64)
+    rows = np.empty((n + len(merges), overlap.shape[1]))
+    rows[:n] = overlap
+    for i, (a, b) in enumerate(merges):
+        ra, rb = _root(parent, a), _root(parent, b)
+        children[i] = node_of_root[ra], node_of_root[rb]
+        rows[n + i] = rows[children[i, 0]] + rows[children[i, 1]]
+        parent[rb] = ra
+        node_of_root[ra] = n + i
+    whole = np.maximum.reduceat(rows, starts, axis=1).sum(axis=1)  # each node as one segment
+    best = [np.array([-np.inf, s]) for s in whole[:n]]  # best[node][j]: its best pruning into j segments
+    for i, (left, right) in enumerate(children):
+        out = _max_plus(best[left], best[right], max_segments)
+        out[1] = whole[n + i]
+        best.append(out)
+    roots = sorted({int(node_of_root[_root(parent, r)]) for r in range(n)})
+    if max_segments < len(roots):
+        raise ValueError(f"pruning_curve: max_segments = {max_segments} is below the {len(roots)} trees of the forest")
+    total = best[roots[0]]
+    for r in roots[1:]:
+        total = _max_plus(total, best[r], max_segments)
+    curve = np.full(max_segments + 1, -np.inf)
+    curve[: len(total)] = total[: max_segments + 1]
+    return curve
+
+
+def _root(parent: np.ndarray, x: int) -> int:
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return int(x)
+
+
+def _max_plus(a: np.ndarray, b: np.ndarray, limit: int) -> np.ndarray:
+    """c[j] = max over i + k = j of a[i] + b[k], for j up to `limit` (index 0 = no segments: -inf)."""
+    size = min(limit, len(a) - 1 + len(b) - 1)
+    out = np.full(size + 1, -np.inf)
+    i, k = np.meshgrid(np.arange(1, len(a)), np.arange(1, len(b)), indexing="ij")
+    j = (i + k).ravel()
+    keep = j <= size
+    np.maximum.at(out, j[keep], (a[1:, None] + b[None, 1:]).ravel()[keep])
+    return out
