@@ -26,7 +26,8 @@ geometric cues do not find.
 Then, per shared asset: the same method's segments against the artist's pieces (ASA >= 0.99:
 segments never straddle two artist parts).
 Measured (auto, granularity 1): ASA 0.939 at 2.94x (ratio of mean counts 2.68x), RI error 0.106 at
-the median count, artist-parts ASA 1.000; ceiling at 3x: 0.9470 found, upper bound 0.9488.
+the median count, artist-parts ASA 1.000; ceiling at 3x: 0.9470 found, upper bound 0.9488; best
+pruning at exactly 3x the median 0.9528, with per-model counts at mean ratio 3 0.9554.
 """
 from __future__ import annotations
 
