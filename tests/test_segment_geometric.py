@@ -137,6 +137,34 @@ def test_single_triangle():
     assert segment(_mesh(np.eye(3), [[0, 1, 2]]), "geometric").tolist() == [0]
 
 
+def _bent_strip(rows: int, flip: bool):
+    """A unit-wide strip that turns by 90 degrees in `rows` equal bends: a flat run, rows - 1 short
+    segments, a flat run. Returns (vertices, faces); normals face the inside of the turn unless `flip`."""
+    heading = np.linspace(0.0, np.pi / 2, rows + 1)  # of each straight segment
+    run = np.r_[1.0, np.full(rows - 1, 0.05), 1.0]
+    steps = run[:, None] * np.stack([np.cos(heading), np.sin(heading)], 1)
+    profile = np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)])  # (y, z) along the strip
+    vertices = np.concatenate([np.c_[np.full(len(profile), x), profile] for x in (0.0, 1.0)])
+    k = len(profile)
+    i = np.arange(k - 1)
+    faces = np.concatenate([np.stack([i, i + k, i + 1], 1), np.stack([i + 1, i + k, i + k + 1], 1)])
+    return vertices, (faces[:, ::-1] if flip else faces)
+
+
+@pytest.mark.parametrize("rows", [1, 8])
+def test_a_rounded_crease_bends_as_much_as_a_sharp_one(rows):
+    """The bend of a 90 degree turn sums to pi / 2 whether it is one sharp edge or a fillet of
+    many small ones (convex: times convex_weight); the Katz-Tal 1 - cos sums to about `rows` times
+    less on the fillet, which is why the geometric crease strength is built on the bend."""
+    from partverse.segment.facegraph import build_face_graph
+
+    inside = build_face_graph(*_bent_strip(rows, flip=False), convex_weight=0.05)
+    outside = build_face_graph(*_bent_strip(rows, flip=True), convex_weight=0.05)
+    assert inside.bend.sum() == pytest.approx(np.pi / 2, abs=1e-6)
+    assert outside.bend.sum() == pytest.approx(0.05 * np.pi / 2, abs=1e-6)
+    assert inside.distance.sum() == pytest.approx(rows * (1 - np.cos(np.pi / 2 / rows)), abs=1e-9)
+
+
 def test_shape_diameter_measures_thickness():
     import trimesh
 
@@ -248,8 +276,8 @@ def test_link_matrix_is_scipys_canonical_csr(bearing):
 @pytest.mark.parametrize("name", ["psb", "quat_barracks.glb"])
 def test_face_graph_cues_match_their_numpy_definition(name, bearing):
     """The compiled per-face / per-link loops against the definitions written in numpy: areas,
-    centroids and normals exactly; edge lengths and the Katz-Tal distance to the last bit numpy's
-    norm and dot product may round differently (1e-14), with the same concave / convex choice."""
+    centroids and normals exactly; edge lengths, the Katz-Tal distance and the bend to the last bit
+    numpy's norm and dot product may round differently, with the same concave / convex choice."""
     from partverse.segment.facegraph import build_face_graph
 
     if name == "psb":
@@ -272,8 +300,11 @@ def test_face_graph_cues_match_their_numpy_definition(name, bearing):
     p, q = g.pairs[:, 0], g.pairs[:, 1]
     cos = np.clip(np.einsum("ij,ij->i", normals[p], normals[q]), -1, 1)
     front = np.einsum("ij,ij->i", normals[p], centroids[q] - centroids[p]) / (np.sqrt((areas[p] + areas[q]) / 2) + 1e-30)
-    expected = np.where(front > 1e-6, 1.0, 0.05) * (1 - cos)
-    np.testing.assert_allclose(g.distance, expected, rtol=0, atol=1e-14)
+    eta = np.where(front > 1e-6, 1.0, 0.05)
+    np.testing.assert_allclose(g.distance, eta * (1 - cos), rtol=0, atol=1e-14)
+    # the bend: eta * the angle between the normals (arccos magnifies a 1e-14 cos difference near 0)
+    np.testing.assert_allclose(g.bend, eta * np.arccos(cos), rtol=0, atol=1e-6)
+    assert not np.isnan(g.bend).any() and (g.bend >= 0).all()
     # a link's length is the distance between the two corner positions both faces have
     for (i, j), length in zip(g.pairs[:300], g.length[:300]):
         common = [a for a in tri[i] if (tri[j] == a).all(axis=1).any()]

@@ -36,9 +36,10 @@ def kernels() -> SimpleNamespace:
                 normals[f, 0], normals[f, 1], normals[f, 2] = 0.0, 0.0, 0.0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def link_cues(pairs, shared, position, areas, centroids, normals, convex_weight, length, distance):
-        """Per link (E, 2) face pairs / (E, 2) shared vertex pairs: the shared edge's length and
-        the angular distance eta * (1 - cos dihedral), eta = 1 when concave else convex_weight."""
+    def link_cues(pairs, shared, position, areas, centroids, normals, convex_weight, length, distance, angle):
+        """Per link (E, 2) face pairs / (E, 2) shared vertex pairs: the shared edge's length, the
+        angular distance eta * (1 - cos dihedral) and the bend eta * arccos(cos dihedral), eta = 1
+        when concave else convex_weight."""
         for e in range(pairs.shape[0]):
             p, q = pairs[e, 0], pairs[e, 1]
             s, t = shared[e, 0], shared[e, 1]
@@ -50,7 +51,9 @@ def kernels() -> SimpleNamespace:
             scale = np.sqrt((areas[p] + areas[q]) / 2.0) + 1e-30
             # concave when the neighbour's centroid lies in front of this face's plane
             front = (normals[p, 0] * ox + normals[p, 1] * oy + normals[p, 2] * oz) / scale
-            distance[e] = (1.0 if front > 1e-6 else convex_weight) * (1.0 - cos)
+            eta = 1.0 if front > 1e-6 else convex_weight
+            distance[e] = eta * (1.0 - cos)
+            angle[e] = eta * np.arccos(cos)
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def welded_positions(welded, faces, vertices, count):

@@ -1,7 +1,11 @@
 """Geometric over-segmentation: no weights, no GPU.
 
-1. Dual graph with concavity cues (`facegraph`): crease strength s = 1 - exp(-d / crease_scale)
-   per link, d the Katz-Tal angular distance (convex creases count `convex_weight` as much).
+1. Dual graph with concavity cues (`facegraph`): crease strength s = 1 - exp(-b / crease_scale)
+   per link, b the bend (the dihedral angle in radians; convex creases count `convex_weight` as
+   much). The angle rather than the Katz-Tal 1 - cos(angle): a rounded crease (a fillet, a
+   smoothly blended joint) then weighs about as much as a sharp one, and on the Princeton
+   benchmark the ASA at 3x rises from 0.940 to 0.945 and the RI error at the median count falls
+   from 0.11 to 0.09 (three superface seeds, each with its own tuned threshold).
 2. Superfaces: Voronoi cells on the dual graph from seeded random faces (one per
    `faces_per_superface` faces, plus one per connected piece), with link lengths inflated across
    creases so cells stop at them (scipy's multi-source Dijkstra, vectorized).
@@ -31,7 +35,7 @@ from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
 from partverse.segment.facegraph import FaceGraph, build_face_graph, face_geometry, link_matrix
 from partverse.segment.hierarchy import MergeHierarchy, build_hierarchy
 
-GRANULARITY_SCALE = 11.7
+GRANULARITY_SCALE = 8.1
 MAX_SUPERFACES = 20000
 # below this many faces the shape-diameter rays are cast inline: handing them to the background
 # thread cost more (~0.1-0.5 ms, measured) than casting them beside the graph build saved
@@ -44,8 +48,8 @@ class GeometricConfig:
 
     granularity: float = 1.0
     num_parts: int | None = None
-    convex_weight: float = 0.05
-    crease_scale: float = 0.1
+    convex_weight: float = 0.02
+    crease_scale: float = 0.3
     crease_penalty: float = 100.0
     faces_per_superface: int = 40
     thickness_scale: float | None = None
@@ -74,8 +78,8 @@ def _positive(name: str, value) -> None:
 
 
 def crease_strength(graph: FaceGraph, crease_scale: float) -> np.ndarray:
-    """(E,) in [0, 1): 0 on flat surface, -> 1 across sharp concave creases."""
-    return -np.expm1(-graph.distance / crease_scale)
+    """(E,) in [0, 1): 0 on flat surface, -> 1 across sharp concave creases (from the bend)."""
+    return -np.expm1(-graph.bend / crease_scale)
 
 
 def thickness_strength(graph: FaceGraph, log_d: np.ndarray, scale: float) -> np.ndarray:
