@@ -25,9 +25,10 @@ still loses at 3x is the humans' disagreement, what the first loses beyond it is
 geometric cues do not find.
 Then, per shared asset: the same method's segments against the artist's pieces (ASA >= 0.99:
 segments never straddle two artist parts).
-Measured (auto, granularity 1): ASA 0.939 at 2.94x (ratio of mean counts 2.68x), RI error 0.106 at
-the median count, artist-parts ASA 1.000; ceiling at 3x: 0.9470 found, upper bound 0.9488; best
-pruning at exactly 3x the median 0.9528, with per-model counts at mean ratio 3 0.9554.
+Measured (auto, granularity 1): ASA 0.947 at 2.96x (ratio of mean counts 3.19x), RI error 0.098 at
+the median count, artist-parts ASA 1.000; ceiling at mean ratio 3: 0.9527 found, upper bound 0.9536;
+best pruning at exactly 3x the median 0.9554, with per-model counts at mean ratio 3 0.9585; oracle
+at exactly 3x 0.9666 against 0.9474.
 """
 from __future__ import annotations
 
