@@ -11,12 +11,12 @@
 2. SAM-2 path on CPU with a tiny randomly initialised Sam2Model built from a config here:
    lifting + merging + smoothing time / SAM-2 forward time (image encoder + mask decoder) for the
    same 12 views (target <= 0.2).
-   Measured (stop 20, --repeat 5/7, after the faster weld): shared assets median 2.3-2.5x, mean
-   2.68-2.87x, 13-15/19 within 3x from run to run (hex house, cesium and 288e sit near 3x, chest
-   3.8-4.2x, barracks 4.7-5.1x; 002e 5.8-7.2x; max 11.1-13.5x, the 16k-face 0c3c GLB that trimesh
-   loads in ~1 ms); PSB median 0.56-0.64x, 19/19; SAM-2 ratio 0.06-0.12. The CPU ratio is above
-   the wall ratio: the background thread's CPU time counts (cpu_ratio median 2.5-2.7x on the
-   assets).
+   Measured (stop 20, --repeat 5/7, after the faster weld and with the bend cue): shared assets
+   median 2.2-2.5x, mean 2.67-2.87x, 13-15/19 within 3x from run to run (hex house, cesium and
+   288e sit near 3x, chest 3.4-4.2x, barracks 3.8-5.1x; 002e 5.8-7.9x; max 9.8-13.5x, the 16k-face
+   0c3c GLB that trimesh loads in ~1 ms); PSB median 0.56-0.64x, 19/19; SAM-2 ratio 0.06-0.12;
+   scaling 4x faces -> 3.5-3.8x time, 16x -> 13.7-19.9x. The CPU ratio is above the wall ratio:
+   the background thread's CPU time counts (cpu_ratio median 2.5-2.7x on the assets).
 3. Scaling: one mesh subdivided to 4x and 16x faces; wall and CPU time relative to the original
    (target: grows no faster than faces x log faces).
 """
