@@ -5,7 +5,7 @@
    much). The angle rather than the Katz-Tal 1 - cos(angle): a rounded crease (a fillet, a
    smoothly blended joint) then weighs about as much as a sharp one, and on the Princeton
    benchmark the ASA at 3x rises from 0.940 to 0.945 and the RI error at the median count falls
-   from 0.11 to 0.10 (mean of three superface seeds, each at its own best threshold).
+   from 0.11 to 0.09 (mean of three superface seeds, each at its own best threshold).
 2. Superfaces: Voronoi cells on the dual graph from seeded random faces (one per
    `faces_per_superface` faces, plus one per connected piece), with link lengths inflated across
    creases so cells stop at them (scipy's multi-source Dijkstra, vectorized).
