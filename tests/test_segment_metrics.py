@@ -182,6 +182,8 @@ def test_pruning_curve_is_the_exhaustive_best_pruning_per_count(seed):
     assert np.allclose(metrics.pruning_curve(merges, region_of_face, regions, gts, 3, weights), best[:4])
     with pytest.raises(ValueError, match="below the 2 trees"):
         metrics.pruning_curve(merges, region_of_face, regions, gts, 1, weights)
+    with pytest.raises(ValueError, match="60 faces, but ground truths / weights of lengths \\[59, 60\\]"):
+        metrics.pruning_curve(merges, region_of_face, regions, [gts[0][1:]], 3, weights)
 
 
 def test_pruning_curve_of_a_psb_hierarchy_bounds_its_levels():

@@ -36,7 +36,7 @@ def kernels() -> SimpleNamespace:
                 normals[f, 0], normals[f, 1], normals[f, 2] = 0.0, 0.0, 0.0
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
-    def link_cues(pairs, shared, position, areas, centroids, normals, convex_weight, length, distance, angle):
+    def link_cues(pairs, shared, position, areas, centroids, normals, convex_weight, length, distance, bend):
         """Per link (E, 2) face pairs / (E, 2) shared vertex pairs: the shared edge's length, the
         angular distance eta * (1 - cos dihedral) and the bend eta * arccos(cos dihedral), eta = 1
         when concave else convex_weight."""
@@ -53,7 +53,7 @@ def kernels() -> SimpleNamespace:
             front = (normals[p, 0] * ox + normals[p, 1] * oy + normals[p, 2] * oz) / scale
             eta = 1.0 if front > 1e-6 else convex_weight
             distance[e] = eta * (1.0 - cos)
-            angle[e] = eta * np.arccos(cos)
+            bend[e] = eta * np.arccos(cos)
 
     @numba.njit(cache=True, nogil=True, boundscheck=False)
     def welded_positions(welded, faces, vertices, count):

@@ -281,6 +281,10 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
     merges = np.asarray(merges, dtype=np.int64).reshape(-1, 2)
     n = int(num_regions)
     w = np.ones(len(region_of_face)) if weights is None else np.asarray(weights, dtype=np.float64)
+    sizes = {len(np.asarray(g)) for g in gts} | {len(w)}
+    if not gts or sizes != {len(region_of_face)}:
+        raise ValueError(f"pruning_curve: {len(region_of_face)} faces, but ground truths / weights of lengths "
+                         f"{sorted(sizes) if gts else 'none given'}")
     columns = []  # (regions, labels) overlap weight with each ground truth, side by side
     for gt in gts:
         _, labels = np.unique(np.asarray(gt), return_inverse=True)
