@@ -15,6 +15,8 @@ Definitions (Chen, Golovinskiy, Funkhouser 2009; Neubert & Protzel 2012; PartGen
   segments, averaged over ground-truth segments.
 - average_precision / recall_at_k: PartGen's metrics for a ranked list of part proposals.
 - common_refinement: the overlay of several segmentations (the humans' union of boundaries).
+- count_budget_bound / pruning_curve: bounds read with the ground truth on what a fixed merge
+  hierarchy can reach (one count per model within a budget; any pruning of its tree).
 """
 from __future__ import annotations
 
