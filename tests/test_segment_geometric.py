@@ -50,6 +50,14 @@ def test_granularity_is_monotone_and_nested(bearing):
     assert counts == sorted(counts) and counts[0] < counts[-1]
     for coarse, fine in zip(levels, levels[1:]):  # every finer segment lies inside one coarser one
         assert metrics.achievable_segmentation_accuracy(fine, coarse) == 1.0
+    # with border refinement borders move by up to border_rings links: counts stay monotone and
+    # nesting holds up to those bands
+    refined = [geometric_labels(mesh.vertices, mesh.faces, GeometricConfig(granularity=g, border_rings=3))
+               for g in (0.5, 1.0, 2.0, 4.0)]
+    counts = [len(np.unique(x)) for x in refined]
+    assert counts == sorted(counts) and counts[0] < counts[-1]
+    for coarse, fine in zip(refined, refined[1:]):
+        assert metrics.achievable_segmentation_accuracy(fine, coarse) >= 0.97
 
 
 def test_deterministic_given_a_seed(bearing):
@@ -127,6 +135,8 @@ def test_bad_parameters_and_empty_meshes_are_refused():
         GeometricConfig(granularity=-1)
     with pytest.raises(ConfigError, match="num_parts = 0"):
         GeometricConfig(num_parts=0)
+    with pytest.raises(ConfigError, match="border_rings = -1"):
+        GeometricConfig(border_rings=-1)
     with pytest.raises(ConfigError, match="F > 0"):
         geometric_labels(np.zeros((3, 3)), np.zeros((0, 3), int))
     with pytest.raises(ConfigError, match="unknown; available: .*geometric"):

@@ -24,12 +24,17 @@ from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
 class MergeHierarchy:
     """merges: (M, 2) int64 pairs of region ids merged in order (each row joins the two regions'
     current clusters); affinity: (M,) normalized association of each merge (dimensionless,
-    higher = weaker border); region_of_face: (F,) int64 region id 0..R-1."""
+    higher = weaker border); region_of_face: (F,) int64 region id 0..R-1. Optionally, for
+    `borders.refine_borders`: the face links (E, 2), their Potts weights (E,) and which links
+    are blocked (E,) bool (None: none are)."""
 
     merges: np.ndarray
     affinity: np.ndarray
     region_of_face: np.ndarray
     num_regions: int
+    border_pairs: np.ndarray | None = None
+    border_weight: np.ndarray | None = None
+    border_blocked: np.ndarray | None = None
 
     def labels_after(self, num_merges: int) -> np.ndarray:
         """(F,) int64 labels 0..K-1 (numbered by first face) after the first `num_merges` merges."""

@@ -1,0 +1,91 @@
+"""Border refinement: every segment border moved onto the cheapest cut within a few rings of faces.
+
+The hierarchy's segments are unions of superfaces, so their borders are superface borders: on a
+crease when one runs through the superface, elsewhere wherever two Voronoi cells happened to
+meet. Katz & Tal (2003) settle a border by a minimum cut inside a fuzzy region around it; here all
+borders at once, by one sweep of alpha-expansion (`graphcut`) over the segment labels:
+- candidates of a face: its own segment and every segment within `rings` links of it (links that
+  are blocked, e.g. artist-part borders, are never crossed, so a border can move only inside the
+  piece it lies in); faces farther from every border keep their segment;
+- no unary cost: the Potts weight of a link is what cutting it costs, so a border settles where
+  the cut is cheapest (along creases and thickness changes, see `border_weights`);
+- the result is split into connected pieces (a move may cut a thin segment in two) and renumbered
+  by first face.
+A segment lying wholly within `rings` links of its border may be absorbed by its neighbours when
+its border costs more than theirs would: it is a sliver between two cheaper cuts.
+
+On the Princeton benchmark (3 rings, mean of four superface seeds, one global threshold at mean
+ratio 3): ASA 0.9451 -> 0.9473; at seed 0 0.9470 -> 0.9502 (granularity 1.04); RI error at the
+median count 0.098 -> 0.096. Cost: one expansion move per segment on the faces near its border,
+1.6-2.3x the whole geometric segmentation's time (median 1.7x), which is why
+`GeometricConfig.border_rings` is 0 by default. Moves of segments whose bands do not touch could
+share one max flow (a colouring of the segments), which would cut the moves to a handful.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
+from partverse.segment.facegraph import link_matrix
+from partverse.segment.graphcut import Candidates, alpha_expansion
+
+# the Potts weight's floor relative to a mean link: keeps every cut, even along full-strength
+# evidence, a little dearer than none, so borders do not wander where everything is free
+WEIGHT_FLOOR = 1e-9
+
+
+def border_weights(length: np.ndarray, strength: np.ndarray, log_diameter: np.ndarray | None,
+                   pairs: np.ndarray, thickness_scale: float = 0.3) -> np.ndarray:
+    """(E,) Potts weights: (length / mean length) x (1 - strength)^2 [x exp(-|d log diameter| /
+    thickness_scale)] + WEIGHT_FLOOR. strength: (E,) crease strength in [0, 1] (1 - exp(-bend /
+    crease_scale), with SAM-2 evidence at 1); log_diameter: (F,) smoothed log shape diameter or
+    None. Squaring the strength's complement sharpens the crease: exp(-2 bend / crease_scale)."""
+    mean = float(length.mean()) if len(length) else 1.0
+    w = length / (mean if mean > 0 else 1.0) * (1.0 - strength) ** 2
+    if log_diameter is not None:
+        w = w * np.exp(-np.abs(log_diameter[pairs[:, 0]] - log_diameter[pairs[:, 1]]) / thickness_scale)
+    return w + WEIGHT_FLOOR
+
+
+def band_candidates(pairs: np.ndarray, labels: np.ndarray, rings: int) -> tuple[np.ndarray, np.ndarray]:
+    """(face, label) arrays, sorted and without repeats, of every segment label other than a
+    face's own within `rings` links of it (over (E, 2) `pairs`: pass only links borders may move
+    across). Vectorized: one expansion of the (face, label) set per ring, over the band only."""
+    n = len(labels)
+    width = int(labels.max()) + 1 if n else 1
+    matrix = link_matrix(n, pairs, np.ones(len(pairs)))  # compiled CSR: row f lists f's neighbours
+    start, b = matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64)
+    a = np.repeat(np.arange(n), np.diff(start))
+    # ring 1: each face and the other labels among its neighbours
+    keys = a * width + labels[b]
+    keys = np.unique(keys[labels[a] != labels[b]])
+    for _ in range(max(0, int(rings) - 1)):
+        face, label = keys // width, keys % width
+        count = start[face + 1] - start[face]
+        offset = np.repeat(start[face] - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+        near, carried = b[offset], np.repeat(label, count)
+        grown = near * width + carried
+        keys = np.union1d(keys, grown[labels[near] != carried])
+    return keys // width, keys % width
+
+
+def refine_borders(pairs: np.ndarray, weights: np.ndarray, labels: np.ndarray, rings: int = 3,
+                   blocked: np.ndarray | None = None, sweeps: int = 1) -> np.ndarray:
+    """(F,) int64 labels 0..K'-1 (connected pieces, numbered by first face) after moving the
+    borders of (F,) `labels` onto the cheapest cut within `rings` links (module docstring).
+    pairs: (E, 2) face links; weights: (E,) Potts weights (`border_weights`); blocked: (E,) bool
+    links no border moves across (the labels must not straddle them)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    n = len(labels)
+    if n == 0 or rings <= 0 or labels.max(initial=0) == 0:
+        return relabel_by_first_occurrence(labels) if n else labels
+    free = pairs if blocked is None else pairs[~np.asarray(blocked, dtype=bool)]
+    face, label = band_candidates(free, labels, rings)
+    width = int(labels.max()) + 1
+    # own and band labels are distinct (face, label) pairs: one sort of their keys orders them
+    keys = np.sort(np.r_[np.arange(n) * width + labels, face * width + label])
+    candidates = Candidates(keys // width, keys % width, np.zeros(len(keys)), n)
+    moved = alpha_expansion(candidates, pairs, np.asarray(weights, dtype=np.float64), labels, sweeps)
+    same = moved[pairs[:, 0]] == moved[pairs[:, 1]]
+    return relabel_by_first_occurrence(union_find(n, pairs[same, 0], pairs[same, 1]))
