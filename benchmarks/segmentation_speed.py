@@ -11,12 +11,13 @@
 2. SAM-2 path on CPU with a tiny randomly initialised Sam2Model built from a config here:
    lifting + merging + smoothing time / SAM-2 forward time (image encoder + mask decoder) for the
    same 12 views (target <= 0.2).
-   Measured (stop 20, --repeat 5/7, after the faster weld and with the bend cue): shared assets
-   median 2.2-2.5x, mean 2.67-2.87x, 13-15/19 within 3x from run to run (hex house, cesium and
-   288e sit near 3x, chest 3.4-4.2x, barracks 3.8-5.1x; 002e 5.8-7.9x; max 9.8-13.5x, the 16k-face
-   0c3c GLB that trimesh loads in ~1 ms); PSB median 0.56-0.64x, 19/19; SAM-2 ratio 0.06-0.12;
-   scaling 4x faces -> 3.5-3.8x time, 16x -> 13.7-19.9x. The CPU ratio is above the wall ratio:
-   the background thread's CPU time counts (cpu_ratio median 2.5-2.7x on the assets).
+   Measured (stop 21, --repeat 5/7, with border refinement): shared assets median 3.7-3.9x,
+   mean 4.1-4.2x, 7/19 within 3x (the ~1k-face GLBs that trimesh loads in ~0.6 ms went from
+   2.5-3.5x to 3.3-4.6x: refinement adds ~1 ms; chest 6.5-7.8x, cesium 5.3-5.6x, barracks
+   5.4-5.7x, 002e 9.7-9.8x, 0c3c 15.9-17.5x); PSB median 0.86-0.92x, max 1.1-1.3x, 19/19; SAM-2
+   ratio 0.08-0.11; scaling 4x faces -> 2.8-3.2x time, 16x -> 10.8-11.1x. Before it (stop 20):
+   shared assets 13-15/19 within 3x, PSB median 0.56-0.64x. The CPU ratio is above the wall
+   ratio: the background thread's CPU time counts.
 3. Scaling: one mesh subdivided to 4x and 16x faces; wall and CPU time relative to the original
    (target: grows no faster than faces x log faces).
 """

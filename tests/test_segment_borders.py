@@ -32,6 +32,28 @@ def test_band_holds_every_label_within_the_rings_and_no_other(bearing, rings):
         assert np.array_equal(np.sort(face[label == k]), expected), k
 
 
+def test_labels_of_one_colour_have_moves_that_cannot_interact(bearing):
+    from partverse.segment.graphcut import Candidates, colour_labels
+
+    mesh, _ = bearing
+    graph, hierarchy = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(border_rings=0))
+    labels = hierarchy.labels_for_count(60)  # many small segments: dense conflicts
+    k = int(labels.max()) + 1
+    face, label = band_candidates(graph.pairs, labels, 3)
+    n = graph.num_faces
+    candidates = Candidates.build(np.r_[np.arange(n), face], np.r_[labels, label], np.zeros(n + len(face)), n)
+    colour = colour_labels(candidates, graph.pairs, labels)
+    assert k > 30 and colour.max() + 1 < k / 3  # a handful of max flows, not one per label
+    may = np.zeros((n, k), dtype=bool)  # face may switch to label
+    may[face, label] = True
+    for c in range(colour.max() + 1):
+        mine = np.flatnonzero(colour == c)
+        owner = np.where(may[:, mine].any(axis=1), mine[np.argmax(may[:, mine], axis=1)], -1)
+        assert (may[:, mine].sum(axis=1) <= 1).all()  # no face may switch to two of them
+        a, b = owner[graph.pairs[:, 0]], owner[graph.pairs[:, 1]]
+        assert not ((a >= 0) & (b >= 0) & (a != b)).any()  # no link joins two of their moves
+
+
 def _folded_grid(columns: int, rows: int):
     """A strip of `columns` x 2 `rows` unit squares folded by 90 degrees across its middle: `rows`
     rows of squares on the floor (z = 0, y < 0), `rows` up the wall (y = 0, z > 0), normals on the

@@ -173,7 +173,10 @@ def test_min_cut_is_exact_with_every_available_solver():
             assert value(x.astype(float)) <= best + 1e-3
 
 
-def test_alpha_expansion_is_within_twice_the_optimum():
+@pytest.mark.parametrize("batched", [False, True])
+def test_alpha_expansion_is_within_twice_the_optimum(batched):
+    """Converged, no expansion move lowers the energy, which bounds it by twice the optimum
+    (Boykov et al.); batched moves (one max flow per colour of labels) converge the same way."""
     rng = np.random.default_rng(0)
     for _ in range(40):
         faces, k = int(rng.integers(2, 6)), 3
@@ -183,14 +186,15 @@ def test_alpha_expansion_is_within_twice_the_optimum():
         candidates = Candidates.build(face[keep], label[keep], 2 * rng.random(keep.sum()), faces)
         pairs = np.array([(i, j) for i in range(faces) for j in range(i + 1, faces) if rng.random() < 0.6]).reshape(-1, 2)
         weights = rng.random(len(pairs))
-        out = alpha_expansion(candidates, pairs, weights, start)
+        out = alpha_expansion(candidates, pairs, weights, start, batched=batched)
         assert np.isfinite(candidates.cost_of(out)).all()
         energy = potts_energy(candidates, pairs, weights, out)
         assert energy <= potts_energy(candidates, pairs, weights, start)
         assert energy <= 2 * _energy_by_enumeration(candidates, pairs, weights, k) + 1e-9
 
 
-def test_graph_cut_on_a_psb_model_lowers_the_energy_within_the_candidates():
+@pytest.mark.parametrize("batched", [False, True])
+def test_graph_cut_on_a_psb_model_lowers_the_energy_within_the_candidates(batched):
     mesh = load(shared("psb", "off", "341.off"))
     truth = read_seg(shared("psb", "seg", "341", "341_0.seg"), mesh.num_faces).astype(np.int64)
     graph = build_face_graph(mesh.vertices, mesh.faces)
@@ -204,11 +208,11 @@ def test_graph_cut_on_a_psb_model_lowers_the_energy_within_the_candidates():
     cost = np.r_[np.full(mesh.num_faces, 0.2), np.full(mesh.num_faces, 0.6), np.full(2 * len(graph.pairs), 1.5)]
     candidates = Candidates.build(face, label, cost, mesh.num_faces)
     weights = crease_weights(graph, 1.0)
-    out = alpha_expansion(candidates, graph.pairs, weights, noisy)
+    out = alpha_expansion(candidates, graph.pairs, weights, noisy, batched=batched)
     assert potts_energy(candidates, graph.pairs, weights, out) < potts_energy(candidates, graph.pairs, weights, noisy)
     assert np.isfinite(candidates.cost_of(out)).all() and set(np.unique(out)) <= set(np.unique(label))
     assert metrics.rand_index_error(out, truth) < metrics.rand_index_error(noisy, truth)
-    assert np.array_equal(out, alpha_expansion(candidates, graph.pairs, weights, noisy))
+    assert np.array_equal(out, alpha_expansion(candidates, graph.pairs, weights, noisy, batched=batched))
     with pytest.raises(PartverseError, match="outside the faces' candidate sets"):
         alpha_expansion(candidates, graph.pairs, weights, np.full(mesh.num_faces, 10**6))
 

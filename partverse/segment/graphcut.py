@@ -11,8 +11,10 @@ construction, exact because Potts is a metric), over the faces that may take alp
 by PyMaxflow (Boykov-Kolmogorov; microseconds of overhead per cut) when it is installed, else by
 scipy's max flow (Dinic, capacities scaled to integers; ~100x the overhead per cut). Each move's
 energy is re-checked in floating point and kept only when it is lower: the energy never rises.
-Sweeps over the labels repeat until none lowers the energy (or `max_sweeps`).
-Vectorized over faces and edges; the only Python loops are over labels and sweeps.
+Sweeps over the labels repeat until none lowers the energy (or `max_sweeps`). Batched sweeps
+colour the labels so that moves of one colour share no face and no link, and solve each colour's
+moves as one max flow (for many labels with local candidate sets, e.g. `borders`).
+Vectorized over faces and edges; the only Python loops are over labels (moves, colouring) and sweeps.
 """
 from __future__ import annotations
 
@@ -76,11 +78,14 @@ def potts_energy(candidates: Candidates, pairs: np.ndarray, weights: np.ndarray,
 
 
 def alpha_expansion(candidates: Candidates, pairs: np.ndarray, weights: np.ndarray, labels: np.ndarray,
-                    max_sweeps: int = 4) -> np.ndarray:
+                    max_sweeps: int = 4, batched: bool = False) -> np.ndarray:
     """(F,) int64 labels of lower (or equal) energy than `labels`, each face's label one of its
     candidates. pairs: (E, 2) int face pairs; weights: (E,) float >= 0 Potts weights;
     labels: (F,) int starting labelling, itself made of candidates. Work per move is
-    proportional to the faces that may take its label and their pairs, not to F."""
+    proportional to the faces that may take its label and their pairs, not to F.
+    `batched`: the labels are coloured so that moves of one colour cannot interact
+    (`colour_labels`), and each colour's moves run as one max flow: a sweep costs a max flow per
+    colour instead of per label (the same moves as a sweep in colour order)."""
     labels = np.asarray(labels, dtype=np.int64).copy()
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     weights = np.asarray(weights, dtype=np.float64)
@@ -92,10 +97,21 @@ def alpha_expansion(candidates: Candidates, pairs: np.ndarray, weights: np.ndarr
     state = _State(labels, candidates.cost_of(labels), pairs, weights)
     if not np.isfinite(state.cost).all():
         raise PartverseError("alpha_expansion: the starting labelling uses labels outside the faces' candidate sets")
+    tolerance = 1e-9 * max(1.0, float(state.cost.sum() + weights.sum()))
+    if batched:
+        colour = colour_labels(candidates, pairs, labels)[candidates.label]
+        order = np.argsort(colour, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(colour[order])) + 1)
+        for _ in range(max_sweeps):
+            improved = False
+            for group in groups:  # loop over colours; each is one max flow
+                improved |= state.expand_many(candidates.label[group], candidates.face[group], candidates.cost[group], tolerance)
+            if not improved:
+                break
+        return state.labels
     order = np.argsort(candidates.label, kind="stable")
     alphas, starts = np.unique(candidates.label[order], return_index=True)
     groups = np.split(order, starts[1:])
-    tolerance = 1e-9 * max(1.0, float(state.cost.sum() + weights.sum()))
     tried = np.full(len(alphas), -1, dtype=np.int64)  # move counter when each label was last tried
     for _ in range(max_sweeps):
         improved = False
@@ -106,6 +122,53 @@ def alpha_expansion(candidates: Candidates, pairs: np.ndarray, weights: np.ndarr
         if not improved:
             break
     return state.labels
+
+
+def colour_labels(candidates: Candidates, pairs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """(L,) int64 colour per label (L = largest candidate label + 1) such that two labels of one
+    colour have expansion moves that cannot interact: no face may switch to both, and no link
+    joins a face that may switch to one and a face that may switch to the other. Greedy colouring,
+    labels in order of decreasing conflicts (the only Python loop is over labels)."""
+    width = int(candidates.label.max(initial=0)) + 1
+    n = candidates.num_faces
+    switchable = candidates.label != labels[candidates.face]
+    face, label = candidates.face[switchable], candidates.label[switchable]
+    start = np.searchsorted(face, np.arange(n + 1))
+    count = np.diff(start)
+    # groups of labels that conflict pairwise: each face's switchable labels, and each link's two
+    # faces' switchable labels together
+    near = pairs[(count[pairs[:, 0]] + count[pairs[:, 1]] > 1)]
+    parts = [(face, label)]
+    for side in (0, 1):
+        ends = near[:, side]
+        k = count[ends]
+        offset = np.repeat(start[ends] - np.cumsum(k) + k, k) + np.arange(int(k.sum()))
+        parts.append((n + np.repeat(np.arange(len(near)), k), label[offset]))
+    group = np.concatenate([g for g, _ in parts])
+    member = np.concatenate([m for _, m in parts])
+    keys = np.unique(group * width + member)
+    group, member = keys // width, keys % width
+    a, b = [], []
+    for k in range(1, int(np.bincount(group).max(initial=1)) if len(group) else 1):
+        same = group[k:] == group[:-k]
+        a.append(member[:-k][same])
+        b.append(member[k:][same])
+    colour = np.zeros(width, dtype=np.int64)
+    if not a or not sum(len(x) for x in a):
+        return colour
+    a, b = np.concatenate(a), np.concatenate(b)
+    edges = np.unique(np.r_[a * width + b, b * width + a])
+    a, b = edges // width, edges % width
+    start = np.searchsorted(a, np.arange(width + 1))
+    degree = np.diff(start)
+    colour[:] = -1
+    for x in np.argsort(-degree, kind="stable").tolist():
+        taken = set(colour[b[start[x]:start[x + 1]]].tolist())
+        c = 0
+        while c in taken:
+            c += 1
+        colour[x] = c
+    return colour
 
 
 class _State:
@@ -139,9 +202,10 @@ class _State:
             return False
         self.local[nodes] = np.arange(len(nodes))
         try:
-            switch, delta = self._move(alpha, nodes, node_alpha_cost, edges)
+            switch, node_delta, edge_delta, _ = self._move(alpha, nodes, node_alpha_cost, edges)
         finally:
             self.local[nodes] = -1
+        delta = float(node_delta.sum() + edge_delta.sum())
         if not switch.any() or delta >= -tolerance:
             return False
         self.labels[nodes[switch]] = alpha
@@ -150,26 +214,56 @@ class _State:
         self.changed[nodes[switch]] = self.moves
         return True
 
-    def _move(self, alpha: int, nodes: np.ndarray, node_alpha_cost: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, float]:
-        """(n,) bool faces that switch to alpha in the min cut, and the move's energy change."""
+    def expand_many(self, alphas: np.ndarray, faces: np.ndarray, alpha_cost: np.ndarray, tolerance: float) -> bool:
+        """Independent expansion moves at once, one max flow for all: face faces[i] may take
+        alphas[i]; the faces of different alphas must share no face and no link (`colour_labels`),
+        so their moves do not interact. Each alpha's move is applied when it lowers the energy."""
+        active = self.labels[faces] != alphas
+        if not active.any():
+            return False
+        nodes, node_alpha, node_alpha_cost = faces[active], alphas[active], alpha_cost[active]
+        edges = np.unique(self.incident_pairs(nodes))
+        self.local[nodes] = np.arange(len(nodes))
+        try:
+            switch, node_delta, edge_delta, edge_node = self._move(node_alpha, nodes, node_alpha_cost, edges)
+        finally:
+            self.local[nodes] = -1
+        which, index = np.unique(node_alpha, return_inverse=True)
+        delta = np.bincount(index, weights=node_delta, minlength=len(which))
+        delta += np.bincount(index[edge_node], weights=edge_delta, minlength=len(which))
+        switch &= (delta < -tolerance)[index]
+        if not switch.any():
+            return False
+        self.labels[nodes[switch]] = node_alpha[switch]
+        self.cost[nodes[switch]] = node_alpha_cost[switch]
+        self.moves += 1
+        self.changed[nodes[switch]] = self.moves
+        return True
+
+    def _move(self, alpha, nodes: np.ndarray, node_alpha_cost: np.ndarray, edges: np.ndarray):
+        """The min cut of one expansion move (alpha: an int, or (n,) per node for `expand_many`):
+        (n,) bool faces that switch, (n,) unary energy change of each face if it switches (0 if
+        not), (len(edges),) pair energy change, and (len(edges),) a node of each edge's move."""
         n = len(nodes)
+        alpha = np.broadcast_to(np.asarray(alpha, dtype=np.int64), (n,))
         p, q, w = self.pairs[edges, 0], self.pairs[edges, 1], self.weights[edges]
         lp, lq, a, b = self.local[p], self.local[q], self.labels[p], self.labels[q]
         lin = node_alpha_cost - self.cost[nodes]  # x = 1: the face switches to alpha
-        both = (lp >= 0) & (lq >= 0)
+        both = (lp >= 0) & (lq >= 0)  # both free: the same alpha (independent moves share no link)
         # both free (a, b != alpha): A = w[a != b], B = C = w, D = 0
         wb = w[both]
         big_a = np.where(a[both] == b[both], 0.0, wb)
+        unary = lin.copy()
         lin += np.bincount(lp[both], weights=wb - big_a, minlength=n) - np.bincount(lq[both], weights=wb, minlength=n)
         # one side fixed: w[alpha != fixed] - w[own != fixed] on the free face's cost of x = 1
         for free, own, fixed, side in ((lp, a, b, (lp >= 0) & (lq < 0)), (lq, b, a, (lq >= 0) & (lp < 0))):
-            delta = w[side] * ((fixed[side] != alpha).astype(np.float64) - (own[side] != fixed[side]))
+            delta = w[side] * ((fixed[side] != alpha[free[side]]).astype(np.float64) - (own[side] != fixed[side]))
             lin += np.bincount(free[side], weights=delta, minlength=n)
         switch = _min_cut(n, lin, lp[both], lq[both], 2.0 * wb - big_a)
-        new_a = np.where((lp >= 0) & switch[np.maximum(lp, 0)], alpha, a)
-        new_b = np.where((lq >= 0) & switch[np.maximum(lq, 0)], alpha, b)
-        change = float((node_alpha_cost - self.cost[nodes])[switch].sum() + (w * ((new_a != new_b).astype(np.float64) - (a != b))).sum())
-        return switch, change
+        new_a = np.where((lp >= 0) & switch[np.maximum(lp, 0)], alpha[np.maximum(lp, 0)], a)
+        new_b = np.where((lq >= 0) & switch[np.maximum(lq, 0)], alpha[np.maximum(lq, 0)], b)
+        edge_delta = w * ((new_a != new_b).astype(np.float64) - (a != b))
+        return switch, np.where(switch, unary, 0.0), edge_delta, np.where(lp >= 0, lp, lq)
 
 
 def _min_cut(n: int, lin: np.ndarray, head: np.ndarray, tail: np.ndarray, capacity: np.ndarray) -> np.ndarray:
