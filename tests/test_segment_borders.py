@@ -32,6 +32,24 @@ def test_band_holds_every_label_within_the_rings_and_no_other(bearing, rings):
         assert np.array_equal(np.sort(face[label == k]), expected), k
 
 
+def test_band_of_one_label_per_face_is_every_face_within_the_rings(bearing):
+    """Every face its own label: the band holds, per face, every other face within 3 links (the
+    nonzeros of (I + A)^3), many more entries than faces (the compiled lists grow)."""
+    import scipy.sparse as sp
+
+    mesh, _ = bearing
+    graph, _ = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(border_rings=0))
+    n = graph.num_faces
+    face, label = band_candidates(graph.pairs, np.arange(n), 3)
+    reach = sp.identity(n, format="csr") + link_matrix(n, graph.pairs, np.ones(len(graph.pairs)))
+    reach = (reach @ reach @ reach).tocsr()
+    reach.data[:] = 1
+    reach.setdiag(0)
+    reach.eliminate_zeros()
+    assert len(face) > 4 * n
+    assert np.array_equal(face * n + label, np.sort(reach.tocoo().row * n + reach.tocoo().col))
+
+
 def test_labels_of_one_colour_have_moves_that_cannot_interact(bearing):
     from partverse.segment.graphcut import Candidates, colour_labels
 

@@ -173,6 +173,18 @@ def test_min_cut_is_exact_with_every_available_solver():
             assert value(x.astype(float)) <= best + 1e-3
 
 
+def test_pair_incidence_lists_each_faces_pairs_in_order():
+    from partverse.segment.graphcut_kernels import incidence
+
+    rng = np.random.default_rng(1)
+    pairs = rng.integers(0, 50, (300, 2))
+    indptr, indices = incidence(50, pairs[:, 0].copy(), pairs[:, 1].copy())
+    for f in range(50):
+        touching = np.flatnonzero((pairs[:, 0] == f) | (pairs[:, 1] == f))
+        both = np.flatnonzero((pairs[:, 0] == f) & (pairs[:, 1] == f))  # a loop is listed twice
+        assert np.array_equal(indices[indptr[f]:indptr[f + 1]], np.sort(np.r_[touching, both]))
+
+
 @pytest.mark.parametrize("batched", [False, True])
 def test_alpha_expansion_is_within_twice_the_optimum(batched):
     """Converged, no expansion move lowers the energy, which bounds it by twice the optimum

@@ -20,7 +20,7 @@
 5. Border refinement (`borders`, `border_rings` = 3; 0 turns it off): every border of the cut moves
    onto the cheapest cut within that many links (crease and thickness change), by one batched
    sweep of alpha-expansion. On the Princeton benchmark ASA 0.947 -> 0.950 at 2.99x, RI error
-   0.098 -> 0.096; it costs 1.1-2.1x the time of steps 1-4 (about +1 ms on a 1k-face mesh).
+   0.098 -> 0.096; it costs 1.2-1.7x the time of steps 1-4 (median 1.34x; +0.4-0.9 ms on a 1k-face mesh).
 
 Granularity: the hierarchy stops at the first merge whose normalized association is below
 `GRANULARITY_SCALE * granularity`. Higher granularity -> more segments, and before border

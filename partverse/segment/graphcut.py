@@ -94,7 +94,8 @@ def alpha_expansion(candidates: Candidates, pairs: np.ndarray, weights: np.ndarr
         raise PartverseError(f"alpha_expansion: {labels.shape} labels, {len(pairs)} pairs and {len(weights)} weights for {n} faces")
     if len(weights) and (not np.isfinite(weights).all() or weights.min() < 0):
         raise PartverseError("alpha_expansion: pair weights must be finite and >= 0")
-    state = _State(labels, candidates.cost_of(labels), pairs, weights)
+    width = int(max(candidates.label.max(initial=0), labels.max(initial=0))) + 1
+    state = _State(labels, candidates.cost_of(labels), pairs, weights, width)
     if not np.isfinite(state.cost).all():
         raise PartverseError("alpha_expansion: the starting labelling uses labels outside the faces' candidate sets")
     tolerance = 1e-9 * max(1.0, float(state.cost.sum() + weights.sum()))
@@ -127,68 +128,63 @@ def alpha_expansion(candidates: Candidates, pairs: np.ndarray, weights: np.ndarr
 def colour_labels(candidates: Candidates, pairs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """(L,) int64 colour per label (L = largest candidate label + 1) such that two labels of one
     colour have expansion moves that cannot interact: no face may switch to both, and no link
-    joins a face that may switch to one and a face that may switch to the other. Greedy colouring,
-    labels in order of decreasing conflicts (the only Python loop is over labels)."""
+    joins a face that may switch to one and a face that may switch to the other. Greedy colouring
+    (compiled), labels in order of decreasing conflicts."""
+    from partverse.segment.graphcut_kernels import greedy_colours, label_conflicts
+
     width = int(candidates.label.max(initial=0)) + 1
     n = candidates.num_faces
     switchable = candidates.label != labels[candidates.face]
     face, label = candidates.face[switchable], candidates.label[switchable]
     start = np.searchsorted(face, np.arange(n + 1))
-    count = np.diff(start)
-    # groups of labels that conflict pairwise: each face's switchable labels, and each link's two
-    # faces' switchable labels together
-    near = pairs[(count[pairs[:, 0]] + count[pairs[:, 1]] > 1)]
-    parts = [(face, label)]
-    for side in (0, 1):
-        ends = near[:, side]
-        k = count[ends]
-        offset = np.repeat(start[ends] - np.cumsum(k) + k, k) + np.arange(int(k.sum()))
-        parts.append((n + np.repeat(np.arange(len(near)), k), label[offset]))
-    group = np.concatenate([g for g, _ in parts])
-    member = np.concatenate([m for _, m in parts])
-    keys = np.unique(group * width + member)
-    group, member = keys // width, keys % width
-    a, b = [], []
-    for k in range(1, int(np.bincount(group).max(initial=1)) if len(group) else 1):
-        same = group[k:] == group[:-k]
-        a.append(member[:-k][same])
-        b.append(member[k:][same])
-    colour = np.zeros(width, dtype=np.int64)
-    if not a or not sum(len(x) for x in a):
-        return colour
-    a, b = np.concatenate(a), np.concatenate(b)
-    edges = np.unique(np.r_[a * width + b, b * width + a])
+    pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    a, b = label_conflicts(start, label, np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1]))
+    edges = np.unique(a * width + b)
     a, b = edges // width, edges % width
     start = np.searchsorted(a, np.arange(width + 1))
-    degree = np.diff(start)
-    colour[:] = -1
-    for x in np.argsort(-degree, kind="stable").tolist():
-        taken = set(colour[b[start[x]:start[x + 1]]].tolist())
-        c = 0
-        while c in taken:
-            c += 1
-        colour[x] = c
-    return colour
+    return greedy_colours(np.argsort(-np.diff(start), kind="stable"), start, b, width)
 
 
 class _State:
     """The current labelling, its per-face costs, a face -> pair incidence for local moves, and
-    when each face last changed (moves applied so far), to skip moves whose outcome is known."""
+    when each face last changed (moves applied so far), to skip moves whose outcome is known.
+    A move's binary problem is built and applied by compiled loops (`graphcut_kernels`); for a
+    move, with alpha on faces that may switch and x = 1 meaning "switches", a link (p, q) with
+    weight w costs, when both are free (a, b != alpha): A = w[a != b] (neither switches), B = C = w,
+    D = 0, decomposed into linear costs (C - A on p, D - C on q) and an arc of capacity
+    B + C - A - D = 2w - A >= 0 (submodular, Potts being a metric); when q is fixed:
+    w[alpha != b] - w[a != b] on p's cost of switching."""
 
-    def __init__(self, labels: np.ndarray, cost: np.ndarray, pairs: np.ndarray, weights: np.ndarray):
+    def __init__(self, labels: np.ndarray, cost: np.ndarray, pairs: np.ndarray, weights: np.ndarray, width: int):
         n, e = len(labels), len(pairs)
-        self.labels, self.cost, self.pairs, self.weights = labels, cost, pairs, weights
-        incidence = sp.csr_matrix((np.ones(2 * e), (pairs.T.ravel(), np.r_[np.arange(e), np.arange(e)])), shape=(n, e))
-        self.indptr, self.indices = incidence.indptr.astype(np.int64), incidence.indices.astype(np.int64)
+        self.labels, self.cost, self.weights = labels, cost, weights
+        from partverse.segment.graphcut_kernels import incidence
+
+        self.pair_a, self.pair_b = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
+        self.indptr, self.indices = incidence(n, self.pair_a, self.pair_b)  # pairs touching each face
         self.local = np.full(n, -1, dtype=np.int64)  # scratch: face -> node index in the current move
+        self.stamp = np.full(e, -1, dtype=np.int64)  # scratch: the build that last saw each pair
+        self.group_of_label = np.full(width, -1, dtype=np.int64)  # scratch
         self.changed = np.zeros(n, dtype=np.int64)  # value of `moves` when the face last changed
         self.moves = 1
+        self.builds = 0
 
-    def incident_pairs(self, faces: np.ndarray) -> np.ndarray:
-        """Indices of the pairs touching `faces` (with repeats), from the CSR incidence."""
-        start, count = self.indptr[faces], self.indptr[faces + 1] - self.indptr[faces]
-        offset = np.repeat(start - np.cumsum(count) + count, count)
-        return self.indices[offset + np.arange(int(count.sum()))]
+    def _build(self, nodes: np.ndarray, node_alpha: np.ndarray, node_alpha_cost: np.ndarray):
+        from partverse.segment.graphcut_kernels import build_move
+
+        self.builds += 1
+        return build_move(self.indptr, self.indices, self.pair_a, self.pair_b, self.weights, self.labels, self.cost,
+                          nodes, node_alpha, node_alpha_cost, self.local, self.stamp, self.builds, self.group_of_label)
+
+    def _apply(self, switch, nodes, node_alpha, node_alpha_cost, built, tolerance: float) -> bool:
+        from partverse.segment.graphcut_kernels import apply_move
+
+        _, unary, edges, _, _, _, group, groups = built
+        moved = apply_move(switch, nodes, node_alpha, node_alpha_cost, unary, edges, self.pair_a, self.pair_b,
+                           self.weights, self.labels, self.cost, self.local, self.changed, self.moves + 1, group,
+                           groups, tolerance)
+        self.moves += int(moved)
+        return moved
 
     def expand(self, alpha: int, faces: np.ndarray, alpha_cost: np.ndarray, tolerance: float, tried: int) -> bool:
         """Apply the best alpha-expansion move when it lowers the energy by more than `tolerance`;
@@ -197,22 +193,15 @@ class _State:
         if not active.any():
             return False
         nodes, node_alpha_cost = faces[active], alpha_cost[active]
-        edges = np.unique(self.incident_pairs(nodes))
-        if tried >= 0 and self.changed[self.pairs[edges]].max(initial=0) < tried and self.changed[nodes].max() < tried:
-            return False
-        self.local[nodes] = np.arange(len(nodes))
-        try:
-            switch, node_delta, edge_delta, _ = self._move(alpha, nodes, node_alpha_cost, edges)
-        finally:
+        node_alpha = np.full(len(nodes), alpha, dtype=np.int64)
+        built = self._build(nodes, node_alpha, node_alpha_cost)
+        edges = built[2]
+        if tried >= 0 and max(self.changed[self.pair_a[edges]].max(initial=0), self.changed[self.pair_b[edges]].max(initial=0),
+                              self.changed[nodes].max()) < tried:
             self.local[nodes] = -1
-        delta = float(node_delta.sum() + edge_delta.sum())
-        if not switch.any() or delta >= -tolerance:
             return False
-        self.labels[nodes[switch]] = alpha
-        self.cost[nodes[switch]] = node_alpha_cost[switch]
-        self.moves += 1
-        self.changed[nodes[switch]] = self.moves
-        return True
+        switch = _min_cut(len(nodes), built[0], built[3], built[4], built[5])
+        return self._apply(switch, nodes, node_alpha, node_alpha_cost, built, tolerance)
 
     def expand_many(self, alphas: np.ndarray, faces: np.ndarray, alpha_cost: np.ndarray, tolerance: float) -> bool:
         """Independent expansion moves at once, one max flow for all: face faces[i] may take
@@ -222,48 +211,9 @@ class _State:
         if not active.any():
             return False
         nodes, node_alpha, node_alpha_cost = faces[active], alphas[active], alpha_cost[active]
-        edges = np.unique(self.incident_pairs(nodes))
-        self.local[nodes] = np.arange(len(nodes))
-        try:
-            switch, node_delta, edge_delta, edge_node = self._move(node_alpha, nodes, node_alpha_cost, edges)
-        finally:
-            self.local[nodes] = -1
-        which, index = np.unique(node_alpha, return_inverse=True)
-        delta = np.bincount(index, weights=node_delta, minlength=len(which))
-        delta += np.bincount(index[edge_node], weights=edge_delta, minlength=len(which))
-        switch &= (delta < -tolerance)[index]
-        if not switch.any():
-            return False
-        self.labels[nodes[switch]] = node_alpha[switch]
-        self.cost[nodes[switch]] = node_alpha_cost[switch]
-        self.moves += 1
-        self.changed[nodes[switch]] = self.moves
-        return True
-
-    def _move(self, alpha, nodes: np.ndarray, node_alpha_cost: np.ndarray, edges: np.ndarray):
-        """The min cut of one expansion move (alpha: an int, or (n,) per node for `expand_many`):
-        (n,) bool faces that switch, (n,) unary energy change of each face if it switches (0 if
-        not), (len(edges),) pair energy change, and (len(edges),) a node of each edge's move."""
-        n = len(nodes)
-        alpha = np.broadcast_to(np.asarray(alpha, dtype=np.int64), (n,))
-        p, q, w = self.pairs[edges, 0], self.pairs[edges, 1], self.weights[edges]
-        lp, lq, a, b = self.local[p], self.local[q], self.labels[p], self.labels[q]
-        lin = node_alpha_cost - self.cost[nodes]  # x = 1: the face switches to alpha
-        both = (lp >= 0) & (lq >= 0)  # both free: the same alpha (independent moves share no link)
-        # both free (a, b != alpha): A = w[a != b], B = C = w, D = 0
-        wb = w[both]
-        big_a = np.where(a[both] == b[both], 0.0, wb)
-        unary = lin.copy()
-        lin += np.bincount(lp[both], weights=wb - big_a, minlength=n) - np.bincount(lq[both], weights=wb, minlength=n)
-        # one side fixed: w[alpha != fixed] - w[own != fixed] on the free face's cost of x = 1
-        for free, own, fixed, side in ((lp, a, b, (lp >= 0) & (lq < 0)), (lq, b, a, (lq >= 0) & (lp < 0))):
-            delta = w[side] * ((fixed[side] != alpha[free[side]]).astype(np.float64) - (own[side] != fixed[side]))
-            lin += np.bincount(free[side], weights=delta, minlength=n)
-        switch = _min_cut(n, lin, lp[both], lq[both], 2.0 * wb - big_a)
-        new_a = np.where((lp >= 0) & switch[np.maximum(lp, 0)], alpha[np.maximum(lp, 0)], a)
-        new_b = np.where((lq >= 0) & switch[np.maximum(lq, 0)], alpha[np.maximum(lq, 0)], b)
-        edge_delta = w * ((new_a != new_b).astype(np.float64) - (a != b))
-        return switch, np.where(switch, unary, 0.0), edge_delta, np.where(lp >= 0, lp, lq)
+        built = self._build(nodes, node_alpha, node_alpha_cost)
+        switch = _min_cut(len(nodes), built[0], built[3], built[4], built[5])
+        return self._apply(switch, nodes, node_alpha, node_alpha_cost, built, tolerance)
 
 
 def _min_cut(n: int, lin: np.ndarray, head: np.ndarray, tail: np.ndarray, capacity: np.ndarray) -> np.ndarray:
