@@ -14,7 +14,8 @@ energy is re-checked in floating point and kept only when it is lower: the energ
 Sweeps over the labels repeat until none lowers the energy (or `max_sweeps`). Batched sweeps
 colour the labels so that moves of one colour share no face and no link, and solve each colour's
 moves as one max flow (for many labels with local candidate sets, e.g. `borders`).
-Vectorized over faces and edges; the only Python loops are over labels (moves, colouring) and sweeps.
+Vectorized over faces and edges (a move's binary problem by compiled loops, `graphcut_kernels`);
+the only Python loops are over labels (one move each) or colours, and sweeps.
 """
 from __future__ import annotations
 
@@ -156,10 +157,10 @@ class _State:
     w[alpha != b] - w[a != b] on p's cost of switching."""
 
     def __init__(self, labels: np.ndarray, cost: np.ndarray, pairs: np.ndarray, weights: np.ndarray, width: int):
-        n, e = len(labels), len(pairs)
-        self.labels, self.cost, self.weights = labels, cost, weights
         from partverse.segment.graphcut_kernels import incidence
 
+        n, e = len(labels), len(pairs)
+        self.labels, self.cost, self.weights = labels, cost, weights
         self.pair_a, self.pair_b = np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
         self.indptr, self.indices = incidence(n, self.pair_a, self.pair_b)  # pairs touching each face
         self.local = np.full(n, -1, dtype=np.int64)  # scratch: face -> node index in the current move
