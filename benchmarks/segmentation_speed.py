@@ -11,14 +11,15 @@
 2. SAM-2 path on CPU with a tiny randomly initialised Sam2Model built from a config here:
    lifting + merging + smoothing time / SAM-2 forward time (image encoder + mask decoder) for the
    same 12 views (target <= 0.2).
-   Measured (stop 21, --repeat 7, with border refinement, compiled): shared assets median
-   3.35-3.44x, mean 3.59-3.71x, 8-9/19 within 3x (10/19 by median_ratio; the ~1k-face GLBs that
-   trimesh loads in ~0.6 ms sit at 2.9-3.8x: refinement adds 0.4-0.9 ms; chest 5.4-5.8x, cesium
-   4.1-4.5x, barracks 5.7-6.1x, 002e 9.4x, 0c3c 14.6-16x); PSB median 0.89-0.90x, max 1.1-1.2x,
-   19/19; SAM-2 ratio 0.08-0.17 (the noise masks of the tiny model give ~600 segments to refine);
-   scaling 4x faces -> 3.1-3.3x time, 16x -> 12.3-13.9x. Before border refinement (stop 20):
-   shared assets 13-15/19 within 3x, PSB median 0.56-0.64x, SAM-2 ratio 0.06-0.12. The CPU ratio
-   is above the wall ratio: the background thread's CPU time counts.
+   Measured (stop 21, --repeat 7, with border refinement, compiled; three runs): shared assets
+   median 2.8-3.4x, mean 3.6-3.7x, 8-11/19 within 3x (the ~1k-face GLBs that trimesh loads in
+   ~0.6 ms sit at 2.7-3.8x: refinement adds 0.4-0.9 ms; chest 5.4-5.8x, cesium 4.1-4.9x,
+   barracks 5.2-6.1x, 002e 9.4-10.6x, 0c3c 14.4-16x); PSB median 0.80-0.90x, max 1.1-1.2x, 19/19;
+   SAM-2 ratio 0.07-0.17 (it moves with the tiny model's forward time, 0.56-1.67 s; its noise
+   masks give ~600 segments to refine); scaling 4x faces -> 3.1-3.4x time, 16x -> 11.6-13.9x.
+   Before border refinement (stop 20): shared assets 13-15/19 within 3x, PSB median 0.56-0.64x,
+   SAM-2 ratio 0.06-0.12. The CPU ratio is above the wall ratio: the background thread's CPU
+   time counts.
 3. Scaling: one mesh subdivided to 4x and 16x faces; wall and CPU time relative to the original
    (target: grows no faster than faces x log faces).
 """

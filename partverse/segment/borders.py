@@ -29,7 +29,6 @@ from __future__ import annotations
 import numpy as np
 
 from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
-from partverse.segment.facegraph import link_matrix
 from partverse.segment.graphcut import Candidates, alpha_expansion
 
 # the Potts weight's floor relative to a mean link: keeps every cut, even along full-strength
@@ -54,12 +53,15 @@ def band_candidates(pairs: np.ndarray, labels: np.ndarray, rings: int) -> tuple[
     """(face, label) arrays, sorted and without repeats, of every segment label other than a
     face's own within `rings` links of it (over (E, 2) `pairs`: pass only links borders may move
     across). One compiled pass per ring over the band only (`borders_kernels`)."""
+    from partverse.geometry.adjacency_kernels import symmetric_csr
     from partverse.segment.borders_kernels import band_labels
 
     n = len(labels)
     width = int(labels.max()) + 1 if n else 1
-    matrix = link_matrix(n, pairs, np.ones(len(pairs)))  # compiled CSR: row f lists f's neighbours
-    face, label = band_labels(matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64), labels, int(rings))
+    # the neighbour lists as compiled CSR arrays (no scipy matrix: its checks cost more than this)
+    indptr, indices, _ = symmetric_csr(n, np.ascontiguousarray(pairs[:, 0], dtype=np.int64),
+                                       np.ascontiguousarray(pairs[:, 1], dtype=np.int64), np.ones(len(pairs)))
+    face, label = band_labels(indptr, indices, labels, int(rings))
     keys = np.sort(face * width + label)
     return keys // width, keys % width
 
