@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from partverse.geometry.adjacency import relabel_by_first_occurrence, union_find
+from partverse.geometry.adjacency import connected_face_components, relabel_by_first_occurrence
 from partverse.segment.graphcut import Candidates, alpha_expansion
 
 # the Potts weight's floor relative to a mean link: keeps every cut, even along full-strength
@@ -95,5 +95,4 @@ def refine_borders(pairs: np.ndarray, weights: np.ndarray, labels: np.ndarray, r
     moved = labels.copy()
     moved[nodes] = alpha_expansion(candidates, local[sub_pairs], np.asarray(weights, dtype=np.float64)[touching],
                                    labels[nodes], sweeps, batched=True)
-    same = moved[pairs[:, 0]] == moved[pairs[:, 1]]
-    return relabel_by_first_occurrence(union_find(n, pairs[same, 0], pairs[same, 1]))
+    return connected_face_components(n, pairs, moved[pairs[:, 0]] == moved[pairs[:, 1]])

@@ -196,12 +196,12 @@ class _State:
         nodes, node_alpha_cost = faces[active], alpha_cost[active]
         node_alpha = np.full(len(nodes), alpha, dtype=np.int64)
         built = self._build(nodes, node_alpha, node_alpha_cost)
-        edges = built[2]
+        lin, _, edges, head, tail, capacity, _, _ = built
         if tried >= 0 and max(self.changed[self.pair_a[edges]].max(initial=0), self.changed[self.pair_b[edges]].max(initial=0),
                               self.changed[nodes].max()) < tried:
             self.local[nodes] = -1
             return False
-        switch = _min_cut(len(nodes), built[0], built[3], built[4], built[5])
+        switch = _min_cut(len(nodes), lin, head, tail, capacity)
         return self._apply(switch, nodes, node_alpha, node_alpha_cost, built, tolerance)
 
     def expand_many(self, alphas: np.ndarray, faces: np.ndarray, alpha_cost: np.ndarray, tolerance: float) -> bool:
@@ -213,7 +213,8 @@ class _State:
             return False
         nodes, node_alpha, node_alpha_cost = faces[active], alphas[active], alpha_cost[active]
         built = self._build(nodes, node_alpha, node_alpha_cost)
-        switch = _min_cut(len(nodes), built[0], built[3], built[4], built[5])
+        lin, _, _, head, tail, capacity, _, _ = built
+        switch = _min_cut(len(nodes), lin, head, tail, capacity)
         return self._apply(switch, nodes, node_alpha, node_alpha_cost, built, tolerance)
 
 
