@@ -7,21 +7,30 @@
    PSB model (target <= 3x). The two are timed alternately `--repeat` times: `ratio` = best
    segmentation wall time / best load wall time; `median_ratio` = median of the per-repeat wall
    ratios; `cpu_ratio` = the same with process CPU time (robust to other processes' load;
-   counts every thread, so embree's helper threads count against segmentation).
+   counts every thread, so embree's helper threads count against segmentation). Beside them,
+   references for the same file (best of `--repeat`): `vs_io_load` = segmentation / the
+   `partverse.io.load` the pipeline runs; and, each / `trimesh.load`: `trimesh_graph` (trimesh
+   building the mesh's dual graph itself: `merge_vertices` + `face_adjacency_angles`, the first
+   step of any face-graph method), `graph` (ours: `build_face_graph`) and `rays` (one embree ray
+   per face, scene build included: the shape-diameter rays alone).
 2. SAM-2 path on CPU with a tiny randomly initialised Sam2Model built from a config here:
    lifting + merging + smoothing time / SAM-2 forward time (image encoder + mask decoder) for the
    same 12 views (target <= 0.2).
-   Measured (stop 21, --repeat 7, with border refinement, compiled; three runs): shared assets
-   median 2.8-3.4x, mean 3.6-3.7x, 8-11/19 within 3x (the ~1k-face GLBs that trimesh loads in
-   ~0.6 ms sit at 2.7-3.8x: refinement adds 0.4-0.9 ms; chest 5.4-5.8x, cesium 4.1-4.9x,
-   barracks 5.2-6.1x, 002e 9.4-10.6x, 0c3c 14.4-16x); PSB median 0.80-0.90x, max 1.1-1.2x, 19/19;
-   SAM-2 ratio 0.07-0.17 (it moves with the tiny model's forward time, 0.56-1.67 s; its noise
-   masks give ~600 segments to refine); scaling 4x faces -> 3.1-3.4x time, 16x -> 11.6-13.9x.
-   Before border refinement (stop 20): shared assets 13-15/19 within 3x, PSB median 0.56-0.64x,
-   SAM-2 ratio 0.06-0.12. The CPU ratio is above the wall ratio: the background thread's CPU
-   time counts.
 3. Scaling: one mesh subdivided to 4x and 16x faces; wall and CPU time relative to the original
    (target: grows no faster than faces x log faces).
+
+Measured (stop 22, three runs, --repeat 5-7): shared assets median 3.3x, 8-10/19 within 3x
+(~1k-face GLBs 2.5-3.7x, chest 4.7-6.0x, cesium 4.5-4.8x, barracks 5.0-6.7x, 002e 8.7-9.4x,
+0c3c 15.4-16.6x); against `partverse.io.load` 15-16/19 (chest 3.6-4.0x, 002e 4.6-4.8x, 0c3c
+8.5-9.9x). The floors on the two worst: trimesh's own dual graph alone is 9.0-9.8x the load of
+0c3c and 5.2-6.0x of 002e (barracks 3.8-4.3x, chest 1.8x); ours is 2.2x and 1.5x; the rays
+alone 4.8-5.2x and 2.3-2.5x. A GLB load is little more than a copy of its buffers (0c3c: 16k
+faces in ~1 ms), so at 3x there is less time than the rays, or trimesh's graph, take by
+themselves. PSB median 0.86-0.87x, max 1.1-1.2x, 19/19. SAM-2 ratio 0.06-0.11 (forward
+1.0-1.6 s); scaling 4x faces -> 2.8x time, 16x -> 10.6-10.7x (bounds 4.68 / 21.47).
+Casting on one core when on the background thread (stop 22) saves 0-7% above ~8k faces; the
+count within 3x did not move (stop 21: 8-11/19).
+The CPU ratio is above the wall ratio: the background thread's CPU time counts.
 """
 from __future__ import annotations
 
@@ -65,10 +74,42 @@ def paired(baseline, candidate, repeat: int) -> dict:
             "median_ratio": float(np.median(wc / wb)), "cpu_ratio": float(np.median(cc / np.maximum(cb, 1e-6)))}
 
 
+def floors(path: Path, mesh, repeat: int) -> dict:
+    """Reference costs of the same file, each as a ratio to its best `trimesh.load` time: what
+    `partverse.io.load` takes (the loader the pipeline runs), what trimesh takes to build the
+    mesh's dual graph itself once loaded (`merge_vertices` + `face_adjacency_angles`: the first
+    step of any face-graph segmentation), what ours takes (`build_face_graph`: weld, links and
+    their cues), and what one embree ray per face takes (scene build + cast: the shape-diameter
+    rays alone)."""
+    import trimesh
+
+    from partverse.render.faceid import RayScene
+    from partverse.segment.facegraph import build_face_graph, face_geometry
+
+    whole = trimesh.load(str(path), force="mesh")
+    copies = [whole.copy() for _ in range(repeat)]  # made before timing: a textured mesh's copy is slow
+
+    def trimesh_graph() -> float:
+        mesh_copy = copies.pop()
+        t = time.perf_counter()
+        mesh_copy.merge_vertices()
+        _ = mesh_copy.face_adjacency_angles
+        return time.perf_counter() - t
+
+    _, centroids, normals = face_geometry(mesh.vertices, mesh.faces)
+
+    def rays():
+        return RayScene(mesh.vertices, mesh.faces).cast(centroids - 1e-6 * normals, -normals)
+
+    return {"io_load_s": best_of(lambda: load(path), repeat), "trimesh_graph_s": min(trimesh_graph() for _ in range(repeat)),
+            "graph_s": best_of(lambda: build_face_graph(mesh.vertices, mesh.faces), repeat), "rays_s": best_of(rays, repeat)}
+
+
 def geometric_vs_load(paths: list[Path], repeat: int) -> list[dict]:
     import trimesh
 
-    print("file\tfaces\tload_s\tgeometric_s\tratio\tmedian_ratio\tcpu_ratio")
+    print("file\tfaces\tload_s\tgeometric_s\tratio\tmedian_ratio\tcpu_ratio\tvs_io_load\t"
+          "trimesh_graph_vs_load\tgraph_vs_load\trays_vs_load")
     rows = []
     for path in paths:
         try:
@@ -83,17 +124,21 @@ def geometric_vs_load(paths: list[Path], repeat: int) -> list[dict]:
             continue
         segment(mesh, "geometric")  # warm-up (first-call imports)
         row = paired(lambda: trimesh.load(str(path)), lambda: segment(mesh, "geometric"), repeat)
-        row.update(file=path.name, faces=mesh.num_faces)
+        row.update(floors(path, mesh, repeat))
+        row.update(file=path.name, faces=mesh.num_faces, vs_io_load=row["seg_s"] / row["io_load_s"],
+                   trimesh_graph=row["trimesh_graph_s"] / row["load_s"], graph=row["graph_s"] / row["load_s"],
+                   rays=row["rays_s"] / row["load_s"])
         rows.append(row)
         print(f"{path.name}\t{mesh.num_faces}\t{row['load_s']:.4f}\t{row['seg_s']:.4f}\t{row['ratio']:.2f}\t"
-              f"{row['median_ratio']:.2f}\t{row['cpu_ratio']:.2f}", flush=True)
+              f"{row['median_ratio']:.2f}\t{row['cpu_ratio']:.2f}\t{row['vs_io_load']:.2f}\t{row['trimesh_graph']:.2f}\t"
+              f"{row['graph']:.2f}\t{row['rays']:.2f}", flush=True)
     return rows
 
 
 def _summary(rows: list[dict], label: str) -> None:
     if not rows:
         return
-    for key in ("ratio", "median_ratio", "cpu_ratio"):
+    for key in ("ratio", "median_ratio", "cpu_ratio", "vs_io_load", "trimesh_graph", "graph", "rays"):
         r = np.array([x[key] for x in rows])
         print(f"{label}: {key}: median {np.median(r):.2f}x, mean {r.mean():.2f}x, max {r.max():.2f}x, "
               f"{int((r <= 3).sum())}/{len(r)} within 3x")
@@ -169,7 +214,8 @@ def main() -> None:
 
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     rows = geometric_vs_load(assets + psb, args.repeat)
-    print("\ngeometric / trimesh.load (target <= 3x for every file):")
+    print("\ngeometric / trimesh.load (target <= 3x for every file); vs_io_load: geometric / partverse.io.load;\n"
+          "trimesh_graph, graph, rays: trimesh's dual graph, ours, one embree ray per face, each / trimesh.load:")
     _summary([r for r in rows if not r["file"].endswith(".off")], "shared assets")
     _summary([r for r in rows if r["file"].endswith(".off")], "PSB models")
     print(f"load average after: {os.getloadavg()[0]:.2f}")

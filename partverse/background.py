@@ -32,9 +32,14 @@ def usable_cores() -> int:
     return max(cores, 1)
 
 
+def on_background_thread() -> bool:
+    """True in work running on the background thread (its caller is busy on another core)."""
+    return bool(getattr(_local, "inside", False))
+
+
 def in_background(fn, *args, **kwargs) -> Future:
     """`fn(*args, **kwargs)` on the process's background thread (see the module docstring)."""
-    if usable_cores() < 2 or getattr(_local, "inside", False):
+    if usable_cores() < 2 or on_background_thread():
         return run_now(fn, *args, **kwargs)
     return _executor().submit(_marked, fn, args, kwargs)
 

@@ -61,6 +61,18 @@ def test_forked_child_gets_its_own_thread(monkeypatch):
     assert answer == b"1"
 
 
+@pytest.mark.parametrize("cores, on_thread", [(2, 1), (4, 3), (1, 1)])
+def test_casts_on_the_background_thread_leave_the_caller_its_core(cores, on_thread, monkeypatch):
+    """A split cast on the background thread uses one core fewer: its caller is busy on the other
+    (three threads on two cores slowed both); elsewhere it uses them all."""
+    from partverse.render import embree_native
+
+    monkeypatch.setattr(background, "usable_cores", lambda: cores)
+    assert embree_native._cores() == cores and not background.on_background_thread()
+    inside = background.in_background(lambda: (background.on_background_thread(), embree_native._cores()))
+    assert inside.result(timeout=30) == (cores >= 2, on_thread if cores >= 2 else 1)
+
+
 @pytest.mark.parametrize("config", [GeometricConfig(), GeometricConfig(thickness_scale=0.5)])
 def test_hierarchy_with_rays_cast_in_the_background_equals_inline(config, monkeypatch):
     model = [m for m in list_models(shared("psb")) if m.model_id == "181"][0]  # a hand: thickness matters

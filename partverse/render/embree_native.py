@@ -5,7 +5,8 @@ index in a Python-level loop and creates a new embree device (a thread pool) per
 loop pays a Python-object round trip per call. Here one device serves the whole process, the
 scene reads its own padded float32 / uint32 arrays in place (shared buffers, one numpy copy), and
 `cast` is one numba loop over `rtcIntersect1` that releases the GIL, so a large batch is split over
-one thread per available core (`PARALLEL_RAYS` rays or more per thread). Scenes are built with
+one thread per available core (`PARALLEL_RAYS` rays or more per thread; on the background thread
+one core fewer, the caller's). Scenes are built with
 RTC_SCENE_FLAG_ROBUST, as embreex's are, so hits are the same ones (no ray slips through the crack between two triangles).
 
 `library_path()` is None when no libembree4 can be found (an embreex built against a system
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import glob
 import os
 import threading
@@ -37,8 +39,10 @@ _lock = threading.Lock()
 _state: dict = {}
 
 
+@functools.cache
 def library_path() -> str | None:
-    """Path of the libembree4 to use: the one bundled with embreex's wheel, else the system one."""
+    """Path of the libembree4 to use: the one bundled with embreex's wheel, else the system one
+    (looked up once per process: the glob costs ~70 us, a small scene's whole build)."""
     try:
         import embreex
     except ImportError:
@@ -85,10 +89,13 @@ def _api():
 
 
 def _cores() -> int:
-    """Cores this process may run on."""
-    from partverse.background import usable_cores
+    """Cores a cast may use: those this process may run on, less the one its caller keeps busy
+    when the cast runs on the background thread (the shape-diameter rays, cast while the caller
+    builds the dual graph: splitting them too put three threads on two cores)."""
+    from partverse.background import on_background_thread, usable_cores
 
-    return usable_cores()
+    cores = usable_cores()
+    return max(cores - 1, 1) if on_background_thread() else cores
 
 
 def _pool():
