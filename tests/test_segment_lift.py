@@ -12,7 +12,7 @@ from partverse.records import ArtistPart, Mesh
 from partverse.segment import metrics
 from partverse.segment.facegraph import build_face_graph
 from partverse.segment.graphcut import Candidates, _min_cut_maxflow, _min_cut_scipy, alpha_expansion, potts_energy
-from partverse.segment.lift import LiftConfig, lift_masks, view_votes
+from partverse.segment.lift import LiftConfig, lift_masks, row_argmax, view_votes
 from partverse.segment.psb import read_seg
 from partverse.segment.repartition import crease_weights
 from partverse.segment.sam2_images import MODALITIES, check_modalities, jet, render_modalities
@@ -66,6 +66,47 @@ def test_face_ids_outside_the_mesh_are_refused():
     ids = np.array([[[0, 1], [5, -1]]])
     with pytest.raises(PartverseError, match=r"outside \[-1, 3\) for a 3-face mesh"):
         view_votes(ids, np.zeros_like(ids), 3, 1)
+
+
+@pytest.mark.parametrize("min_pixels", [1, 3])
+def test_each_face_keeps_its_best_mask_per_view(min_pixels):
+    """view_votes against a plain count of every (view, face, mask) pixel triple: per view a face
+    keeps the mask with most of its pixels (the lowest mask on ties), with >= min_pixels pixels,
+    in the column of that view's masks (views' masks side by side)."""
+    rng = np.random.default_rng(7)
+    faces, views, size = 40, 5, 24
+    ids = rng.integers(-1, faces, size=(views, size, size))
+    masks = rng.integers(-1, 4, size=(views, size, size))
+    masks[2] = -1  # a view with no mask: it adds no column
+    masks[3][masks[3] >= 0] += 2  # masks 0 and 1 of view 3 are unused: their columns stay empty
+    votes, mask_view = view_votes(ids, masks, faces, min_pixels)
+    per_view = masks.reshape(views, -1).max(axis=1) + 1
+    offset = np.r_[0, np.cumsum(per_view)]
+    expected = np.zeros((faces, offset[-1]))
+    for v in range(views):
+        hit = (ids[v] >= 0) & (masks[v] >= 0)
+        counts = np.zeros((faces, max(per_view[v], 1)))
+        np.add.at(counts, (ids[v][hit], masks[v][hit]), 1)
+        best = counts.argmax(axis=1)  # the first (lowest) mask among the most pixels
+        top = counts[np.arange(faces), best]
+        keep = top >= min_pixels
+        expected[np.flatnonzero(keep), offset[v] + best[keep]] = top[keep]
+    assert votes.shape == expected.shape and (expected > 0).sum() > 50
+    np.testing.assert_array_equal(votes.toarray(), expected)
+    np.testing.assert_array_equal(mask_view, np.repeat(np.arange(views), per_view))
+    assert all(np.all(np.diff(votes.indices[a:b]) > 0) for a, b in zip(votes.indptr[:-1], votes.indptr[1:]))  # ascending
+
+
+def test_row_argmax_picks_the_largest_positive_entry_and_the_lowest_column_on_ties():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(3)
+    dense = np.round(rng.random((60, 9)) * 3) * (rng.random((60, 9)) < 0.4)  # many ties, zero rows
+    dense[0] = 0
+    best, has = row_argmax(sp.csr_matrix(dense))
+    np.testing.assert_array_equal(has, dense.max(axis=1) > 0)
+    np.testing.assert_array_equal(best[has], dense.argmax(axis=1)[has])
+    assert has.sum() > 40 and not has[0]
 
 
 def test_small_masks_win_over_large_ones():

@@ -66,25 +66,18 @@ def view_votes(face_ids: np.ndarray, mask_labels: np.ndarray, num_faces: int, mi
         raise PartverseError(f"lift: face-id buffers {face_ids.shape} and mask labels {mask_labels.shape} must be equal (N, H, W)")
     if face_ids.size and (face_ids.min() < -1 or face_ids.max() >= num_faces):
         raise PartverseError(f"lift: face ids span [{face_ids.min()}, {face_ids.max()}], outside [-1, {num_faces}) for a {num_faces}-face mesh")
+    from partverse.segment.lift_kernels import best_mask_votes
+
     per_view = mask_labels.reshape(len(mask_labels), -1).max(axis=1) + 1
-    offset = np.concatenate([[0], np.cumsum(per_view)])
-    view = np.broadcast_to(np.arange(len(face_ids))[:, None, None], face_ids.shape)
-    hit = (face_ids >= 0) & (mask_labels >= 0)
-    face, label = face_ids[hit], mask_labels[hit] + offset[view[hit]]
+    offset = np.concatenate([[0], np.cumsum(per_view)]).astype(np.int64)
     total = int(offset[-1])
-    votes = sp.coo_matrix((np.ones(len(face)), (face, label)), shape=(num_faces, max(total, 1))).tocsr()
-    votes.sum_duplicates()
-    coo = votes.tocoo()
-    # keep, per (face, view), the mask with the most pixels
-    row_view = np.searchsorted(offset, coo.col, side="right") - 1
-    order = np.lexsort((-coo.data, row_view, coo.row))
-    r, v, c, d = coo.row[order], row_view[order], coo.col[order], coo.data[order]
-    first = np.concatenate([[True], (r[1:] != r[:-1]) | (v[1:] != v[:-1])]) if len(r) else np.zeros(0, bool)
-    keep = first & (d >= max(min_face_pixels, 1))
+    # one compiled pass over each view's pixels (`lift_kernels`), no sort of the (face, mask) pairs
+    indptr, indices, data = best_mask_votes(face_ids.reshape(len(face_ids), -1), mask_labels.reshape(len(mask_labels), -1),
+                                            offset, int(num_faces), max(int(min_face_pixels), 1))
     mask_view = np.repeat(np.arange(len(per_view)), per_view)
     if len(mask_view) == 0:
         mask_view = np.zeros(1, dtype=np.int64)
-    return sp.coo_matrix((d[keep], (r[keep], c[keep])), shape=votes.shape).tocsr(), mask_view
+    return sp.csr_matrix((data, indices, indptr), shape=(num_faces, max(total, 1))), mask_view
 
 
 def link_masks(votes: sp.csr_matrix, mask_view: np.ndarray, config: LiftConfig) -> np.ndarray:
@@ -139,16 +132,12 @@ def _argmax_votes(per_cluster: sp.csr_matrix) -> np.ndarray:
 
 def row_argmax(matrix: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     """Per row of an (R, C) sparse matrix of values >= 0: the column of its largest entry (lowest
-    column on ties) and whether the row has a positive entry; (R,) int64, (R,) bool."""
-    coo = matrix.tocoo()
-    keep = coo.data > 0
-    row, col, data = coo.row[keep], coo.col[keep], coo.data[keep]
-    order = np.lexsort((col, -data, row))
-    first = order[np.r_[True, row[order][1:] != row[order][:-1]]] if len(order) else order
-    best = np.zeros(matrix.shape[0], dtype=np.int64)
-    has = np.zeros(matrix.shape[0], dtype=bool)
-    best[row[first]], has[row[first]] = col[first], True
-    return best, has
+    column on ties) and whether the row has a positive entry; (R,) int64, (R,) bool. One compiled
+    pass over the CSR rows (`lift_kernels`)."""
+    from partverse.segment.lift_kernels import csr_row_argmax
+
+    csr = matrix.tocsr()
+    return csr_row_argmax(csr.indptr, csr.indices, np.ascontiguousarray(csr.data, dtype=np.float64))
 
 
 def smooth_labels(labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray, config: LiftConfig) -> np.ndarray:
