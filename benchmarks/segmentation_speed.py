@@ -20,7 +20,7 @@
    (target: grows no faster than faces x log faces).
 
 Measured (stop 22, three runs, --repeat 5-7): shared assets median 3.3x, 8-10/19 within 3x
-(~1k-face GLBs 2.5-3.7x, chest 4.7-6.0x, cesium 4.5-4.8x, barracks 5.0-6.7x, 002e 8.7-9.4x,
+(the 1-1.7k-face GLBs 2.5-4.0x, chest 4.7-6.0x, cesium 4.5-4.8x, barracks 5.0-6.7x, 002e 8.7-9.4x,
 0c3c 15.4-16.6x); against `partverse.io.load` 15-16/19 (chest 3.6-4.0x, 002e 4.6-4.8x, 0c3c
 8.5-9.9x). The floors on the two worst: trimesh's own dual graph alone is 9.0-9.8x the load of
 0c3c and 5.2-6.0x of 002e (barracks 3.8-4.3x, chest 1.8x); ours is 2.2x and 1.5x; the rays
