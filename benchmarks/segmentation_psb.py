@@ -26,9 +26,10 @@ still loses at 3x is the humans' disagreement, what the first loses beyond it is
 geometric cues do not find.
 Then, per shared asset: the same method's segments against the artist's pieces (ASA >= 0.99:
 segments never straddle two artist parts).
-Measured (auto, granularity 1, stop 21, with border refinement): ASA 0.950 (0.95008) at 2.99x
-(ratio of mean counts 3.22x), RI error 0.096 at the median count, artist-parts ASA 1.000. Without
-it (stop 20): 0.947 at 2.96x, RI 0.098. On the hierarchy before refinement: ceiling at mean
+Measured (auto, granularity 1, stop 22: the cut keeps every merge above the threshold): ASA 0.951
+(0.9508) at 2.99x (ratio of mean counts 3.25x), RI error 0.096 at the median count, artist-parts
+ASA 1.000. Stopping at the first weak merge (stop 21): 0.950 (0.95008) at 2.99x; without border
+refinement (stop 20): 0.947 at 2.96x, RI 0.098. On the hierarchy before refinement: ceiling at mean
 ratio 3: 0.9527 found, upper bound 0.9536; best pruning at exactly 3x the median 0.9554, with
 per-model counts at mean ratio 3 0.9585; oracle at exactly 3x 0.9666 against 0.9474.
 """

@@ -58,6 +58,22 @@ def test_granularity_is_monotone_and_nested(bearing):
     assert np.array_equal(segment(mesh, "geometric", granularity=2.0).astype(np.int64), levels[2])
 
 
+def test_the_threshold_cut_keeps_every_merge_above_it_wherever_it_comes():
+    """A strong merge made after a weak one is kept (the merges are a forest over the regions),
+    and a higher threshold keeps a subset of what a lower one keeps: nested levels."""
+    from partverse.segment.hierarchy import MergeHierarchy
+
+    merges = np.array([[0, 1], [2, 3], [4, 5], [0, 2], [4, 0]])
+    h = MergeHierarchy(merges, np.array([5.0, 1.0, 3.0, 0.5, 2.5]), np.arange(6).repeat(2), 6)
+    expected = {10.0: [0, 1, 2, 3, 4, 5], 4.0: [0, 0, 1, 2, 3, 4], 3.0: [0, 0, 1, 2, 3, 3],
+                2.0: [0, 0, 1, 2, 0, 0], 0.9: [0, 0, 1, 1, 0, 0], 0.1: [0, 0, 0, 0, 0, 0]}
+    for threshold, regions in expected.items():
+        np.testing.assert_array_equal(h.labels_for_threshold(threshold), np.repeat(regions, 2))
+    levels = [h.labels_for_threshold(t) for t in sorted(expected)]
+    for coarse, fine in zip(levels, levels[1:]):
+        assert metrics.achievable_segmentation_accuracy(fine, coarse) == 1.0
+
+
 def test_deterministic_given_a_seed(bearing):
     mesh, _ = bearing
     a = segment(mesh, "geometric", seed=3)
