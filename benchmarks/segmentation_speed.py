@@ -26,8 +26,9 @@ Measured (stop 22, three runs, --repeat 5-7): shared assets median 3.3x, 8-10/19
 0c3c and 5.2-6.0x of 002e (barracks 3.8-4.3x, chest 1.8x); ours is 2.2x and 1.5x; the rays
 alone 4.8-5.2x and 2.3-2.5x. A GLB load is little more than a copy of its buffers (0c3c: 16k
 faces in ~1 ms), so at 3x there is less time than the rays, or trimesh's graph, take by
-themselves. PSB median 0.84-0.87x, max 1.1-1.2x, 19/19. SAM-2 ratio 0.13-0.14 at a 0.65 s forward
-(lifting 47 -> 25 ms with `lift_kernels`; it was 0.06-0.21 as the tiny model's forward ran 0.5-1.6 s); scaling 4x faces -> 2.8x time, 16x -> 10.6-10.7x (bounds 4.68 / 21.47).
+themselves. PSB median 0.84-0.87x, max 1.1-1.2x, 19/19. SAM-2 ratio 0.13-0.17 at a 0.53-0.65 s
+forward (lifting 47 -> 25 ms with `lift_kernels`; it was 0.06-0.21 as the tiny model's forward ran
+0.5-1.6 s); scaling 4x faces -> 2.8x time, 16x -> 10.6-10.7x (bounds 4.68 / 21.47).
 Casting on one core when on the background thread (stop 22) saves 0-7% above ~8k faces; the
 count within 3x did not move (stop 21: 8-11/19).
 The CPU ratio is above the wall ratio: the background thread's CPU time counts.
