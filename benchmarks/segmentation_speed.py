@@ -19,12 +19,12 @@
 3. Scaling: one mesh subdivided to 4x and 16x faces; wall and CPU time relative to the original
    (target: grows no faster than faces x log faces).
 
-Measured (stop 22, three runs, --repeat 5-7): shared assets median 3.3x, 8-10/19 within 3x
-(the 1-1.7k-face GLBs 2.5-4.0x, chest 4.7-6.0x, cesium 4.5-4.8x, barracks 5.0-6.7x, 002e 8.7-9.4x,
-0c3c 15.4-16.6x); against `partverse.io.load` 15-16/19 (chest 3.6-4.0x, 002e 4.6-4.8x, 0c3c
-8.5-9.9x). The floors on the two worst: trimesh's own dual graph alone is 9.0-9.8x the load of
-0c3c and 5.2-6.0x of 002e (barracks 3.8-4.3x, chest 1.8x); ours is 2.2x and 1.5x; the rays
-alone 4.8-5.2x and 2.3-2.5x. A GLB load is little more than a copy of its buffers (0c3c: 16k
+Measured (stop 22, five runs, --repeat 5-7): shared assets median 3.3x, 8-10/19 within 3x
+(the 1-1.7k-face GLBs 2.5-4.1x, chest 4.7-6.1x, cesium 4.5-4.8x, barracks 5.0-6.7x, 002e 8.7-9.4x,
+0c3c 15.0-16.6x); against `partverse.io.load` 15-16/19 (chest 3.3-4.0x, 002e 4.4-4.8x, 0c3c
+8.5-9.9x). The floors on the two worst: trimesh's own dual graph alone is 9.3-9.7x the load of
+0c3c and 5.2-5.9x of 002e (barracks 4.0-4.1x, chest 1.8-2.1x); ours is 2.2x and 1.5-1.7x; the
+rays alone 4.8-5.2x and 2.3-2.5x. A GLB load is little more than a copy of its buffers (0c3c: 16k
 faces in ~1 ms), so at 3x there is less time than the rays, or trimesh's graph, take by
 themselves. PSB median 0.84-0.87x, max 1.1-1.2x, 19/19. SAM-2 ratio 0.13-0.17 at a 0.53-0.65 s
 forward (lifting 47 -> 25 ms with `lift_kernels`; it was 0.06-0.21 as the tiny model's forward ran
