@@ -72,12 +72,13 @@ def view_votes(face_ids: np.ndarray, mask_labels: np.ndarray, num_faces: int, mi
     offset = np.concatenate([[0], np.cumsum(per_view)]).astype(np.int64)
     total = int(offset[-1])
     # one compiled pass over each view's pixels (`lift_kernels`), no sort of the (face, mask) pairs
-    indptr, indices, data = best_mask_votes(face_ids.reshape(len(face_ids), -1), mask_labels.reshape(len(mask_labels), -1),
-                                            offset, int(num_faces), max(int(min_face_pixels), 1))
+    face, column, pixels = best_mask_votes(face_ids.reshape(len(face_ids), -1), mask_labels.reshape(len(mask_labels), -1),
+                                           offset, int(num_faces), max(int(min_face_pixels), 1))
     mask_view = np.repeat(np.arange(len(per_view)), per_view)
     if len(mask_view) == 0:
         mask_view = np.zeros(1, dtype=np.int64)
-    return sp.csr_matrix((data, indices, indptr), shape=(num_faces, max(total, 1))), mask_view
+    votes = sp.coo_matrix((pixels.astype(np.float64), (face, column)), shape=(num_faces, max(total, 1)))
+    return votes.tocsr(), mask_view  # no repeated (face, column): one per face and view
 
 
 def link_masks(votes: sp.csr_matrix, mask_view: np.ndarray, config: LiftConfig) -> np.ndarray:

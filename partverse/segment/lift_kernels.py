@@ -4,7 +4,7 @@ of a sparse matrix.
 They replaced sorts over every (face, mask) pair of every view (scipy's COO -> CSR, then a
 lexsort), which were most of the lifting time: one pass over the pixels of each view counts the
 pixels per (face, mask) in short per-face lists, and one pass over the faces that view saw keeps
-each face's best mask. The results are the same arrays the sorts gave (ties: the lowest mask;
+each face's best mask. The votes are the same arrays the sorts gave (ties: the lowest mask;
 the lowest column in `row_argmax`). Module-level functions, cached on disk.
 """
 from __future__ import annotations
@@ -17,16 +17,15 @@ _jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
 @_jit
 def best_mask_votes(face_ids, mask_labels, offset, num_faces, min_pixels):
-    """The (F, L) CSR arrays (indptr, indices, data float64) of pixel votes in which every face
-    keeps, per view, only the mask covering most of its pixels (the lowest mask on ties), and
-    only with >= min_pixels pixels. face_ids, mask_labels: (N, P) int64 (-1 = background / no
-    mask); offset: (N + 1,) first column of each view's masks. Columns ascend within a row."""
+    """(face, column, pixels) int64 arrays, view by view, of every face's best mask in each view:
+    the mask covering most of its pixels (the lowest mask on ties), kept with >= min_pixels
+    pixels. face_ids, mask_labels: (N, P) int64 (-1 = background / no mask); offset: (N + 1,)
+    first column of each view's masks."""
     n_views, n_pixels = face_ids.shape
     head = np.full(num_faces, -1, np.int64)  # per face: its (mask, count) list in this view
-    size = 1024
-    entry_mask = np.empty(size, np.int64)
-    entry_count = np.empty(size, np.int64)
-    entry_next = np.empty(size, np.int64)
+    entry_mask = np.empty(n_pixels, np.int64)  # a view adds at most one entry per pixel
+    entry_count = np.empty(n_pixels, np.int64)
+    entry_next = np.empty(n_pixels, np.int64)
     touched = np.empty(num_faces, np.int64)
     out_face = np.empty(16, np.int64)
     out_col = np.empty(16, np.int64)
@@ -47,11 +46,6 @@ def best_mask_votes(face_ids, mask_labels, offset, num_faces, min_pixels):
             if k >= 0:
                 entry_count[k] += 1
                 continue
-            if used == size:  # grow the entry pool
-                size *= 2
-                entry_mask = np.concatenate((entry_mask, np.empty(size - used, np.int64)))
-                entry_count = np.concatenate((entry_count, np.empty(size - used, np.int64)))
-                entry_next = np.concatenate((entry_next, np.empty(size - used, np.int64)))
             entry_mask[used], entry_count[used], entry_next[used] = m, 1, head[f]
             head[f] = used
             used += 1
@@ -66,27 +60,13 @@ def best_mask_votes(face_ids, mask_labels, offset, num_faces, min_pixels):
                 k = entry_next[k]
             head[f] = -1
             if best_count >= min_pixels:
-                if kept == len(out_face):
-                    grown = 2 * kept
-                    out_face = np.concatenate((out_face, np.empty(grown - kept, np.int64)))
-                    out_col = np.concatenate((out_col, np.empty(grown - kept, np.int64)))
-                    out_count = np.concatenate((out_count, np.empty(grown - kept, np.int64)))
+                if kept == len(out_face):  # grow the output
+                    out_face = np.concatenate((out_face, np.empty(kept, np.int64)))
+                    out_col = np.concatenate((out_col, np.empty(kept, np.int64)))
+                    out_count = np.concatenate((out_count, np.empty(kept, np.int64)))
                 out_face[kept], out_col[kept], out_count[kept] = f, offset[v] + best_mask, best_count
                 kept += 1
-    # counting sort by face, stable: within a face the entries stay in view order (ascending columns)
-    indptr = np.zeros(num_faces + 1, np.int64)
-    for i in range(kept):
-        indptr[out_face[i] + 1] += 1
-    for f in range(num_faces):
-        indptr[f + 1] += indptr[f]
-    fill = indptr[:-1].copy()
-    indices = np.empty(kept, np.int64)
-    data = np.empty(kept, np.float64)
-    for i in range(kept):
-        at = fill[out_face[i]]
-        indices[at], data[at] = out_col[i], out_count[i]
-        fill[out_face[i]] += 1
-    return indptr, indices, data
+    return out_face[:kept], out_col[:kept], out_count[:kept]
 
 
 @_jit
