@@ -18,30 +18,35 @@ from tests.conftest import shared
 def reference_greedy_merge(n, rows, cols, weight, length, area, value, has_value, scale):
     """The Python loop `hierarchy_kernels.greedy_merge` replaced, with the kernel's arguments: one
     dict of neighbours per region (link k is the list [weight, length] both regions share) and a
-    heapq of (-affinity, a, b, va, vb), an entry current iff both versions still match."""
+    heapq of (key, a, b, va, vb), an entry current iff both versions still match, key = -affinity
+    (NaN: +inf, after every other). Every merge pushes all of the survivor's borders anew."""
     neighbours = [dict() for _ in range(n)]
     for a, b, w, L in zip(rows.tolist(), cols.tolist(), weight.tolist(), length.tolist()):
         neighbours[a][b] = neighbours[b][a] = [w, L]
     value = value.tolist() if has_value else None
     area = area.tolist()
-    heap = [(-_affinity(a, b, e, area, scale, value), a, b, 0, 0) for a in range(n) for b, e in neighbours[a].items() if a < b]
+    heap = [(_key(_affinity(a, b, e, area, scale, value)), a, b, 0, 0) for a in range(n) for b, e in neighbours[a].items() if a < b]
     heapq.heapify(heap)
     version = [0] * n
     merges, affinity = [], []
     while heap:
-        negative, a, b, va, vb = heapq.heappop(heap)
+        _, a, b, va, vb = heapq.heappop(heap)
         if version[a] != va or version[b] != vb:
             continue
         merges.append((a, b))
-        affinity.append(-negative)
+        affinity.append(_affinity(a, b, neighbours[a][b], area, scale, value))
         _absorb(a, b, neighbours, area, value)
         version[a] += 1
         version[b] += 1
         va = version[a]
         for c, e in neighbours[a].items():
-            key = -_affinity(a, c, e, area, scale, value)
+            key = _key(_affinity(a, c, e, area, scale, value))
             heapq.heappush(heap, (key, a, c, va, version[c]) if a < c else (key, c, a, version[c], va))
     return np.array(merges, dtype=np.int64).reshape(-1, 2), np.array(affinity, dtype=np.float64)
+
+
+def _key(affinity):
+    return math.inf if math.isnan(affinity) else -affinity
 
 
 def _affinity(a, b, entry, area, scale, value):
@@ -106,12 +111,28 @@ def test_kernel_merges_as_the_python_loop(name, thickness, monkeypatch):
     _assert_same_bits(hierarchy, args)
 
 
+@pytest.mark.parametrize("as_regions", [False, True], ids=["auto", "samesh"])
+def test_kernel_merges_as_the_python_loop_with_sam2_evidence(as_regions, monkeypatch):
+    """With lifted SAM-2 labels as evidence (here the superfaces of another seed, noise on most
+    borders), as `auto --sam2` builds the hierarchy and as `samesh --num-parts` does (the labels
+    as its regions, every border evidence): keys rise and fall as regions grow."""
+    from partverse.segment.geometric import superfaces
+
+    mesh = load([m for m in list_models(shared("psb")) if m.model_id == "281"][0].mesh_path)
+    graph, _ = geometric_hierarchy(mesh.vertices, mesh.faces, GeometricConfig(border_rings=0))
+    evidence = superfaces(graph, np.zeros(len(graph.pairs)), 40, seed=1)
+    options = dict(face_evidence=evidence, regions=evidence if as_regions else None)
+    (_, hierarchy), args = _merge_inputs(monkeypatch, lambda: geometric_hierarchy(mesh.vertices, mesh.faces, **options))
+    assert hierarchy.num_regions > 1000
+    _assert_same_bits(hierarchy, args)
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_kernel_merges_as_the_python_loop_with_ties_and_nan(seed, monkeypatch):
     """Even seeds: one face per region, unit areas and small integer weights, so many entries
-    have equal affinities (ties broken by region ids, then versions). Odd seeds: infinite values,
-    so NaN affinities, which compare as neither less nor equal. Both pop in heapq's order (and the
-    heap outgrows its first allocation, 2 entries per link, twice)."""
+    have equal affinities (ties broken by region ids). Odd seeds: infinite values, so NaN
+    affinities, queued after every other. Both pop in the reference's order (and at seed 1 the
+    kernel's lazy queue outgrows its first allocation, 2 entries per link, once: measured)."""
     rng = np.random.default_rng(seed)
     faces = 600
     region = np.arange(faces) // (1 + seed % 2)

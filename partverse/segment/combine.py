@@ -6,7 +6,9 @@ Rules of the combination:
   `merge_artist=True` or `num_parts` is below the number of artist pieces (then the artist prior's
   own bottom-up merge, `artist.merge_smallest`, reduces them: merging was asked for);
 - inside an artist piece, geometry splits at creases; SAM-2 evidence (a link whose two faces got
-  different lifted SAM-2 labels) counts as a full-strength crease;
+  different lifted SAM-2 labels) counts as a full-strength crease: superfaces and refined borders
+  stop there, and in the merge hierarchy such a link keeps `geometric.EVIDENCE_WEIGHT` of its
+  weight, so SAM-2 borders merge late (association x 1e-6), among themselves in geometric order;
 - one `granularity` knob (higher -> more segments, each result refining the coarser ones) and
   `num_parts` for a target count.
 """
@@ -63,7 +65,8 @@ def auto_segmentation(
 def samesh_segmentation(mesh: Mesh, sam2: str | None = None, granularity: float = 1.0, num_parts: int | None = None,
                         seed: int = 0, **sam2_options) -> np.ndarray:
     """(F,) int32 labels from SAM-2 masks lifted to faces alone (the Samesh method), reduced to
-    `num_parts` by the geometric hierarchy restricted to SAM-2 segment borders when given."""
+    `num_parts` when given by the geometric hierarchy over the SAM-2 segments (merged in the
+    order geometry gives them, their borders refined)."""
     from partverse.errors import ConfigError
     from partverse.segment.samesh import samesh_labels
 
