@@ -129,8 +129,7 @@ def reference_merge_smallest(mesh, labels, pairs, max_parts):
         else:
             candidates = np.flatnonzero(active)
             candidates = candidates[candidates != s]
-            common = [next((i for i, (x, y) in enumerate(zip(paths[s], paths[c])) if x != y), min(len(paths[s]), len(paths[c])))
-                      for c in candidates]
+            common = [_common_prefix(paths[s], paths[c]) for c in candidates]
             dist = np.linalg.norm(center[candidates] - center[s], axis=1)
             t = int(candidates[np.lexsort((dist, -np.array(common)))[0]])
         _merge(s, t, parent, active, area, center, neighbours)
@@ -138,6 +137,15 @@ def reference_merge_smallest(mesh, labels, pairs, max_parts):
     while not np.array_equal(root, root[root]):
         root = root[root]
     return relabel_by_first_occurrence(root[labels])
+
+
+def _common_prefix(p: tuple[str, ...], q: tuple[str, ...]) -> int:
+    n = 0
+    for x, y in zip(p, q):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def _dust(pieces: int, seed: int) -> Mesh:

@@ -25,7 +25,8 @@ def reference_greedy_merge(n, rows, cols, weight, length, area, value, has_value
         neighbours[a][b] = neighbours[b][a] = [w, L]
     value = value.tolist() if has_value else None
     area = area.tolist()
-    heap = [(_key(_affinity(a, b, e, area, scale, value)), a, b, 0, 0) for a in range(n) for b, e in neighbours[a].items() if a < b]
+    heap = [(_key(_affinity(a, b, e, area, scale, value)), a, b, 0, 0)
+            for a in range(n) for b, e in neighbours[a].items() if a < b]
     heapq.heapify(heap)
     version = [0] * n
     merges, affinity = [], []
