@@ -12,7 +12,10 @@
    `partverse.io.load` the pipeline runs; and, each / `trimesh.load`: `trimesh_graph` (trimesh
    building the mesh's dual graph itself: `merge_vertices` + `face_adjacency_angles`, the first
    step of any face-graph method), `graph` (ours: `build_face_graph`) and `rays` (one embree ray
-   per face, scene build included: the shape-diameter rays alone).
+   per face, scene build included: the shape-diameter rays alone). And `vs_trimesh_mesh` =
+   segmentation / `trimesh.load(file, force="mesh")`: on a GLB the plain `trimesh.load` returns a
+   Scene of the file's buffers, and `force="mesh"` is how trimesh gives the one mesh that any
+   segmentation starts from (it concatenates the scene's geometry and visuals).
 2. SAM-2 path on CPU with a tiny randomly initialised Sam2Model built from a config here:
    lifting + merging + smoothing time / SAM-2 forward time (image encoder + mask decoder) for the
    same 12 views (target <= 0.2).
@@ -30,7 +33,10 @@ themselves. PSB median 0.84-0.87x, max 1.1-1.2x, 19/19. SAM-2 ratio 0.13-0.17 at
 forward (lifting 47 -> 25 ms with `lift_kernels`; it was 0.06-0.21 as the tiny model's forward ran
 0.5-1.6 s); scaling 4x faces -> 2.8x time, 16x -> 10.6-10.7x (bounds 4.68 / 21.47).
 Casting on one core when on the background thread (stop 22) saves 0-7% above ~8k faces; the
-count within 3x did not move (stop 21: 8-11/19).
+count within 3x did not move (stop 21: 8-11/19). Stop 23 (--repeat 5, one run): 8/19 (median
+3.2x); against `trimesh.load(force="mesh")` 19/19 (median 0.36x, max 2.09x on 0c3c, 1.16x on
+barracks, 1.11x on 002e; concatenating geometry and visuals makes it 1-170x the plain load), PSB 19/19
+(max 1.05x).
 The CPU ratio is above the wall ratio: the background thread's CPU time counts.
 """
 from __future__ import annotations
@@ -103,6 +109,7 @@ def floors(path: Path, mesh, repeat: int) -> dict:
         return RayScene(mesh.vertices, mesh.faces).cast(centroids - 1e-6 * normals, -normals)
 
     return {"io_load_s": best_of(lambda: load(path), repeat), "trimesh_graph_s": min(trimesh_graph() for _ in range(repeat)),
+            "trimesh_mesh_s": best_of(lambda: trimesh.load(str(path), force="mesh"), repeat),
             "graph_s": best_of(lambda: build_face_graph(mesh.vertices, mesh.faces), repeat), "rays_s": best_of(rays, repeat)}
 
 
@@ -110,7 +117,7 @@ def geometric_vs_load(paths: list[Path], repeat: int) -> list[dict]:
     import trimesh
 
     print("file\tfaces\tload_s\tgeometric_s\tratio\tmedian_ratio\tcpu_ratio\tvs_io_load\t"
-          "trimesh_graph_vs_load\tgraph_vs_load\trays_vs_load")
+          "trimesh_graph_vs_load\tgraph_vs_load\trays_vs_load\tvs_trimesh_mesh")
     rows = []
     for path in paths:
         try:
@@ -128,18 +135,18 @@ def geometric_vs_load(paths: list[Path], repeat: int) -> list[dict]:
         row.update(floors(path, mesh, repeat))
         row.update(file=path.name, faces=mesh.num_faces, vs_io_load=row["seg_s"] / row["io_load_s"],
                    trimesh_graph=row["trimesh_graph_s"] / row["load_s"], graph=row["graph_s"] / row["load_s"],
-                   rays=row["rays_s"] / row["load_s"])
+                   rays=row["rays_s"] / row["load_s"], vs_trimesh_mesh=row["seg_s"] / row["trimesh_mesh_s"])
         rows.append(row)
         print(f"{path.name}\t{mesh.num_faces}\t{row['load_s']:.4f}\t{row['seg_s']:.4f}\t{row['ratio']:.2f}\t"
               f"{row['median_ratio']:.2f}\t{row['cpu_ratio']:.2f}\t{row['vs_io_load']:.2f}\t{row['trimesh_graph']:.2f}\t"
-              f"{row['graph']:.2f}\t{row['rays']:.2f}", flush=True)
+              f"{row['graph']:.2f}\t{row['rays']:.2f}\t{row['vs_trimesh_mesh']:.2f}", flush=True)
     return rows
 
 
 def _summary(rows: list[dict], label: str) -> None:
     if not rows:
         return
-    for key in ("ratio", "median_ratio", "cpu_ratio", "vs_io_load", "trimesh_graph", "graph", "rays"):
+    for key in ("ratio", "median_ratio", "cpu_ratio", "vs_io_load", "trimesh_graph", "graph", "rays", "vs_trimesh_mesh"):
         r = np.array([x[key] for x in rows])
         print(f"{label}: {key}: median {np.median(r):.2f}x, mean {r.mean():.2f}x, max {r.max():.2f}x, "
               f"{int((r <= 3).sum())}/{len(r)} within 3x")
@@ -217,7 +224,8 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     rows = geometric_vs_load(assets + psb, args.repeat)
     print("\ngeometric / trimesh.load (target <= 3x for every file); vs_io_load: geometric / partverse.io.load;\n"
-          "trimesh_graph, graph, rays: trimesh's dual graph, ours, one embree ray per face, each / trimesh.load:")
+          "trimesh_graph, graph, rays: trimesh's dual graph, ours, one embree ray per face, each / trimesh.load;\n"
+          "vs_trimesh_mesh: geometric / trimesh.load(force='mesh'), the file loaded as one mesh:")
     _summary([r for r in rows if not r["file"].endswith(".off")], "shared assets")
     _summary([r for r in rows if r["file"].endswith(".off")], "PSB models")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
