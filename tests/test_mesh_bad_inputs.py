@@ -95,6 +95,20 @@ def test_refused_with_reason_naming_file(name):
     assert EXPECTED[name] in result["error"]
 
 
+def test_a_directory_is_refused_naming_its_mesh_files(tmp_path):
+    from partverse.errors import MeshLoadError
+    from partverse.io import load
+
+    folder = shared("bad_inputs", "assimp_IndexOutOfRange")
+    with pytest.raises(MeshLoadError, match="a directory, not a mesh file: its mesh files are "
+                                            "AllIndicesOutOfRange.gltf, IndexOutOfRange.gltf$") as caught:
+        load(folder)
+    assert str(caught.value).startswith(f"{folder}: ")
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(MeshLoadError, match=r"a directory, not a mesh file with no mesh file in it \(\.fbx, "):
+        load(tmp_path)
+
+
 @pytest.mark.parametrize("name", sorted(WARNED))
 def test_harmless_problem_loads_with_warning(name):
     result = run_probe(shared("bad_inputs", name))

@@ -35,6 +35,11 @@ def load(path: str | Path) -> Mesh:
     """Load one mesh file. Raises MeshLoadError naming the file and the problem."""
     path = Path(path)
     _import_loaders()
+    if path.is_dir():
+        inside = sorted(q.name for q in path.iterdir() if q.suffix.lower() in _LOADERS)
+        hint = f": its mesh files are {', '.join(inside[:5])}{', ...' if len(inside) > 5 else ''}" if inside else \
+            f" with no mesh file in it ({', '.join(sorted(_LOADERS))})"
+        raise MeshLoadError(path, f"a directory, not a mesh file{hint}")
     loader = _LOADERS.get(path.suffix.lower())
     if loader is None:
         raise MeshLoadError(path, f"unsupported format {path.suffix!r}; supported: {', '.join(sorted(_LOADERS))}")
