@@ -239,7 +239,7 @@ def greedy_merge(n, rows, cols, weight, length, area, value, has_value, scale):
         area[a] += area[b]
         m += 1
         node = head[a]
-        while node >= 0:  # a's borders: queue those now sorting before their entry, or renamed
+        while node >= 0:  # a's borders: queue again those whose key rose (sorts before their entry) or renamed
             c, j = target[node], node >> 1
             e = live[j]
             x, y = min(a, c), max(a, c)
