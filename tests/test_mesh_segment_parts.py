@@ -166,12 +166,19 @@ def _dust(pieces: int, seed: int) -> Mesh:
                 artist_parts=parts)
 
 
+@pytest.mark.parametrize("trees", [False, True], ids=["scan", "trees"])
 @pytest.mark.parametrize("name", ["quat_barracks.glb", "three_robot_expressive.glb", "dust:0", "dust:1"])
-def test_merge_smallest_matches_the_loop_it_replaced(name):
+def test_merge_smallest_matches_the_loop_it_replaced(name, trees, monkeypatch):
     """Same merges as the scan it replaced, on real assets (barracks: 462 pieces, many touching no
-    other) and on dust with ties in area and distance and nested node paths."""
+    other) and on dust with ties in area and distance and nested node paths; `trees`: every run
+    searched through its k-d tree, rebuilt often (in use, only runs with 4096+ active segments)."""
     from partverse.geometry.adjacency import edge_connected_components, face_adjacency, weld_vertices_radius
+    from partverse.segment import artist
     from partverse.segment.artist import merge_smallest
+
+    if trees:
+        monkeypatch.setattr(artist, "TREE_MIN_RUN", 2)
+        monkeypatch.setattr(artist, "TREE_MOVED", -np.inf if name == "dust:1" else 4)
 
     mesh = _dust(300, int(name[5:])) if name.startswith("dust:") else load(shared("assets", name))
     welded = weld_vertices_radius(mesh.vertices, mesh.faces)
