@@ -173,12 +173,12 @@ def test_merge_smallest_matches_the_loop_it_replaced(name, trees, monkeypatch):
     other) and on dust with ties in area and distance and nested node paths; `trees`: every run
     searched through its k-d tree, rebuilt often (in use, only runs with 4096+ active segments)."""
     from partverse.geometry.adjacency import edge_connected_components, face_adjacency, weld_vertices_radius
-    from partverse.segment import artist
+    from partverse.segment import artist_index
     from partverse.segment.artist import merge_smallest
 
     if trees:
-        monkeypatch.setattr(artist, "TREE_MIN_RUN", 2)
-        monkeypatch.setattr(artist, "TREE_MOVED", -np.inf if name == "dust:1" else 4)
+        monkeypatch.setattr(artist_index, "TREE_MIN_RUN", 2)
+        monkeypatch.setattr(artist_index, "TREE_MOVED", -np.inf if name == "dust:1" else 4)
 
     mesh = _dust(300, int(name[5:])) if name.startswith("dust:") else load(shared("assets", name))
     welded = weld_vertices_radius(mesh.vertices, mesh.faces)
