@@ -54,11 +54,11 @@ def merge_smallest(mesh: Mesh, labels: np.ndarray, pairs: np.ndarray, max_parts:
     """Merge segments smallest-first into a neighbour until at most `max_parts` remain.
     Loops over segments (not faces): the smallest comes off a heap (lowest id among equal
     areas); a segment that touches none looks only at the segments under its deepest node-path
-    prefix that holds another (`artist_index.PathIndex`), through a k-d tree of their centres when there are
-    many. Measured: 20,000 dust triangles of one artist part reduced to 10 segments in 1.9 s
-    (4,000: 0.6 s), against 70 s (2.9 s) with the scan over every segment and a Python comparison
-    of node paths it replaced, which gives the same merges. Returns (F,) labels renumbered by
-    first face."""
+    prefix that holds another (`artist_index.PathIndex`), through a k-d tree of their centres
+    when there are many. Measured: 20,000 dust triangles of one artist part reduced to 10
+    segments in 1.9 s (4,000: 0.6 s), against 70 s (2.9 s) with the scan over every segment and a
+    Python comparison of node paths it replaced, which gives the same merges. Returns (F,)
+    labels renumbered by first face."""
     k = int(labels.max()) + 1
     area, center, paths = _segment_tables(mesh, labels, k)
     a, b = labels[pairs[:, 0]], labels[pairs[:, 1]]

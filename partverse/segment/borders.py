@@ -18,8 +18,10 @@ On the Princeton benchmark (3 rings; `auto`, granularity 1, with `GRANULARITY_SC
 to mean ratio 3): ASA 0.9470 -> 0.9501 at seed 0; over seeds 1-3 0.9446 / 0.9434 / 0.9454 (each
 at its own best threshold) -> 0.9469 / 0.9448 / 0.9468 (at the default one); RI error at the
 median count 0.098 -> 0.096. With the threshold cut that keeps every merge above it (stop 22):
-0.9481 -> 0.9508 at seed 0, mean of seeds 0-3 0.9460 -> 0.9478 (unrefined at 3x by interpolation). Cost: the cut runs on the band only (its faces, the links touching
-them), and the moves of segments whose bands share no face or link run as one max flow (a
+0.9481 -> 0.9508 at seed 0, mean of seeds 0-3 0.9460 -> 0.9478 (unrefined at 3x by
+interpolation).
+
+Cost: the cut runs on the band only (its faces, the links touching them), and the moves of segments whose bands share no face or link run as one max flow (a
 greedy colouring of the segments: 3-7 colours on the benchmark and the shared assets), so a
 sweep is a handful of max flows, not one per segment; the band, the colouring and each move's
 binary problem are compiled loops (`borders_kernels`, `graphcut_kernels`). Measured: 1.2-1.7x the
