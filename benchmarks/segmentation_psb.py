@@ -44,7 +44,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from partverse.io import load  # noqa: E402
+from partverse.io import load, mesh_files  # noqa: E402
 from partverse.segment import metrics, segment  # noqa: E402
 from partverse.segment.facegraph import face_geometry  # noqa: E402
 from partverse.segment.psb import list_models, read_seg  # noqa: E402
@@ -131,16 +131,16 @@ def oracle_row(model, method: str, budget: float = 3.0) -> dict:
 def artist_rows(folder: Path, method: str, granularity: float) -> list[dict]:
     """Per shared asset: segment count and ASA of `method` against the artist pieces."""
     rows = []
-    for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in {".glb", ".gltf", ".ply", ".obj", ".fbx"}):
+    for path in mesh_files(folder):  # an OBJ + MTL or glTF + BIN asset is a folder of its own
         try:
             mesh = load(path)
         except Exception as exc:  # an asset the loader refuses: report it and go on
-            print(f"{path.name}\tskipped: {exc}")
+            print(f"{path.relative_to(folder)}\tskipped: {exc}")
             continue
         artist = segment(mesh, "artist")
         labels = segment(mesh, method, granularity=granularity)
         areas = face_geometry(mesh.vertices, mesh.faces)[0]
-        rows.append({"asset": path.name, "faces": mesh.num_faces, "artist_n": int(artist.max()) + 1,
+        rows.append({"asset": str(path.relative_to(folder)), "faces": mesh.num_faces, "artist_n": int(artist.max()) + 1,
                      "seg_n": int(labels.max()) + 1,
                      "artist_ASA": metrics.achievable_segmentation_accuracy(labels, artist, areas)})
     return rows

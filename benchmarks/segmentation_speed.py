@@ -52,7 +52,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from partverse.io import load  # noqa: E402
+from partverse.io import load, mesh_files  # noqa: E402
 from partverse.segment import segment  # noqa: E402
 
 
@@ -128,7 +128,10 @@ def geometric_vs_load(paths: list[Path], repeat: int) -> list[dict]:
         try:
             trimesh.load(str(path))
         except Exception as exc:  # e.g. FBX: trimesh has no loader, so there is no baseline
-            print(f"{path.name}\tno trimesh baseline: {type(exc).__name__}: {exc}")
+            segment(mesh, "geometric")  # warm-up
+            seg_s = best_of(lambda: segment(mesh, "geometric"), repeat)
+            print(f"{path.name}\t{mesh.num_faces}\tno trimesh baseline ({type(exc).__name__}: {exc}); geometric "
+                  f"{seg_s:.4f}s = {seg_s / best_of(lambda: load(path), repeat):.2f}x partverse.io.load", flush=True)
             continue
         segment(mesh, "geometric")  # warm-up (first-call imports)
         row = paired(lambda: trimesh.load(str(path)), lambda: segment(mesh, "geometric"), repeat)
@@ -217,7 +220,7 @@ def main() -> None:
     parser.add_argument("--skip-sam2", action="store_true")
     args = parser.parse_args()
     data = Path(args.data)
-    assets = sorted(p for p in (data / "assets").iterdir() if p.suffix.lower() in {".glb", ".gltf", ".ply", ".obj", ".fbx"})
+    assets = mesh_files(data / "assets")  # an OBJ + MTL or glTF + BIN asset is a folder of its own
     psb = sorted((data / "psb" / "off").glob("*.off"), key=lambda p: int(p.stem))
     import os
 

@@ -109,6 +109,21 @@ def test_a_directory_is_refused_naming_its_mesh_files(tmp_path):
         load(tmp_path)
 
 
+def test_mesh_files_finds_the_assets_that_come_as_folders():
+    from partverse.io import mesh_files
+
+    assets = shared("assets")
+    found = [str(p.relative_to(assets)) for p in mesh_files(assets)]
+    # an OBJ + MTL or glTF + BIN asset is a folder of its own; textures, .bin and .mtl are not meshes
+    assert {"obj_spider/spider.obj", "obj_kuka_segment/segment.obj",
+            "polyhaven_painted_wooden_cabinet/painted_wooden_cabinet_1k.gltf", "quat_barracks.glb",
+            "fbx_jeep1.fbx", "ply_cow.ply"} <= set(found)
+    assert not [f for f in found if f.endswith((".bin", ".mtl", ".jpg", ".png", ".tsv"))]
+    assert found == sorted(found) and len(found) == 24  # the data README's 24 assets
+    top = [p.name for p in mesh_files(assets, recursive=False)]
+    assert "spider.obj" not in top and "quat_barracks.glb" in top and len(top) == 21
+
+
 @pytest.mark.parametrize("name", sorted(WARNED))
 def test_harmless_problem_loads_with_warning(name):
     result = run_probe(shared("bad_inputs", name))

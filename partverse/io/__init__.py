@@ -31,12 +31,20 @@ def supported_extensions() -> list[str]:
     return sorted(_LOADERS)
 
 
+def mesh_files(folder: str | Path, recursive: bool = True) -> list[Path]:
+    """The files of a supported format in `folder` (and, with `recursive`, in its subfolders:
+    an OBJ + MTL or a glTF + BIN asset comes as a folder of its own), sorted by path."""
+    _import_loaders()
+    found = Path(folder).rglob("*") if recursive else Path(folder).iterdir()
+    return sorted(p for p in found if p.suffix.lower() in _LOADERS and p.is_file())
+
+
 def load(path: str | Path) -> Mesh:
     """Load one mesh file. Raises MeshLoadError naming the file and the problem."""
     path = Path(path)
     _import_loaders()
     if path.is_dir():
-        inside = sorted(q.name for q in path.iterdir() if q.suffix.lower() in _LOADERS)
+        inside = [q.name for q in mesh_files(path, recursive=False)]
         hint = f": its mesh files are {', '.join(inside[:5])}{', ...' if len(inside) > 5 else ''}" if inside else \
             f" with no mesh file in it ({', '.join(sorted(_LOADERS))})"
         raise MeshLoadError(path, f"a directory, not a mesh file{hint}")
