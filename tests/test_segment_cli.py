@@ -5,6 +5,8 @@ import numpy as np
 from typer.testing import CliRunner
 
 from partverse.cli import _register_all, app
+from partverse.io import load
+from partverse.segment import segment
 from tests.conftest import shared
 
 _register_all()
@@ -35,7 +37,9 @@ def test_every_method_writes_labels_in_face_order(tmp_path):
         out = tmp_path / f"{method}.npy"
         result = runner.invoke(app, ["segment", str(asset), "--method", method, "--out", str(out)])
         assert result.exit_code == 0, result.output
-        assert np.load(out).shape == (1104,)
+        # the labels of the faces in the order `partverse.io.load` (and `partverse inspect`) gives them
+        np.testing.assert_array_equal(np.load(out), segment(load(asset), method))
+        assert np.load(out).dtype == np.int32
 
 
 def test_errors_name_the_problem(tmp_path):
@@ -49,3 +53,33 @@ def test_errors_name_the_problem(tmp_path):
     np.save(tmp_path / "p.npy", np.zeros(3, np.int32))
     result = runner.invoke(app, ["eval", "segmentation", "--pred", str(tmp_path / "p.npy"), "--gt", str(bad)])
     assert result.exit_code == 2 and "bad.seg: 2 labels for a mesh of 3 faces" in result.output
+
+
+def test_flags_a_method_does_not_use_are_refused_and_short_counts_said(tmp_path):
+    asset = shared("assets", "kenney_truck_green.glb")
+    out = tmp_path / "x.npy"
+
+    def run(*args):
+        return runner.invoke(app, ["segment", str(asset), *args, "--out", str(out)])
+
+    for args, message in ((["--method", "geometric", "--max-parts", "3"], "--max-parts is for --method artist"),
+                          (["--method", "artist", "--granularity", "2"], "--granularity is not used by --method artist"),
+                          (["--method", "auto", "--num-parts", "0"], "num_parts = 0: must be a positive integer"),
+                          (["--method", "artist", "--num-parts", "0"], "max_parts = 0: must be a positive integer")):
+        result = run(*args)
+        assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output, args
+        assert not out.exists()
+    result = run("--method", "geometric", "--num-parts", "100000")
+    assert result.exit_code == 0 and "segments (fewer than the 100000 asked for" in result.output
+    assert len(np.unique(np.load(out))) < 100000
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    result = runner.invoke(app, ["segment", str(asset), "--method", "artist", "--out", str(folder)])
+    assert result.exit_code == 2 and "--out is a directory" in result.output
+    assert {p.name for p in tmp_path.iterdir()} == {"x.npy", "a_folder"}  # no temporary file left
+
+
+def test_eval_refuses_an_empty_label_file(tmp_path):
+    np.save(tmp_path / "empty.npy", np.zeros(0, np.int64))
+    result = runner.invoke(app, ["eval", "segmentation", "--pred", str(tmp_path / "empty.npy"), "--gt", str(tmp_path / "empty.npy")])
+    assert result.exit_code == 2 and "empty.npy: no labels" in result.output

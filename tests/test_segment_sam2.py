@@ -70,11 +70,22 @@ def test_samesh_end_to_end_is_deterministic_and_in_range(model, truck):
 
 
 def test_auto_with_sam2_still_respects_artist_parts(model, truck):
-    labels = segment(truck, "auto", sam2=model, resolution=48, mask_config=MASKS, modalities=("normals",))
+    from partverse.segment.facegraph import build_face_graph
+    from partverse.segment.samesh import samesh_labels
+
+    options = dict(resolution=48, mask_config=MASKS, modalities=("normals",))
+    labels = segment(truck, "auto", sam2=model, **options)
     assert metrics.achievable_segmentation_accuracy(labels, artist_segmentation(truck)) == 1.0
     plain = segment(truck, "auto")
-    # SAM-2 evidence only adds creases: the result refines the geometric-only one or equals it
-    assert len(np.unique(labels)) >= len(np.unique(plain)) - 2
+    # SAM-2 borders count as creases: the segments' borders lie on them, and many more of them
+    # are borders than without SAM-2 (the random model's masks are noise: 276 lifted segments
+    # on 1104 faces, more than the superfaces can follow, hence the low recall)
+    evidence = samesh_labels(truck, model, **options)
+    pairs = build_face_graph(truck.vertices, truck.faces).pairs
+    across = evidence[pairs[:, 0]] != evidence[pairs[:, 1]]
+    cut, plain_cut = (x[pairs[:, 0]] != x[pairs[:, 1]] for x in (labels, plain))
+    assert across[cut].mean() >= 0.9  # precision: 0.98 measured (plain auto: 0.59)
+    assert cut[across].mean() >= 3 * plain_cut[across].mean()  # recall: 0.18 against 0.03
 
 
 def test_samesh_with_a_target_count(model, truck):
@@ -85,7 +96,7 @@ def test_samesh_with_a_target_count(model, truck):
 def test_samesh_without_a_model_or_with_a_bad_path_says_so(tmp_path, truck):
     with pytest.raises(ConfigError, match="needs a SAM-2 model"):
         segment(truck, "samesh")
-    with pytest.raises(Exception, match="cannot load a SAM-2 model"):
+    with pytest.raises(PartverseError, match="cannot load a SAM-2 model"):
         segment(truck, "samesh", sam2=str(tmp_path / "missing"))
 
 
@@ -99,6 +110,17 @@ def test_device_is_picked_and_checked():
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="sees no CUDA GPU"):
             pick_device("cuda:0")
+
+
+def test_a_gpu_number_beyond_the_gpus_there_is_refused(monkeypatch):
+    import torch
+
+    # a machine with two GPUs (this one has none: torch's own answers are replaced)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert pick_device("auto") == "cuda" and pick_device("cuda") == "cuda" and pick_device("cuda:1") == "cuda:1"
+    with pytest.raises(ConfigError, match=r"device = 'cuda:2': torch sees 2 CUDA GPU\(s\) here, numbered 0..1"):
+        pick_device("cuda:2")
 
 
 def test_views_batched_together_give_the_masks_of_views_one_by_one(model, truck):

@@ -51,5 +51,7 @@ def segmentation(
         return
     for row in ("pred", "human_consistency"):
         if row in result:
-            values = "  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in result[row].items())
+            values = "  ".join(f"{k}={v:g}" if k.startswith("num_") else f"{k}={v:.4f}" for k, v in result[row].items())
             typer.echo(f"{row}: {values}")
+    if weights is None:
+        typer.echo("(scores per face: pass --mesh to weight faces by area, as benchmarks/segmentation_psb.py does)")

@@ -59,10 +59,10 @@ def segment(
     method: str = typer.Option("artist", "--method", help="segmentation method (see partverse.segment.METHODS)"),
     out: Path = typer.Option(..., "--out", help="output .npy: one int32 label per face, in load order"),
     max_parts: int = typer.Option(None, "--max-parts", help="artist: merge smallest segments until at most this many remain"),
-    granularity: float = typer.Option(1.0, "--granularity", help="geometric / samesh / auto: > 0, higher gives more segments (each refining the coarser)"),
+    granularity: float = typer.Option(None, "--granularity", help="geometric / auto: > 0 (default 1), higher gives more segments (each refining the coarser); samesh: its SAM-2 segments merged at the same threshold (default: none merged)"),
     num_parts: int = typer.Option(None, "--num-parts", help="target number of segments (artist: same as --max-parts)"),
     sam2: str = typer.Option(None, "--sam2", help="SAM-2 model (local path or hub id): needed by samesh, used by auto when given"),
-    seed: int = typer.Option(0, "--seed", help="geometric / samesh / auto: random seed (deterministic given it)"),
+    seed: int = typer.Option(0, "--seed", help="geometric / auto / samesh's merges: seed of the superfaces (deterministic given it; SAM-2's prompts are a fixed grid, so the lifted segments need none)"),
     sam2_modalities: str = typer.Option(None, "--sam2-modalities", help="SAM-2 input images, comma-separated from normals,sdf,shaded; masks of all are pooled (default normals,sdf)"),
     sam2_graph_cut: bool = typer.Option(True, "--sam2-graph-cut/--no-sam2-graph-cut", help="repartition the lifted SAM-2 labels by an alpha-expansion graph cut"),
     sam2_device: str = typer.Option("auto", "--sam2-device", help="auto (GPU when there is one), cpu, cuda or cuda:N"),
@@ -80,9 +80,12 @@ def segment(
     from partverse.errors import PartverseError
     from partverse.segment import segment as run
 
+    if out.is_dir():
+        typer.echo(f"{out}: --out is a directory; give the .npy file to write", err=True)
+        raise typer.Exit(2)
     mesh = _load_or_exit(path)
-    params = _segment_params(method, max_parts, granularity, num_parts, sam2, seed)
     try:
+        params = _segment_params(method, max_parts, granularity, num_parts, sam2, seed)
         if params.get("sam2") is not None:
             params.update(_sam2_params(sam2_modalities, sam2_graph_cut, sam2_device, sam2_resolution, sam2_points))
         labels = run(mesh, method, **params)
@@ -91,16 +94,31 @@ def segment(
         raise typer.Exit(2)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp.npy")
-    np.save(tmp, labels)
-    tmp.replace(out)
-    typer.echo(f"{out}: {len(labels)} faces, {int(labels.max()) + 1} segments")
+    try:
+        np.save(tmp, labels)
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        typer.echo(f"{out}: could not write the labels: {exc}", err=True)
+        raise typer.Exit(2)
+    count = int(labels.max()) + 1
+    asked = num_parts if num_parts is not None else max_parts if method == "artist" else None
+    short = f" (fewer than the {asked} asked for: the most {method} gives on this mesh)" if asked and count < asked else ""
+    typer.echo(f"{out}: {len(labels)} faces, {count} segments{short}")
 
 
 def _segment_params(method, max_parts, granularity, num_parts, sam2, seed) -> dict:
     if method == "artist":
+        if granularity is not None:
+            raise ConfigError("--granularity is not used by --method artist (its segments are the artist's pieces); "
+                              "use --max-parts / --num-parts to merge them")
         limit = max_parts if max_parts is not None else num_parts
         return {"max_parts": limit} if limit is not None else {}
-    params = {"granularity": granularity, "num_parts": num_parts, "seed": seed}
+    if max_parts is not None:
+        raise ConfigError(f"--max-parts is for --method artist; use --num-parts for {method}")
+    params = {"num_parts": num_parts, "seed": seed}
+    if granularity is not None:
+        params["granularity"] = granularity
     if sam2 is not None or method == "samesh":
         params["sam2"] = sam2
     return params

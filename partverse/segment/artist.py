@@ -19,18 +19,28 @@ from partverse.geometry.adjacency import (
     relabel_by_first_occurrence,
     weld_vertices_radius,
 )
+from partverse.errors import ConfigError
 from partverse.geometry.sampling import face_areas_normals
 from partverse.records import Mesh
 from partverse.segment.artist_index import PathIndex
 
 
+def artist_pieces(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """The connected pieces of each artist part: (F,) int64 labels 0..K-1 (numbered by first face),
+    and the (F, 3) welded faces they were found on (`weld_vertices_radius`: vertices closer than
+    1e-6 x the bounding-box diagonal share an id), so that a caller's face graph can have the
+    same connectivity."""
+    welded = weld_vertices_radius(mesh.vertices, mesh.faces)
+    return edge_connected_components(welded, mesh.face_artist_part), welded
+
+
 def artist_segmentation(mesh: Mesh, max_parts: int | None = None) -> np.ndarray:
     """(F,) int32 labels 0..K-1 (numbered by first face): connected pieces of each artist part,
     merged bottom-up to at most `max_parts` segments when it is given."""
-    if max_parts is not None and (not isinstance(max_parts, int) or max_parts < 1):
-        raise ValueError(f"max_parts = {max_parts!r}: must be a positive integer or None")
-    welded = weld_vertices_radius(mesh.vertices, mesh.faces)
-    labels = edge_connected_components(welded, mesh.face_artist_part)
+    if max_parts is not None and (isinstance(max_parts, bool) or not isinstance(max_parts, (int, np.integer))
+                                  or max_parts < 1):
+        raise ConfigError(f"max_parts = {max_parts!r}: must be a positive integer or None")
+    labels, welded = artist_pieces(mesh)
     if max_parts is not None and labels.max(initial=-1) + 1 > max_parts:
         pairs, _ = face_adjacency(welded)
         labels = merge_smallest(mesh, labels, pairs, max_parts)
@@ -50,8 +60,10 @@ def _segment_tables(mesh: Mesh, labels: np.ndarray, k: int) -> tuple[np.ndarray,
     return seg_area, seg_center, paths
 
 
-def merge_smallest(mesh: Mesh, labels: np.ndarray, pairs: np.ndarray, max_parts: int) -> np.ndarray:
-    """Merge segments smallest-first into a neighbour until at most `max_parts` remain.
+def merge_smallest(mesh: Mesh, labels: np.ndarray, pairs: np.ndarray, max_parts: int, dust: bool = True) -> np.ndarray:
+    """Merge segments smallest-first into a neighbour until at most `max_parts` remain (with
+    `dust=False`, a segment that touches none is never merged: it stays, and fewer merges may be
+    possible than asked for).
     Loops over segments (not faces): the smallest comes off a heap (lowest id among equal
     areas); a segment that touches none looks only at the segments under its deepest node-path
     prefix that holds another (`artist_index.PathIndex`), through a k-d tree of their centres
@@ -72,15 +84,18 @@ def merge_smallest(mesh: Mesh, labels: np.ndarray, pairs: np.ndarray, max_parts:
     active = np.ones(k, bool)
     queue = list(zip(area.tolist(), range(k)))
     heapq.heapify(queue)
-    for _ in range(k - max_parts):
-        while True:  # entries left behind by a segment that grew, or was merged away
-            size, s = heapq.heappop(queue)
-            if active[s] and size == area[s]:
-                break
+    left = k
+    while left > max_parts and queue:
+        size, s = heapq.heappop(queue)
+        if not active[s] or size != area[s]:  # an entry left behind by a segment that grew, or was merged away
+            continue
         if neighbours[s]:  # the neighbour sharing the most edges (lowest id on ties)
             target = max(neighbours[s].items(), key=lambda kv: (kv[1], -kv[0]))[0]
-        else:
+        elif dust:
             target = index.nearest(s)
+        else:  # it keeps its place: a segment that touches none never comes to touch one
+            continue
+        left -= 1
         _merge(s, target, parent, active, area, center, neighbours)
         index.merged(s, target, center[target])
         heapq.heappush(queue, (float(area[target]), target))

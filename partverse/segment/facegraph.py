@@ -107,16 +107,21 @@ def weld_fast(vertices: np.ndarray, faces: np.ndarray, tol: float = 1e-8) -> np.
 
 
 def build_face_graph(vertices: np.ndarray, faces: np.ndarray, convex_weight: float = 0.2,
-                     geometry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> FaceGraph:
+                     geometry: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                     welded: np.ndarray | None = None) -> FaceGraph:
     """Dual graph of (V, 3) vertices / (F, 3) faces; coincident vertices are welded first so that
     seams (UV splits) do not disconnect the surface. The link cues come from `facegraph_kernels`
     (the definitions in the module docstring, one compiled pass over the links). `geometry`:
-    `face_geometry(vertices, faces)` if the caller has it already."""
+    `face_geometry(vertices, faces)` if the caller has it already; `welded`: (F, 3) vertex ids
+    already welded by the caller (e.g. `artist.artist_pieces`', so that both see the same
+    connectivity), else `weld_fast`."""
     from partverse.segment.facegraph_kernels import kernels
 
     faces = np.ascontiguousarray(faces, dtype=np.int64)
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
-    welded = np.ascontiguousarray(weld_fast(vertices, faces), dtype=np.int64)
+    welded = np.ascontiguousarray(weld_fast(vertices, faces) if welded is None else welded, dtype=np.int64)
+    if welded.shape != faces.shape:
+        raise ValueError(f"build_face_graph: welded faces {welded.shape} do not match the faces {faces.shape}")
     areas, centroids, normals = face_geometry(vertices, faces) if geometry is None else geometry
     pairs, shared = face_adjacency(welded)
     position = kernels().welded_positions(welded, faces, vertices, int(welded.max()) + 1 if welded.size else 0)

@@ -138,13 +138,15 @@ def superfaces(graph: FaceGraph, strength: np.ndarray, faces_per_superface: int,
 def geometric_hierarchy(vertices: np.ndarray, faces: np.ndarray, config: GeometricConfig = GeometricConfig(),
                         face_group: np.ndarray | None = None,
                         face_evidence: np.ndarray | None = None,
-                        regions: np.ndarray | None = None) -> tuple[FaceGraph, MergeHierarchy]:
+                        regions: np.ndarray | None = None,
+                        welded: np.ndarray | None = None) -> tuple[FaceGraph, MergeHierarchy]:
     """Dual graph and merge hierarchy of (V, 3) vertices / (F, 3) faces. With `face_group` (F,)
     int, links between different groups are never merged across (e.g. artist parts). With
     `face_evidence` (F,) int (e.g. lifted SAM-2 labels, -1 = none), a link between two different
     non-negative labels counts as a full-strength crease for the superfaces and the border
     refinement, and keeps `EVIDENCE_WEIGHT` of its weight in the hierarchy. `regions` (F,) int
-    0..R-1 replaces the superfaces as the hierarchy's starting regions."""
+    0..R-1 replaces the superfaces as the hierarchy's starting regions. `welded` (F, 3): the faces'
+    vertex ids as the caller welded them (`build_face_graph`)."""
     vertices = np.ascontiguousarray(vertices, dtype=np.float64)
     faces = np.ascontiguousarray(faces, dtype=np.int64)
     if faces.size and (faces.min() < 0 or faces.max() >= len(vertices)):  # the compiled passes do not check
@@ -159,7 +161,7 @@ def geometric_hierarchy(vertices: np.ndarray, faces: np.ndarray, config: Geometr
         # the rays need only the face geometry: cast them while the graph and superfaces are built
         run = in_background if len(faces) >= BACKGROUND_MIN_FACES else run_now
         cast = run(cast_diameters, vertices, faces, geometry[1], geometry[2])
-    graph = build_face_graph(vertices, faces, config.convex_weight, geometry)
+    graph = build_face_graph(vertices, faces, config.convex_weight, geometry, welded)
     strength = crease_strength(graph, config.crease_scale)
     log_d = None
     if config.thickness_scale is not None:
@@ -197,15 +199,17 @@ def _smoothed(graph: FaceGraph, cast) -> np.ndarray:
     return smooth_diameters(graph, cast.result())
 
 
-def cut_hierarchy(hierarchy: MergeHierarchy, config: GeometricConfig) -> np.ndarray:
+def cut_hierarchy(hierarchy: MergeHierarchy, config: GeometricConfig, affinity_scale: float = 1.0) -> np.ndarray:
     """(F,) int64 labels at `config.num_parts` segments if given, else at `config.granularity`,
     their borders then refined (`borders`, when `config.border_rings` > 0 and the hierarchy
     carries its link weights). At a target count the refined labels are kept only when they have
-    that count (a refinement may absorb a sliver or cut a thin segment in two)."""
+    that count (a refinement may absorb a sliver or cut a thin segment in two). `affinity_scale`
+    scales the granularity threshold, for a hierarchy whose associations are all scaled alike
+    (over SAM-2 segments, every border is across evidence: `EVIDENCE_WEIGHT` ** 2)."""
     if config.num_parts is not None:
         labels = hierarchy.labels_for_count(int(config.num_parts))
     else:
-        labels = hierarchy.labels_for_threshold(GRANULARITY_SCALE * config.granularity)
+        labels = hierarchy.labels_for_threshold(affinity_scale * GRANULARITY_SCALE * config.granularity)
     if config.border_rings <= 0 or hierarchy.border_weight is None:
         return labels
     refined = refine_borders(hierarchy.border_pairs, hierarchy.border_weight, labels, config.border_rings,

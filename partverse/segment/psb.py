@@ -47,6 +47,8 @@ def read_labels(path: str | Path, num_faces: int | None = None) -> np.ndarray:
         raise SegFileError(path, f"not a readable .npy array ({exc})") from exc
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
         raise SegFileError(path, f"expected a 1-D integer array, got {labels.dtype} {labels.shape}")
+    if len(labels) == 0:
+        raise SegFileError(path, "no labels")
     if num_faces is not None and len(labels) != num_faces:
         raise SegFileError(path, f"{len(labels)} labels for a mesh of {num_faces} faces")
     return labels.astype(np.int64)

@@ -53,6 +53,9 @@ def pick_device(device: str | None) -> str:
     if isinstance(device, str) and (device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit())):
         if not torch.cuda.is_available():
             raise ConfigError(f"device = {device!r}: torch sees no CUDA GPU here; use 'cpu' or 'auto'")
+        count = torch.cuda.device_count()
+        if device != "cuda" and int(device[5:]) >= count:
+            raise ConfigError(f"device = {device!r}: torch sees {count} CUDA GPU(s) here, numbered 0..{count - 1}")
         return device
     raise ConfigError(f"device = {device!r}: must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
