@@ -118,6 +118,20 @@ def test_small_masks_win_over_large_ones():
     assert paint_masks(np.stack([small, big]), min_pixels=5)[0, 0] == -1
 
 
+def test_bit_packed_masks_paint_as_the_unpacked_ones():
+    from partverse.segment.sam2_masks import paint_packed
+
+    rng = np.random.default_rng(4)
+    h, w = 37, 45  # a width that is no multiple of 8
+    blobs = rng.random((60, h, w)) < rng.random((60, 1, 1)) * 0.3
+    blobs[10] = blobs[11]  # equal areas: the earlier mask is painted first
+    blobs[20] = False  # an empty mask
+    for masks in (blobs, blobs[:1], blobs[:0]):
+        for min_pixels in (0, 30):
+            packed, pixels = np.packbits(masks, axis=-1), masks.sum(axis=(1, 2))
+            np.testing.assert_array_equal(paint_packed(packed, pixels, w, min_pixels), paint_masks(masks, min_pixels))
+
+
 # --- SAM-2 input modalities ------------------------------------------------------------------
 
 def test_every_modality_renders_view_sized_images_over_valid_face_ids():

@@ -94,6 +94,12 @@ class Sam2MaskGenerator:
         """Per view, the (M_i, H, W) bool masks that pass the thresholds, inside `foreground`
         (N, H, W) bool, for (N, H, W, 3) uint8 images; views go through SAM-2 `views_per_batch`
         at a time. `embeddings`: from `embed(images)` when already computed."""
+        width = foreground.shape[-1]
+        return [np.unpackbits(packed, axis=-1, count=width).view(bool)
+                for packed, _ in self._packed_view_masks(images, foreground, embeddings)]
+
+    def _packed_view_masks(self, images: np.ndarray, foreground: np.ndarray, embeddings=None) -> list[tuple]:
+        """`view_masks` as (M_i, H, ceil(W / 8)) uint8 bit-packed masks and their (M_i,) pixel counts."""
         if len(images) != len(foreground):
             raise PartverseError(f"sam2: {len(images)} images for {len(foreground)} foreground masks")
         out = []
@@ -111,11 +117,24 @@ class Sam2MaskGenerator:
 
     def pooled_masks(self, image_sets: list[np.ndarray], foreground: np.ndarray, embeddings=None) -> np.ndarray:
         """(N, H, W) int64 mask labels from several image sets of the same N views (one per
-        modality): each view's masks from every set are pooled, then painted largest first."""
-        per_set = [self.view_masks(images, foreground, None if embeddings is None else embeddings[i])
-                   for i, images in enumerate(image_sets)]
-        return np.stack([paint_masks(np.concatenate([masks[v] for masks in per_set]), self.config.min_mask_pixels)
-                         for v in range(len(foreground))])  # loop over views
+        modality): each view's masks from every set are pooled, then painted largest first.
+        One batch of `views_per_batch` views at a time goes through every set and is painted, its
+        masks held bit-packed meanwhile: memory holds one batch's masks, at a bit per pixel
+        (12 views at 512 px with every prompt's mask kept: 1.5 GB of masks held at once before)."""
+        if any(len(images) != len(foreground) for images in image_sets):
+            raise PartverseError(f"sam2: {[len(i) for i in image_sets]} images per set for {len(foreground)} foreground masks")
+        labels = np.empty(foreground.shape, np.int64)
+        step = self.config.views_per_batch
+        for start in range(0, len(foreground), step):  # the same batches `view_masks` makes
+            end = min(start + step, len(foreground))
+            per_set = [self._packed_view_masks(images[start:end], foreground[start:end],
+                                               None if embeddings is None else [e[start:end] for e in embeddings[i]])
+                       for i, images in enumerate(image_sets)]
+            for v in range(end - start):  # loop over the batch's views
+                packed = np.concatenate([masks[v][0] for masks in per_set])
+                pixels = np.concatenate([masks[v][1] for masks in per_set])
+                labels[start + v] = paint_packed(packed, pixels, foreground.shape[-1], self.config.min_mask_pixels)
+        return labels
 
     def _grid_points(self, foreground: np.ndarray) -> np.ndarray:
         h, w = foreground.shape
@@ -135,7 +154,8 @@ class Sam2MaskGenerator:
         views, h, w = foreground.shape
         points = [self._grid_points(fg) for fg in foreground]
         count = max(len(p) for p in points)
-        kept = [[np.zeros((0, h, w), bool)] for _ in range(views)]
+        kept = [[np.zeros((0, h, (w + 7) // 8), np.uint8)] for _ in range(views)]
+        pixels = [[np.zeros(0, np.int64)] for _ in range(views)]
         padded = np.stack([np.resize(p, (count, 2)) if len(p) else np.zeros((count, 2)) for p in points])
         sizes = [[h, w]] * views
         for start in range(0, count, self.config.points_per_batch):  # batches of prompts
@@ -152,9 +172,11 @@ class Sam2MaskGenerator:
                     continue
                 low_res, score = _best_of_three(pred[v, :real], iou[v, :real])
                 logits = self.processor.post_process_masks(low_res[None, :, None], [sizes[v]], binarize=False)[0][:, 0]
-                kept[v].append(self._select(logits, score) & foreground[v][None])
+                selected = self._select(logits, score) & foreground[v][None]
+                kept[v].append(np.packbits(selected, axis=-1))
+                pixels[v].append(selected.sum(axis=(1, 2)))
         self.seconds["decode"] += time.perf_counter() - t
-        return [np.concatenate(k) for k in kept]
+        return [(np.concatenate(k), np.concatenate(c)) for k, c in zip(kept, pixels)]
 
     def _select(self, logits, score) -> np.ndarray:
         """(P, H, W) bool: the prompts' masks that pass the predicted-IoU and stability thresholds."""
@@ -172,6 +194,22 @@ def _best_of_three(pred_masks, iou_scores):
     best = iou_scores.argmax(dim=1)
     index = torch.arange(len(best))
     return pred_masks[index, best], iou_scores[index, best]
+
+
+def paint_packed(packed: np.ndarray, pixels: np.ndarray, width: int, min_pixels: int = 0) -> np.ndarray:
+    """`paint_masks` of (M, H, ceil(width / 8)) bit-packed masks (`np.packbits` along the rows)
+    with (M,) pixel counts: each mask is unpacked in turn and painted over the previous ones,
+    largest first (a loop over masks, each one pass over the pixels), so that only one is ever
+    held unpacked. Same labels as `paint_masks` of the unpacked masks."""
+    label = np.full((packed.shape[1], width), -1, dtype=np.int64)
+    if len(packed) == 0:
+        return label
+    order = np.argsort(-np.asarray(pixels), kind="stable")
+    for rank, m in enumerate(order.tolist()):  # the last mask in painting order covering a pixel owns it
+        label[np.unpackbits(packed[m], axis=-1, count=width).view(bool)] = rank
+    counts = np.bincount(label[label >= 0].ravel(), minlength=len(order))
+    label[(label >= 0) & (counts[np.maximum(label, 0)] < min_pixels)] = -1
+    return label
 
 
 def paint_masks(masks: np.ndarray, min_pixels: int = 0) -> np.ndarray:
