@@ -140,6 +140,36 @@ def test_views_batched_together_give_the_masks_of_views_one_by_one(model, truck)
     assert batched.seconds["embed"] > 0 and batched.seconds["decode"] > 0
 
 
+def test_masks_kept_are_those_that_pass_the_predicted_iou_and_stability_thresholds(model, truck):
+    import torch
+    import torch.nn.functional as F
+
+    views = render_modalities(truck, ("normals",), resolution=40)
+    image, foreground = views.images["normals"][:1], views.face_ids[:1] >= 0
+    offset = 1e-5  # the random model's logits sit near 0: a tiny offset spreads its stability scores
+    probe = Sam2MaskGenerator(model, MaskConfig(points_per_side=6, stability_offset=offset), device="cpu")
+    # the reference, by the definitions: every prompt's best-of-three mask upsampled to the view
+    points = probe._grid_points(foreground[0])
+    inputs = probe.processor(images=list(image), input_points=[[[p] for p in points.tolist()]],
+                             input_labels=[[[1]] * len(points)], return_tensors="pt")
+    with torch.no_grad():
+        out = probe.model(**{k: v for k, v in inputs.items() if k != "original_sizes"}, multimask_output=True)
+    best = out.iou_scores[0].argmax(dim=1)
+    score = out.iou_scores[0, np.arange(len(best)), best].numpy()
+    logits = F.interpolate(out.pred_masks[0, np.arange(len(best)), best][:, None], (40, 40), mode="bilinear",
+                           align_corners=False)[:, 0].numpy()
+    stability = (logits > offset).sum(axis=(1, 2)) / np.maximum((logits > -offset).sum(axis=(1, 2)), 1)
+    iou_thresh, stability_thresh = float(np.median(score)), float(np.median(stability))
+    keep = (score >= iou_thresh) & (stability >= stability_thresh)
+    assert 0 < keep.sum() < len(keep) - 3  # some prompts pass, several fail one threshold or the other
+    config = MaskConfig(points_per_side=6, points_per_batch=7, stability_offset=offset, pred_iou_thresh=iou_thresh,
+                        stability_thresh=stability_thresh)
+    kept = Sam2MaskGenerator(model, config, device="cpu").view_masks(image, foreground)[0]
+    expected = (logits[keep] > 0) & foreground
+    assert kept.shape == expected.shape
+    assert (kept == expected).mean() > 0.999  # float rounding of a batch of 7 prompts against all at once
+
+
 def test_masks_of_several_image_sets_are_pooled_per_view(model, truck):
     views = render_modalities(truck, ("normals", "sdf"), resolution=32)
     foreground = views.face_ids[:4] >= 0

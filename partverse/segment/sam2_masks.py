@@ -165,26 +165,33 @@ class Sam2MaskGenerator:
             with torch.no_grad():
                 result = self.model(image_embeddings=embeddings, input_points=inputs["input_points"].to(self.device),
                                     input_labels=inputs["input_labels"].to(self.device), multimask_output=True)
-            pred, iou = result.pred_masks.cpu(), result.iou_scores.cpu()
+            pred, iou = result.pred_masks, result.iou_scores  # left on the model's device
             for v in range(views):  # loop over the batch's views
                 real = min(len(points[v]) - start, chunk.shape[1])
                 if real <= 0:
                     continue
                 low_res, score = _best_of_three(pred[v, :real], iou[v, :real])
-                logits = self.processor.post_process_masks(low_res[None, :, None], [sizes[v]], binarize=False)[0][:, 0]
-                selected = self._select(logits, score) & foreground[v][None]
+                passed = score >= self.config.pred_iou_thresh  # only these are upsampled
+                if not bool(passed.any()):
+                    continue
+                logits = self.processor.post_process_masks(low_res[passed][None, :, None], [sizes[v]],
+                                                           binarize=False)[0][:, 0]
+                selected = self._stable(logits.cpu().numpy()) & foreground[v][None]
                 kept[v].append(np.packbits(selected, axis=-1))
-                pixels[v].append(selected.sum(axis=(1, 2)))
+                pixels[v].append(np.count_nonzero(selected, axis=(1, 2)))
         self.seconds["decode"] += time.perf_counter() - t
         return [(np.concatenate(k), np.concatenate(c)) for k, c in zip(kept, pixels)]
 
-    def _select(self, logits, score) -> np.ndarray:
-        """(P, H, W) bool: the prompts' masks that pass the predicted-IoU and stability thresholds."""
-        high = (logits > self.config.stability_offset).flatten(1).sum(1)
-        low = (logits > -self.config.stability_offset).flatten(1).sum(1)
-        stability = high.float() / low.clamp(min=1).float()
-        keep = (score >= self.config.pred_iou_thresh) & (stability >= self.config.stability_thresh)
-        return (logits[keep] > 0).numpy()
+    def _stable(self, logits: np.ndarray) -> np.ndarray:
+        """(P', H, W) bool masks (logits > 0) of the (P, H, W) float32 view-sized logits whose
+        stability score passes: pixels above +offset over pixels above -offset (numpy counts: a
+        fifth of the time torch takes to sum a bool tensor on CPU, measured)."""
+        offset = self.config.stability_offset
+        high = np.count_nonzero(logits > offset, axis=(1, 2)).astype(np.float32)
+        low = np.maximum(np.count_nonzero(logits > -offset, axis=(1, 2)), 1).astype(np.float32)
+        keep = high / low >= self.config.stability_thresh
+        masks = logits > 0
+        return masks if keep.all() else masks[keep]
 
 
 def _best_of_three(pred_masks, iou_scores):
