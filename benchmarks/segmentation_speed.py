@@ -36,21 +36,30 @@ rays alone 4.8-5.2x and 2.3-2.5x. A GLB load is little more than a copy of its b
 faces in ~1 ms), so at 3x there is less time than the rays, or trimesh's graph, take by
 themselves. PSB median 0.84-0.87x, max 1.1-1.2x, 19/19. Scaling 4x faces -> 2.8x time, 16x -> 10.6-10.7x
 (bounds 4.68 / 21.47).
-SAM-2 as shipped (samesh defaults, PSB 161, 27.6k faces, --repeat 3, one run): forward 5.2 s,
-post-processing 0.30 s = lift 0.24 s (graph cut 0.20, votes + links + clusters 0.03, smoothing
-0.004, mesh graph 0.003) + merge with geometry 0.06 s: ratio 0.057, the <= 0.2 target holds at
-the default 512 px. But 95% of that forward is not the network: the tiny model's encoder +
-decoder passes take 0.24 s, the rest is upsampling every prompt's mask to 512 px and its
-stability selection (post-processing / network passes = 1.24). At --sam2-resolution 256 the
-forward is 0.87 s and the ratio 0.30 (missed; graph cut 0.18 s). The old row (one modality,
-`LiftConfig()` without the graph cut, no merge) gave 0.13-0.17; the light lift on the same pooled
-masks is 0.036 s. The forward is fragile: under another process's load torch's two threads ran it
-15x slower (15 s), and the first 1-2 calls of a process are as slow, hence two warm-up runs.
+SAM-2 as shipped (samesh defaults, PSB 161, 27.6k faces, --repeat 5, stop 25): forward 1.99 s
+(embed 0.07, decode 1.92), post-processing 0.33 s = lift 0.26 s (graph cut 0.25, votes + links +
+clusters 0.02, smoothing 0.005, mesh graph 0.005) + merge with geometry 0.07 s: ratio 0.168, the
+<= 0.2 target holds at the default 512 px. The network passes take 0.25 s of that forward; the
+rest is upsampling each prompt's mask to 512 px (~1 s) and its stability selection. Stop 24 it
+was 5.2 s (ratio 0.057): the stability counts were torch sums of bool tensors, 3.2 s of it, and
+prompts failing the predicted-IoU threshold were upsampled too; the masks are the same. At
+--sam2-resolution 256 the forward was 0.87 s and the ratio 0.30 (stop 24, before that speed-up;
+missed). The old row (one modality, `LiftConfig()` without the graph cut, no merge) gave
+0.13-0.17; the light lift on the same pooled masks is 0.037 s. The forward is fragile: under
+another process's load torch's two threads ran it 15x slower (15 s), and the first 1-2 calls of
+a process are as slow, hence two warm-up runs.
 Casting on one core when on the background thread (stop 22) saves 0-7% above ~8k faces; the
 count within 3x did not move (stop 21: 8-11/19). Stop 23 (--repeat 5, one run): 8/19 (median
 3.2x); against `trimesh.load(force="mesh")` 19/19 (median 0.36x, max 2.09x on 0c3c, 1.16x on
 barracks, 1.11x on 002e; concatenating geometry and visuals makes it 1-170x the plain load), PSB 19/19
-(max 1.05x).
+(max 1.05x). Stop 25 (--repeat 5, one run, 22 files with a trimesh baseline: the three assets that
+come as folders are in since stop 24): 12/22 within 3x (median 2.37x; misses 0c3c 13.7x, 002e
+8.2x, chest 6.8x, barracks 4.6x, cesium 4.0x, bed_bunk 3.5x, 288e 3.4x, hex_house 3.4x, boat_sail
+3.3x, motorcycle 3.2x); against `partverse.io.load` 19/22; against `trimesh.load(force="mesh")`
+22/22 (median 0.45x, max 1.74x on 0c3c); PSB 19/19 (median 0.68x, max 0.90x). A 960-face GLB
+segments in 2.5 ms spread over ~1500 Python-level calls (embree scene 0.26 ms, its rays 0.23 ms,
+superfaces 0.5 ms, border refinement 0.7 ms: profiled), against a 0.8 ms load. Scaling 4x faces
+-> 2.45x time, 16x -> 9.0x.
 The CPU ratio is above the wall ratio: the background thread's CPU time counts.
 """
 from __future__ import annotations

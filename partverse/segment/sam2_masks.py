@@ -199,7 +199,7 @@ def _best_of_three(pred_masks, iou_scores):
     import torch
 
     best = iou_scores.argmax(dim=1)
-    index = torch.arange(len(best))
+    index = torch.arange(len(best), device=best.device)
     return pred_masks[index, best], iou_scores[index, best]
 
 
