@@ -52,7 +52,7 @@ def test_errors_name_the_problem(tmp_path):
     bad.write_text("0\n1\n")
     np.save(tmp_path / "p.npy", np.zeros(3, np.int32))
     result = runner.invoke(app, ["eval", "segmentation", "--pred", str(tmp_path / "p.npy"), "--gt", str(bad)])
-    assert result.exit_code == 2 and "bad.seg: 2 labels for a mesh of 3 faces" in result.output
+    assert result.exit_code == 2 and "bad.seg: 2 labels, but --pred" in result.output and "p.npy has 3" in result.output
 
 
 def test_flags_a_method_does_not_use_are_refused_and_short_counts_said(tmp_path):
@@ -77,6 +77,23 @@ def test_flags_a_method_does_not_use_are_refused_and_short_counts_said(tmp_path)
     result = runner.invoke(app, ["segment", str(asset), "--method", "artist", "--out", str(folder)])
     assert result.exit_code == 2 and "--out is a directory" in result.output
     assert {p.name for p in tmp_path.iterdir()} == {"x.npy", "a_folder"}  # no temporary file left
+
+
+def test_eval_names_the_file_and_the_problem_for_binary_huge_and_mismatched_labels(tmp_path):
+    seg = str(shared("psb", "seg", "1", "1_0.seg"))
+    np.savez(tmp_path / "pred.npz", labels=np.zeros(9408, np.int64))
+    (tmp_path / "huge.seg").write_text("99999999999999999999\n")
+    np.save(tmp_path / "short.npy", np.zeros(9407, np.int64))
+    cases = [
+        (["--pred", str(tmp_path / "pred.npz"), "--gt", seg], "pred.npz: not a text label file"),
+        (["--pred", seg, "--gt", str(shared("assets", "kenney_truck_green.glb"))], "kenney_truck_green.glb: not a text label file"),
+        (["--pred", str(tmp_path / "huge.seg"), "--gt", seg], "huge.seg: a label does not fit a 64-bit integer"),
+        (["--pred", str(tmp_path / "short.npy"), "--gt", seg], "1_0.seg: 9408 labels, but --pred"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["eval", "segmentation", *args])
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
 
 
 def test_eval_refuses_an_empty_label_file(tmp_path):

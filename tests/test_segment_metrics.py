@@ -58,6 +58,38 @@ def test_partgen_average_precision_and_recall():
     assert metrics.recall_at_k(proposals, gt, k=3, tau=0.4) == pytest.approx(1.0)
 
 
+def test_partgen_scores_do_not_depend_on_the_units_of_the_area_weights():
+    gt = np.array([0, 0, 1, 2, 2, 2])  # segment 1: one small face
+    areas = np.array([1.0, 1.0, 0.5, 1.0, 1.0, 1.0])
+    proposals = np.array([
+        [0, 0, 0, 1, 0, 0],  # one face, disjoint from segment 1
+        [1, 1, 0, 0, 0, 0],  # segment 0
+        [0, 0, 1, 1, 1, 1],  # segments 1 + 2: IoU 1/7 and 6/7
+    ], dtype=bool)
+    for scale in (1.0, 1e-4, 1e-6, 1e3):  # metres, a centimetre object in metres, ...
+        w = areas * scale
+        assert metrics.average_precision(proposals, gt, weights=w) == pytest.approx((1 / 2 + 2 / 3) / 3)
+        assert metrics.recall_at_k(proposals, gt, k=1, weights=w) == 0.0  # the disjoint face matches nothing
+        assert metrics.recall_at_k(proposals, gt, k=3, weights=w) == pytest.approx(2 / 3)
+
+
+def test_bad_weights_and_counts_are_refused_and_zero_area_segments_left_out_of_miou():
+    gt = np.array([0, 0, 1, 1])
+    for bad, message in ((np.array([1.0, -1.0, 1.0, 1.0]), "finite and >= 0"), (np.array([1.0, np.nan, 1, 1]), "finite"),
+                         (np.zeros(4), "all zero"), (np.ones(3), "3 entries for 4 faces")):
+        with pytest.raises(ValueError, match=message):
+            metrics.score(gt, gt, bad)
+        with pytest.raises(ValueError, match=message):
+            metrics.average_precision(np.eye(4, dtype=bool), gt, weights=bad)
+    with pytest.raises(ValueError, match="k = -1"):
+        metrics.recall_at_k(np.eye(4, dtype=bool), gt, k=-1)
+    # a ground-truth segment made of zero-area faces only has no IoU to score
+    degenerate = np.array([0, 0, 1, 2])
+    areas = np.array([1.0, 1.0, 0.0, 1.0])
+    assert metrics.best_iou_miou(degenerate, degenerate, areas) == 1.0
+    assert metrics.best_iou_miou(np.array([0, 0, 2, 2]), degenerate, areas) == pytest.approx((1 + 1) / 2)
+
+
 def test_human_consistency_on_a_psb_model_is_between_perfect_and_random():
     model = [m for m in list_models(shared("psb")) if m.model_id == "341"][0]
     gts = [read_seg(p) for p in model.seg_paths]

@@ -27,7 +27,7 @@ def segmentation(
     """Rand-index error, Hamming missing / false-alarm rates, ASA, under-segmentation error and
     best-IoU mIoU of PRED against every GT (averaged); with several GT, also the human consistency."""
     from partverse.segment import metrics
-    from partverse.segment.psb import read_labels
+    from partverse.segment.psb import SegFileError, read_labels
 
     try:
         weights, num_faces = None, None
@@ -38,7 +38,10 @@ def segmentation(
             m = load(mesh)
             weights, num_faces = face_geometry(m.vertices, m.faces)[0], m.num_faces
         predicted = read_labels(pred, num_faces)
-        truths = [read_labels(p, len(predicted)) for p in gt]
+        truths = [read_labels(p, num_faces) for p in gt]
+        for path, truth in zip(gt, truths):
+            if len(truth) != len(predicted):  # without --mesh: one of the two is not of this mesh
+                raise SegFileError(path, f"{len(truth)} labels, but --pred {pred} has {len(predicted)}")
     except PartverseError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)

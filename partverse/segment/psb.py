@@ -25,10 +25,19 @@ def read_seg(path: str | Path, num_faces: int | None = None) -> np.ndarray:
         text = path.read_text()
     except OSError as exc:
         raise SegFileError(path, f"cannot read ({exc.strerror or exc})") from exc
+    except UnicodeDecodeError:
+        raise SegFileError(path, "not a text label file (binary content; labels are a .seg text file, one "
+                                 "integer per line, or a .npy array)") from None
     try:
         labels = np.array(text.split(), dtype=np.int64)
     except ValueError as exc:
         raise SegFileError(path, f"not one integer per line ({exc})") from exc
+    except OverflowError:
+        raise SegFileError(path, "a label does not fit a 64-bit integer") from None
+    return _checked(path, labels, num_faces)
+
+
+def _checked(path: Path, labels: np.ndarray, num_faces: int | None) -> np.ndarray:
     if len(labels) == 0:
         raise SegFileError(path, "no labels")
     if num_faces is not None and len(labels) != num_faces:
@@ -37,21 +46,21 @@ def read_seg(path: str | Path, num_faces: int | None = None) -> np.ndarray:
 
 
 def read_labels(path: str | Path, num_faces: int | None = None) -> np.ndarray:
-    """(F,) int64 labels from a .seg text file or a .npy array."""
+    """(F,) int64 labels from a .seg text file or a .npy array; checks the count against
+    `num_faces` if given."""
     path = Path(path)
     if path.suffix.lower() != ".npy":
-        return read_seg(path, num_faces)
-    try:
-        labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SegFileError(path, f"not a readable .npy array ({exc})") from exc
-    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-        raise SegFileError(path, f"expected a 1-D integer array, got {labels.dtype} {labels.shape}")
-    if len(labels) == 0:
-        raise SegFileError(path, "no labels")
-    if num_faces is not None and len(labels) != num_faces:
-        raise SegFileError(path, f"{len(labels)} labels for a mesh of {num_faces} faces")
-    return labels.astype(np.int64)
+        labels = read_seg(path)
+    else:
+        try:
+            labels = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise SegFileError(path, f"not a readable .npy array ({exc})") from exc
+        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+            raise SegFileError(path, f"expected a 1-D integer array, got {labels.dtype} {labels.shape}")
+        if labels.dtype == np.uint64 and len(labels) and labels.max() > np.iinfo(np.int64).max:
+            raise SegFileError(path, "a label does not fit a 64-bit signed integer")
+    return _checked(path, labels.astype(np.int64), num_faces)
 
 
 @dataclass(slots=True)
