@@ -12,12 +12,12 @@ from partverse.records import ArtistPart, Mesh
 from partverse.segment import metrics
 from partverse.segment.facegraph import build_face_graph
 from partverse.segment.graphcut import Candidates, _min_cut_maxflow, _min_cut_scipy, alpha_expansion, potts_energy
-from partverse.segment.lift import LiftConfig, lift_masks, row_argmax, view_votes
+from partverse.segment.lift import LiftConfig, link_masks, lift_masks, row_argmax, view_votes
 from partverse.segment.psb import read_seg
 from partverse.segment.repartition import crease_weights
 from partverse.segment.sam2_images import MODALITIES, check_modalities, jet, render_modalities
 from partverse.segment.sam2_masks import paint_masks
-from partverse.segment.samesh import mesh_graph, render_views
+from partverse.segment.samesh import SAMESH_LIFT, mesh_graph, render_views
 from tests.conftest import shared
 
 
@@ -60,6 +60,20 @@ def test_a_whole_object_mask_is_over_linked_and_dropped():
     pairs, areas = mesh_graph(mesh)
     labels = lift_masks(views.face_ids, masks, pairs, areas, LiftConfig(min_face_pixels=1))
     assert metrics.rand_index_error(labels, true) == 0.0
+
+
+def test_sparse_mask_ids_lift_as_their_dense_ranks_and_no_views_is_refused():
+    mesh = _boxes()
+    views = render_views(mesh.vertices, mesh.faces, resolution=64)
+    true = mesh.face_artist_part.astype(np.int64)
+    masks = np.where(views.face_ids >= 0, true[np.maximum(views.face_ids, 0)], -1)
+    pairs, areas = mesh_graph(mesh)
+    dense = lift_masks(views.face_ids, masks, pairs, areas, LiftConfig(min_face_pixels=1))
+    # instance ids of a million apart, and other negative values for "no mask"
+    sparse = np.where(masks >= 0, masks * 1_000_003 + 7, np.where(views.face_ids >= 0, -5, -1))
+    np.testing.assert_array_equal(lift_masks(views.face_ids, sparse, pairs, areas, LiftConfig(min_face_pixels=1)), dense)
+    with pytest.raises(PartverseError, match="no views"):
+        lift_masks(views.face_ids[:0], masks[:0], pairs, areas, LiftConfig())
 
 
 def test_face_ids_outside_the_mesh_are_refused():
@@ -156,6 +170,21 @@ def test_every_modality_renders_view_sized_images_over_valid_face_ids():
     assert ((shaded[:, 1] > shaded[:, 0] + 20) & (shaded[:, 1] > shaded[:, 2] + 20)).mean() > 0.1
 
 
+def test_sdf_images_do_not_depend_on_where_the_mesh_sits_or_its_size():
+    import dataclasses
+
+    from partverse.segment.facegraph import build_face_graph
+
+    mesh = load(shared("psb", "off", "1.off"))
+    moved = dataclasses.replace(mesh, vertices=mesh.vertices * 10.0 + np.array([5.0, 0.0, 0.0]))
+    reference = render_modalities(mesh, ("sdf",), resolution=48).images["sdf"]  # graph built inside
+    hit = reference.max(axis=-1) > 0
+    assert len(np.unique(reference[hit], axis=0)) > 50  # a real thickness map, not one flat colour
+    for m in (mesh, moved):  # as `run_samesh` calls it: the face graph of the mesh in its own frame
+        sdf = render_modalities(m, ("sdf",), resolution=48, graph=build_face_graph(m.vertices, m.faces)).images["sdf"]
+        assert (np.abs(sdf.astype(int) - reference).max(axis=-1)[hit] <= 1).mean() > 0.99  # colour rounding
+
+
 def test_modalities_are_checked_and_parsed():
     assert check_modalities("normals, shaded") == ("normals", "shaded")
     for bad in ("depth", (), ("sdf", "sdf")):
@@ -186,6 +215,38 @@ def test_masks_of_artist_parts_lift_back_to_the_parts_exactly(asset, graph_cut):
     labels = lift_masks(views.face_ids, masks, pairs, areas, config, graph=build_face_graph(mesh.vertices, mesh.faces))
     assert len(np.unique(labels)) == pieces.max() + 1
     assert metrics.rand_index_error(labels, pieces) == 0.0
+
+
+def test_a_large_part_seen_from_every_side_is_not_cut_into_patchwork():
+    # the truck's body: two views share 0.25-0.63 of the smaller mask's faces; at link_ratio 0.5
+    # its masks fell into four clusters and the 18 pieces came back as 36 segments
+    mesh = load(shared("assets", "kenney_truck_green.glb"))
+    views = render_modalities(mesh, ("normals",), resolution=256)
+    part = mesh.face_artist_part.astype(np.int64)
+    shuffle = np.stack([np.random.default_rng(v).permutation(len(mesh.artist_parts)) for v in range(12)])
+    masks = np.where(views.face_ids >= 0, shuffle[np.arange(12)[:, None, None], part[np.maximum(views.face_ids, 0)]], -1)
+    pairs, areas = mesh_graph(mesh)
+    pieces = connected_face_components(mesh.num_faces, pairs, part[pairs[:, 0]] == part[pairs[:, 1]])
+    labels = lift_masks(views.face_ids, masks, pairs, areas, SAMESH_LIFT, graph=build_face_graph(mesh.vertices, mesh.faces))
+    assert metrics.achievable_segmentation_accuracy(labels, pieces) == 1.0  # no segment straddles two pieces
+    assert len(np.unique(labels)) <= 1.5 * (pieces.max() + 1)  # 25 for 18 pieces (36 at link_ratio 0.5)
+
+
+def test_masks_link_on_min_shared_faces_or_all_of_the_smaller_one():
+    def clusters(first, second, faces, min_shared):
+        """Two views of a strip of faces, one mask each over the faces given."""
+        face = np.arange(faces)
+        ids = np.stack([np.where(np.isin(face, first), face, -1), np.where(np.isin(face, second), face, -1)])[:, None, :]
+        votes, mask_view = view_votes(ids, np.where(ids >= 0, 0, -1), faces, 1)
+        return link_masks(votes, mask_view, LiftConfig(min_shared_faces=min_shared, link_ratio=0.5))
+
+    # 2-face masks sharing one face: half of each, but neither all of one nor min_shared_faces
+    assert len(set(clusters([0, 1], [1, 2], 3, 8))) == 2
+    assert len(set(clusters([0, 1], [1, 2], 3, 1))) == 1
+    assert len(set(clusters([0, 1], [0, 1, 2], 3, 8))) == 1  # all of the smaller one: linked
+    # 20-face masks sharing 10 faces: half of the smaller one; linked on 8 shared faces, not 12
+    assert len(set(clusters(range(20), range(10, 30), 30, 8))) == 1
+    assert len(set(clusters(range(20), range(10, 30), 30, 12))) == 2
 
 
 def test_graph_cut_needs_the_face_graph():

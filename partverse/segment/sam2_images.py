@@ -83,7 +83,8 @@ def sdf_image(face_ids: np.ndarray, face_value: np.ndarray) -> np.ndarray:
 
 
 def face_shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph=None) -> np.ndarray:
-    """(F,) float64 smoothed log shape diameter of (V, 3) vertices / (F, 3) faces."""
+    """(F,) float64 smoothed log shape diameter of (V, 3) vertices / (F, 3) faces; `graph`, when
+    given, must be their dual graph in the same frame (its face centres are the rays' origins)."""
     from partverse.segment.facegraph import build_face_graph
     from partverse.segment.thickness import shape_diameter
 
@@ -93,7 +94,10 @@ def face_shape_diameter(vertices: np.ndarray, faces: np.ndarray, graph=None) -> 
 
 def render_modalities(mesh: Mesh, modalities=DEFAULT_MODALITIES, resolution: int = 512, graph=None) -> ModalViews:
     """Face-id buffers and one image set per modality from the 12 icosahedron views of `mesh`.
-    `graph`: its `FaceGraph` when already built (the sdf modality needs one)."""
+    `graph`: its `FaceGraph` (`build_face_graph(mesh.vertices, mesh.faces)`, in the mesh's own
+    frame) when already built; the sdf modality needs one. The shape diameters are cast in that
+    frame: the views' unit frame only shifts the log diameters, which each view's colour map
+    takes out."""
     from partverse.render.cameras import icosahedron_views
     from partverse.render.faceid import RayScene, normals_to_rgb
 
@@ -103,7 +107,7 @@ def render_modalities(mesh: Mesh, modalities=DEFAULT_MODALITIES, resolution: int
         raise ConfigError(f"resolution = {resolution!r}: must be an integer >= 8")
     vertices = unit_frame(mesh.vertices)
     scene = RayScene(vertices, mesh.faces)
-    sdf = face_shape_diameter(vertices, mesh.faces, graph) if "sdf" in modalities else None
+    sdf = face_shape_diameter(mesh.vertices, mesh.faces, graph) if "sdf" in modalities else None
     shader = None
     if "shaded" in modalities:
         from partverse.render.shading import Shader
