@@ -45,7 +45,10 @@ was 5.2 s (ratio 0.057): the stability counts were torch sums of bool tensors, 3
 prompts failing the predicted-IoU threshold were upsampled too; the masks are the same. At
 --sam2-resolution 256 the forward was 0.87 s and the ratio 0.30 (stop 24, before that speed-up;
 missed). The old row (one modality, `LiftConfig()` without the graph cut, no merge) gave
-0.13-0.17; the light lift on the same pooled masks is 0.037 s. The forward is fragile: under
+0.13-0.17; the light lift on the same pooled masks is 0.037 s. Later in stop 25, with the sdf
+images cast in the right frame (other images, so other masks: 62 per view) and clusters never
+seen together joined: forward 2.41 s, post-processing 0.31 s (votes + links + clusters + joins
+0.036 s), ratio 0.128. The forward is fragile: under
 another process's load torch's two threads ran it 15x slower (15 s), and the first 1-2 calls of
 a process are as slow, hence two warm-up runs.
 Casting on one core when on the background thread (stop 22) saves 0-7% above ~8k faces; the
@@ -212,7 +215,8 @@ def lift_breakdown(mesh, face_ids: np.ndarray, masks: np.ndarray) -> dict:
     graph-cut repartition + split, and the final relabel."""
     from partverse.geometry.adjacency import connected_face_components, relabel_by_first_occurrence
     from partverse.segment.facegraph import build_face_graph
-    from partverse.segment.lift import _argmax_votes, cluster_votes, link_masks, smooth_labels, view_votes
+    from partverse.segment.lift import (_argmax_votes, cluster_votes, join_unseen_together, link_masks, smooth_labels,
+                                        view_votes)
     from partverse.segment.repartition import repartition
     from partverse.segment.samesh import SAMESH_LIFT, mesh_graph
 
@@ -225,7 +229,10 @@ def lift_breakdown(mesh, face_ids: np.ndarray, masks: np.ndarray) -> dict:
     s["mesh_graph"] = clock() - t
     t = clock()
     votes, mask_view = view_votes(face_ids, masks, len(areas), config.min_face_pixels)
-    per_cluster = cluster_votes(votes, link_masks(votes, mask_view, config))
+    cluster = link_masks(votes, mask_view, config)
+    if config.join_ratio is not None:
+        cluster = join_unseen_together(cluster, mask_view, votes, config.join_ratio)
+    per_cluster = cluster_votes(votes, cluster)
     raw = _argmax_votes(per_cluster)
     s["votes_links_clusters"] = clock() - t
     t = clock()
