@@ -208,44 +208,22 @@ def tiny_sam2_model(path: Path, seed: int = 0) -> str:
 
 
 def lift_breakdown(mesh, face_ids: np.ndarray, masks: np.ndarray) -> dict:
-    """Seconds of each step `lift_masks(..., SAMESH_LIFT, graph=...)` runs, on the same views and
-    pooled masks (the functions it calls, in its order): the face graph (`build_face_graph`,
-    built before rendering: the sdf images and the graph cut both use it), `mesh_graph`, the
-    pixel votes + mask links + clusters, the smoothing (drop small pieces, fill, split), the
-    graph-cut repartition + split, and the final relabel."""
-    from partverse.geometry.adjacency import connected_face_components, relabel_by_first_occurrence
+    """Seconds of each step of `lift_masks(..., SAMESH_LIFT, graph=...)` on the same views and
+    pooled masks: the face graph (`build_face_graph`, built before rendering: the sdf images and
+    the graph cut both use it), `mesh_graph`, then the steps `lift_masks` times itself (pixel
+    votes + mask links + clusters + joins, smoothing, graph-cut repartition + split, relabel)."""
     from partverse.segment.facegraph import build_face_graph
-    from partverse.segment.lift import (_argmax_votes, cluster_votes, join_unseen_together, link_masks, smooth_labels,
-                                        view_votes)
-    from partverse.segment.repartition import repartition
+    from partverse.segment.lift import lift_masks
     from partverse.segment.samesh import SAMESH_LIFT, mesh_graph
 
-    config, s, clock = SAMESH_LIFT, {}, time.perf_counter
+    s, clock = {}, time.perf_counter
     t = clock()
     graph = build_face_graph(mesh.vertices, mesh.faces)
     s["face_graph"] = clock() - t
     t = clock()
     pairs, areas = mesh_graph(mesh)
     s["mesh_graph"] = clock() - t
-    t = clock()
-    votes, mask_view = view_votes(face_ids, masks, len(areas), config.min_face_pixels)
-    cluster = link_masks(votes, mask_view, config)
-    if config.join_ratio is not None:
-        cluster = join_unseen_together(cluster, mask_view, votes, config.join_ratio)
-    per_cluster = cluster_votes(votes, cluster)
-    raw = _argmax_votes(per_cluster)
-    s["votes_links_clusters"] = clock() - t
-    t = clock()
-    labels = smooth_labels(raw, pairs, areas, config)
-    s["smooth"] = clock() - t
-    t = clock()
-    if per_cluster.shape[1] > 0:
-        labels = repartition(labels, raw, per_cluster, graph, config.smoothness, config.graph_cut_sweeps)
-        labels = connected_face_components(len(labels), pairs, labels[pairs[:, 0]] == labels[pairs[:, 1]])
-    s["graph_cut"] = clock() - t
-    t = clock()
-    relabel_by_first_occurrence(labels)
-    s["relabel"] = clock() - t
+    lift_masks(face_ids, masks, pairs, areas, SAMESH_LIFT, graph=graph, seconds=s)
     return s
 
 

@@ -200,17 +200,23 @@ def test_jet_runs_blue_to_red():
 
 # --- lifting exactness on shared multi-part assets, with and without the graph cut ---------------
 
-@pytest.mark.parametrize("asset", ["kenney_platformer_character.glb"])
-@pytest.mark.parametrize("graph_cut", [False, True])
-def test_masks_of_artist_parts_lift_back_to_the_parts_exactly(asset, graph_cut):
-    mesh = load(shared("assets", asset))
-    views = render_modalities(mesh, ("normals",), resolution=192)
+def _artist_part_masks(mesh, resolution):
+    """The 12 views, SAM-2 stand-in masks (the artist part of each pixel, numbered differently in
+    every view), the mesh graph and the true pieces (connected pieces of the artist parts)."""
+    views = render_modalities(mesh, ("normals",), resolution=resolution)
     part = mesh.face_artist_part.astype(np.int64)
-    # SAM-2 stand-in: the artist part of each pixel, numbered differently in every view
     shuffle = np.stack([np.random.default_rng(v).permutation(len(mesh.artist_parts)) for v in range(12)])
     masks = np.where(views.face_ids >= 0, shuffle[np.arange(12)[:, None, None], part[np.maximum(views.face_ids, 0)]], -1)
     pairs, areas = mesh_graph(mesh)
     pieces = connected_face_components(mesh.num_faces, pairs, part[pairs[:, 0]] == part[pairs[:, 1]])
+    return views, masks, pairs, areas, pieces
+
+
+@pytest.mark.parametrize("asset", ["kenney_platformer_character.glb"])
+@pytest.mark.parametrize("graph_cut", [False, True])
+def test_masks_of_artist_parts_lift_back_to_the_parts_exactly(asset, graph_cut):
+    mesh = load(shared("assets", asset))
+    views, masks, pairs, areas, pieces = _artist_part_masks(mesh, 192)
     config = LiftConfig(min_face_pixels=1, graph_cut=graph_cut)
     labels = lift_masks(views.face_ids, masks, pairs, areas, config, graph=build_face_graph(mesh.vertices, mesh.faces))
     assert len(np.unique(labels)) == pieces.max() + 1
@@ -221,13 +227,11 @@ def test_a_large_part_seen_from_every_side_is_not_cut_into_patchwork():
     # the truck's body: two views share 0.25-0.63 of the smaller mask's faces; at link_ratio 0.5
     # its masks fell into four clusters and the 18 pieces came back as 36 segments
     mesh = load(shared("assets", "kenney_truck_green.glb"))
-    views = render_modalities(mesh, ("normals",), resolution=256)
-    part = mesh.face_artist_part.astype(np.int64)
-    shuffle = np.stack([np.random.default_rng(v).permutation(len(mesh.artist_parts)) for v in range(12)])
-    masks = np.where(views.face_ids >= 0, shuffle[np.arange(12)[:, None, None], part[np.maximum(views.face_ids, 0)]], -1)
-    pairs, areas = mesh_graph(mesh)
-    pieces = connected_face_components(mesh.num_faces, pairs, part[pairs[:, 0]] == part[pairs[:, 1]])
-    labels = lift_masks(views.face_ids, masks, pairs, areas, SAMESH_LIFT, graph=build_face_graph(mesh.vertices, mesh.faces))
+    views, masks, pairs, areas, pieces = _artist_part_masks(mesh, 256)
+    seconds = {}
+    labels = lift_masks(views.face_ids, masks, pairs, areas, SAMESH_LIFT, graph=build_face_graph(mesh.vertices, mesh.faces),
+                        seconds=seconds)
+    assert set(seconds) == {"votes_links_clusters", "smooth", "graph_cut", "relabel"} and seconds["graph_cut"] > 0
     assert len(np.unique(labels)) == pieces.max() + 1  # 36 for 18 at link_ratio 0.5, 25 at 0.4 without joins
     assert metrics.rand_index_error(labels, pieces) == 0.0
     # one mask over the whole object in every view: its connected pieces (32 segments before)

@@ -267,17 +267,30 @@ def _fill_unlabelled(labels: np.ndarray, pairs: np.ndarray, rounds: int) -> np.n
 
 
 def lift_masks(face_ids: np.ndarray, mask_labels: np.ndarray, pairs: np.ndarray, areas: np.ndarray,
-               config: LiftConfig = LiftConfig(), graph=None) -> np.ndarray:
+               config: LiftConfig = LiftConfig(), graph=None, seconds: dict | None = None) -> np.ndarray:
     """(F,) int64 face labels 0..K-1 from N views: face_ids / mask_labels (N, H, W) int,
     pairs (E, 2) face adjacency, areas (F,); graph: the mesh's `FaceGraph`, needed with
-    `config.graph_cut`."""
+    `config.graph_cut`. `seconds`, when given, receives each step's wall time ("votes_links_clusters",
+    "smooth", "graph_cut", "relabel")."""
+    import time
+
+    clock = [time.perf_counter()]
+    timings = {} if seconds is None else seconds
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        timings[step] = timings.get(step, 0.0) + now - clock[0]
+        clock[0] = now
+
     votes, mask_view = view_votes(face_ids, mask_labels, len(areas), config.min_face_pixels)
     cluster = link_masks(votes, mask_view, config)
     if config.join_ratio is not None:
         cluster = join_unseen_together(cluster, mask_view, votes, config.join_ratio)
     per_cluster = cluster_votes(votes, cluster)
     raw = _argmax_votes(per_cluster)
+    lap("votes_links_clusters")
     labels = smooth_labels(raw, pairs, areas, config)
+    lap("smooth")
     if config.graph_cut and per_cluster.shape[1] > 0:
         from partverse.segment.repartition import repartition
 
@@ -285,4 +298,7 @@ def lift_masks(face_ids: np.ndarray, mask_labels: np.ndarray, pairs: np.ndarray,
             raise PartverseError(f"lift: graph_cut needs the {len(areas)}-face mesh's FaceGraph (graph=...)")
         labels = repartition(labels, raw, per_cluster, graph, config.smoothness, config.graph_cut_sweeps)
         labels = connected_face_components(len(labels), pairs, labels[pairs[:, 0]] == labels[pairs[:, 1]])
-    return relabel_by_first_occurrence(labels)
+    lap("graph_cut")
+    labels = relabel_by_first_occurrence(labels)
+    lap("relabel")
+    return labels
