@@ -90,6 +90,16 @@ def test_bad_weights_and_counts_are_refused_and_zero_area_segments_left_out_of_m
     assert metrics.best_iou_miou(np.array([0, 0, 2, 2]), degenerate, areas) == pytest.approx((1 + 1) / 2)
 
 
+def test_pruning_curve_refuses_merge_lists_no_forest_has():
+    faces, gt = np.array([0, 1, 2]), [np.array([0, 0, 1])]
+    assert metrics.pruning_curve(np.array([[0, 1], [1, 2]]), faces, 3, gt, 3)[3] == 1.0
+    for merges, message in (([[0, 1], [1, 0]], "already in one cluster"), ([[0, 5]], r"regions \[0, 5\], outside")):
+        with pytest.raises(ValueError, match=message):
+            metrics.pruning_curve(np.array(merges), faces, 3, gt, 3)
+    with pytest.raises(ValueError, match=r"region ids span \[0, 3\]"):
+        metrics.pruning_curve(np.array([[0, 1]]), np.array([0, 1, 3]), 3, gt, 3)
+
+
 def test_human_consistency_on_a_psb_model_is_between_perfect_and_random():
     model = [m for m in list_models(shared("psb")) if m.model_id == "341"][0]
     gts = [read_seg(p) for p in model.seg_paths]

@@ -305,6 +305,11 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
     region_of_face = np.asarray(region_of_face, dtype=np.int64)
     merges = np.asarray(merges, dtype=np.int64).reshape(-1, 2)
     n = int(num_regions)
+    if len(region_of_face) and (region_of_face.min() < 0 or region_of_face.max() >= n):
+        raise ValueError(f"pruning_curve: region ids span [{region_of_face.min()}, {region_of_face.max()}], "
+                         f"outside the {n} regions")
+    if merges.size and (merges.min() < 0 or merges.max() >= n):
+        raise ValueError(f"pruning_curve: merges name regions [{merges.min()}, {merges.max()}], outside the {n} regions")
     w = np.ones(len(region_of_face)) if weights is None else np.asarray(weights, dtype=np.float64)
     sizes = {len(np.asarray(g)) for g in gts} | {len(w)}
     if not gts or sizes != {len(region_of_face)}:
@@ -325,6 +330,8 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
     rows[:n] = overlap
     for i, (a, b) in enumerate(merges):
         ra, rb = _root(parent, a), _root(parent, b)
+        if ra == rb:
+            raise ValueError(f"pruning_curve: merge {i} ({a}, {b}) joins two regions already in one cluster")
         children[i] = node_of_root[ra], node_of_root[rb]
         rows[n + i] = rows[children[i, 0]] + rows[children[i, 1]]
         parent[rb] = ra
