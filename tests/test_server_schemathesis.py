@@ -28,6 +28,52 @@ def api_schema(tmp_path_factory):  # noqa: ANN001, ANN201
     return schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
 
 
+def _interpreter_ast_bug(exc: BaseException | None, seen: set[int] | None = None) -> bool:
+    """Whether `exc` (or anything it groups, caused or followed) is CPython 3.11's spurious
+    `SystemError: AST constructor recursion depth mismatch` (python/cpython#106905, seen in
+    threaded processes: this suite leaves Ray's threads running). Hypothesis meets it while
+    parsing the source of schemathesis' filter lambdas to describe them; it says nothing of the
+    server."""
+    seen = set() if seen is None else seen
+    if exc is None or id(exc) in seen:
+        return False
+    seen.add(id(exc))
+    if isinstance(exc, SystemError) and "AST constructor recursion depth mismatch" in str(exc):
+        return True
+    return any(_interpreter_ast_bug(e, seen) for e in (*getattr(exc, "exceptions", ()), exc.__cause__, exc.__context__))
+
+
+def _run_past_the_interpreter_bug(run, attempts: int = 3) -> None:  # noqa: ANN001
+    for attempt in range(attempts):
+        try:
+            return run()
+        except BaseException as exc:  # noqa: BLE001 - re-raised unless it is that interpreter bug
+            if attempt == attempts - 1 or not _interpreter_ast_bug(exc):
+                raise
+
+
+def test_the_interpreter_bug_is_recognised_and_nothing_else():
+    bug = SystemError("AST constructor recursion depth mismatch (before=276, after=74)")
+    try:
+        try:
+            raise KeyError("cache miss")
+        except KeyError:
+            raise bug
+    except SystemError as exc:
+        wrapped = ExceptionGroup("replay", [ValueError("flaky"), exc])
+    assert _interpreter_ast_bug(wrapped)
+    assert not _interpreter_ast_bug(ExceptionGroup("5xx", [AssertionError("Server error 500")]))
+    calls = []
+
+    def server_error():
+        calls.append(1)
+        raise AssertionError("Server error 500")
+
+    with pytest.raises(AssertionError):
+        _run_past_the_interpreter_bug(server_error)
+    assert len(calls) == 1  # a real failure is never retried
+
+
 def test_no_server_errors(api_schema) -> None:  # noqa: ANN001
     """Each operation with a few generated requests (bounded: the suite's time budget is small)."""
     headers = {"Authorization": f"Bearer {TOKEN['admin']}"}
@@ -46,6 +92,6 @@ def test_no_server_errors(api_schema) -> None:  # noqa: ANN001
             response = case.call(headers=sent)
             case.validate_response(response, checks=[not_a_server_error])
 
-        run()
+        _run_past_the_interpreter_bug(run)
         tried += 1
     assert tried >= 25
