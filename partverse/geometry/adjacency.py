@@ -167,6 +167,16 @@ def close_pairs(points: np.ndarray, radius: float) -> np.ndarray:
     return np.sort(pairs, axis=1)
 
 
+def find_root(parent: np.ndarray, x: int) -> int:
+    """The root of node `x` in the (n,) int `parent` forest (roots are their own parent), halving
+    the path on the way: for union-find loops whose joins depend on what was joined before (a
+    greedy merge), where `union_find`'s one compiled pass does not apply."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return int(x)
+
+
 def union_find(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(n,) int64 connected components of n nodes joined by the (E,) edges a[i]-b[i]: every node's
     label is the smallest node of its component (one compiled pass over the edges)."""

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from partverse.errors import ConfigError, PartverseError
-from partverse.geometry.adjacency import connected_face_components, relabel_by_first_occurrence
+from partverse.geometry.adjacency import connected_face_components, find_root, relabel_by_first_occurrence
 
 
 # Two views of one large part share only part of its faces (the truck's body: 0.25-0.63 of the
@@ -167,19 +167,12 @@ def join_unseen_together(cluster: np.ndarray, mask_view: np.ndarray, votes: sp.c
     candidate = (fraction >= ratio) & ~(seen[row] & seen[col]).any(axis=1)
     row, col, fraction = row[candidate], col[candidate], fraction[candidate]
     parent = np.arange(k)
-
-    def root(c: int) -> int:
-        while parent[c] != c:
-            parent[c] = parent[parent[c]]
-            c = parent[c]
-        return c
-
     for i in np.lexsort((col, row, -fraction)).tolist():  # loop over candidate cluster pairs
-        a, b = sorted((root(int(row[i])), root(int(col[i]))))
+        a, b = sorted((find_root(parent, int(row[i])), find_root(parent, int(col[i]))))
         if a != b and not (seen[a] & seen[b]).any():
             parent[b] = a
             seen[a] |= seen[b]
-    roots = np.array([root(c) for c in range(k)])  # loop over clusters
+    roots = np.array([find_root(parent, c) for c in range(k)])  # loop over clusters
     return _dense(np.where(used, roots[np.maximum(cluster, 0)], -1))
 
 
@@ -274,13 +267,14 @@ def lift_masks(face_ids: np.ndarray, mask_labels: np.ndarray, pairs: np.ndarray,
     "smooth", "graph_cut", "relabel")."""
     import time
 
-    clock = [time.perf_counter()]
     timings = {} if seconds is None else seconds
+    last = time.perf_counter()
 
     def lap(step: str) -> None:
+        nonlocal last
         now = time.perf_counter()
-        timings[step] = timings.get(step, 0.0) + now - clock[0]
-        clock[0] = now
+        timings[step] = timings.get(step, 0.0) + now - last
+        last = now
 
     votes, mask_view = view_votes(face_ids, mask_labels, len(areas), config.min_face_pixels)
     cluster = link_masks(votes, mask_view, config)

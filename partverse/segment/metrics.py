@@ -300,6 +300,8 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
     best pruning of each cluster with j segments follows from its two children's by a max-plus
     convolution (a tree knapsack). Loops run over merges and counts, never over faces.
     Raises ValueError when `max_segments` is below the number of trees (the fewest segments)."""
+    from partverse.geometry.adjacency import find_root
+
     if not isinstance(max_segments, (int, np.integer)) or max_segments < 1:
         raise ValueError(f"pruning_curve: max_segments = {max_segments!r}: must be a positive integer")
     region_of_face = np.asarray(region_of_face, dtype=np.int64)
@@ -310,11 +312,11 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
                          f"outside the {n} regions")
     if merges.size and (merges.min() < 0 or merges.max() >= n):
         raise ValueError(f"pruning_curve: merges name regions [{merges.min()}, {merges.max()}], outside the {n} regions")
-    w = np.ones(len(region_of_face)) if weights is None else np.asarray(weights, dtype=np.float64)
-    sizes = {len(np.asarray(g)) for g in gts} | {len(w)}
+    sizes = {len(np.asarray(g)) for g in gts} | ({len(region_of_face)} if weights is None else {np.size(weights)})
     if not gts or sizes != {len(region_of_face)}:
         raise ValueError(f"pruning_curve: {len(region_of_face)} faces, but ground truths / weights of lengths "
                          f"{sorted(sizes) if gts else 'none given'}")
+    w = _weights(weights, len(region_of_face))
     columns = []  # (regions, labels) overlap weight with each ground truth, side by side
     for gt in gts:
         _, labels = np.unique(np.asarray(gt), return_inverse=True)
@@ -329,7 +331,7 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
     rows = np.empty((n + len(merges), overlap.shape[1]))
     rows[:n] = overlap
     for i, (a, b) in enumerate(merges):
-        ra, rb = _root(parent, a), _root(parent, b)
+        ra, rb = find_root(parent, a), find_root(parent, b)
         if ra == rb:
             raise ValueError(f"pruning_curve: merge {i} ({a}, {b}) joins two regions already in one cluster")
         children[i] = node_of_root[ra], node_of_root[rb]
@@ -342,7 +344,7 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
         out = _max_plus(best[left], best[right], max_segments)
         out[1] = whole[n + i]
         best.append(out)
-    roots = sorted({int(node_of_root[_root(parent, r)]) for r in range(n)})
+    roots = sorted({int(node_of_root[find_root(parent, r)]) for r in range(n)})
     if max_segments < len(roots):
         raise ValueError(f"pruning_curve: max_segments = {max_segments} is below the {len(roots)} trees of the forest")
     total = best[roots[0]]
@@ -351,13 +353,6 @@ def pruning_curve(merges: np.ndarray, region_of_face: np.ndarray, num_regions: i
     curve = np.full(max_segments + 1, -np.inf)
     curve[: len(total)] = total[: max_segments + 1]
     return curve
-
-
-def _root(parent: np.ndarray, x: int) -> int:
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return int(x)
 
 
 def _max_plus(a: np.ndarray, b: np.ndarray, limit: int) -> np.ndarray:

@@ -221,14 +221,7 @@ def paint_packed(packed: np.ndarray, pixels: np.ndarray, width: int, min_pixels:
 
 def paint_masks(masks: np.ndarray, min_pixels: int = 0) -> np.ndarray:
     """(H, W) int64 label image from (M, H, W) bool masks, largest painted first so smaller masks
-    win; masks with fewer than `min_pixels` visible pixels in the result are dropped (-1)."""
-    if len(masks) == 0:
-        return np.full(masks.shape[1:], -1, dtype=np.int64)
-    order = np.argsort(-masks.reshape(len(masks), -1).sum(axis=1), kind="stable")
-    stacked = masks[order]
-    # the last mask in painting order covering a pixel owns it
-    last = len(stacked) - 1 - np.argmax(stacked[::-1], axis=0)
-    label = np.where(stacked.any(axis=0), last, -1)
-    counts = np.bincount(label[label >= 0].ravel(), minlength=len(stacked))
-    label[(label >= 0) & (counts[np.maximum(label, 0)] < min_pixels)] = -1
-    return label.astype(np.int64)
+    win; masks with fewer than `min_pixels` visible pixels in the result are dropped (-1).
+    (`paint_packed` of the masks bit-packed.)"""
+    masks = np.asarray(masks, dtype=bool)
+    return paint_packed(np.packbits(masks, axis=-1), masks.sum(axis=(1, 2)), masks.shape[-1], min_pixels)
