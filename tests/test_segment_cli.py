@@ -2,6 +2,7 @@
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from partverse.cli import _register_all, app
@@ -100,3 +101,78 @@ def test_eval_refuses_an_empty_label_file(tmp_path):
     np.save(tmp_path / "empty.npy", np.zeros(0, np.int64))
     result = runner.invoke(app, ["eval", "segmentation", "--pred", str(tmp_path / "empty.npy"), "--gt", str(tmp_path / "empty.npy")])
     assert result.exit_code == 2 and "empty.npy: no labels" in result.output
+
+
+def test_eval_scores_ranked_proposals_as_the_benchmark_does(tmp_path):
+    from partverse.segment import metrics
+    from partverse.segment.facegraph import face_geometry
+    from partverse.segment.psb import read_seg
+
+    mesh_path = shared("psb", "off", "341.off")
+    mesh = load(mesh_path)
+    areas = face_geometry(mesh.vertices, mesh.faces)[0]
+    gt_paths = sorted(shared("psb", "seg", "341").glob("341_*.seg"))[:3]
+    gts = [read_seg(p) for p in gt_paths]
+    common = ["--mesh", str(mesh_path), "--json"] + [a for p in gt_paths for a in ("--gt", str(p))]
+    levels, args = [], []
+    for granularity in ("0.5", "1", "2"):
+        out = tmp_path / f"g{granularity}.npy"
+        assert runner.invoke(app, ["segment", str(mesh_path), "--method", "auto", "--granularity", granularity,
+                                   "--out", str(out)]).exit_code == 0
+        levels.append(np.load(out))
+        args += ["--proposals", str(out)]
+
+    def proposals(*extra):
+        result = runner.invoke(app, ["eval", "segmentation", *extra, *common])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)["proposals"]
+
+    # labellings: pooled and ranked as PartGen ranks its own, then AP and recall averaged over the humans
+    masks = metrics.ranked_proposals(levels, areas)
+    report = proposals(*args)
+    assert report["num_proposals"] == len(masks) and report["iou"] == 0.5 and report["k"] == 10
+    assert report["ap"] == pytest.approx(np.mean([metrics.average_precision(masks, g, 0.5, areas) for g in gts]))
+    assert report["recall_at_10"] == pytest.approx(np.mean([metrics.recall_at_k(masks, g, 10, 0.5, areas) for g in gts]))
+    assert 0.5 < report["ap"] < 1.0
+    # the same masks as a file of ranked masks are scored in the order stored
+    np.save(tmp_path / "ranked.npy", masks)
+    assert proposals("--proposals", str(tmp_path / "ranked.npy")) == report
+    np.save(tmp_path / "reversed.npy", masks[::-1].astype(np.uint8))  # 0 / 1 numbers are masks too
+    reversed_ = proposals("--proposals", str(tmp_path / "reversed.npy"), "--k", str(len(masks)))
+    assert reversed_["ap"] < report["ap"]  # the good proposals now come last
+    assert reversed_[f"recall_at_{len(masks)}"] == pytest.approx(
+        np.mean([metrics.recall_at_k(masks, g, len(masks), 0.5, areas) for g in gts]))  # all of them: order is moot
+    strict = proposals(*args, "--iou", "0.9", "--k", "3")
+    assert strict["ap"] == pytest.approx(np.mean([metrics.average_precision(masks, g, 0.9, areas) for g in gts]))
+    assert strict["recall_at_3"] == pytest.approx(np.mean([metrics.recall_at_k(masks, g, 3, 0.9, areas) for g in gts]))
+    assert "pred" not in report  # --pred is optional when proposals are given
+
+
+def test_eval_proposals_name_the_file_and_the_problem(tmp_path):
+    seg = shared("psb", "seg", "1", "1_0.seg")
+    faces = 9408
+    np.save(tmp_path / "twos.npy", np.full((2, faces), 2, np.int8))
+    np.save(tmp_path / "narrow.npy", np.zeros((2, 10), bool))
+    np.save(tmp_path / "cube.npy", np.zeros((2, 2, faces), bool))
+    np.save(tmp_path / "masks.npy", np.eye(2, faces, dtype=bool))
+    np.save(tmp_path / "labels.npy", np.zeros(faces, np.int64))
+    np.save(tmp_path / "other.npy", np.zeros(faces - 1, np.int64))
+    cases = [
+        (["--proposals", str(tmp_path / "twos.npy")], "twos.npy: face masks must be boolean or all 0 / 1"),
+        (["--proposals", str(tmp_path / "narrow.npy")], f"narrow.npy: masks of 10 faces for a mesh of {faces} faces"),
+        (["--proposals", str(tmp_path / "cube.npy")], "cube.npy: expected (N, F) face masks or (F,) labels"),
+        (["--proposals", str(tmp_path / "labels.npy"), "--proposals", str(tmp_path / "masks.npy")],
+         "masks.npy: face masks come ranked: give them as the only --proposals"),
+        (["--proposals", str(tmp_path / "missing.npy")], "missing.npy: not a readable .npy array"),
+        ([], "nothing to evaluate: give --pred LABELS and / or --proposals"),
+        (["--proposals", str(tmp_path / "masks.npy"), "--iou", "0"], "--iou 0.0: must be in (0, 1]"),
+        (["--proposals", str(tmp_path / "masks.npy"), "--k", "0"], "--k 0: must be at least 1"),
+        (["--proposals", str(tmp_path / "masks.npy"), "--gt", str(tmp_path / "other.npy")],
+         f"other.npy: {faces - 1} labels, but --gt {seg} has {faces}"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["eval", "segmentation", "--gt", str(seg), *args])
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+        assert "Traceback" not in result.output
+    result = runner.invoke(app, ["eval", "segmentation", "--gt", str(seg), "--proposals", str(tmp_path / "masks.npy")])
+    assert result.exit_code == 0 and "proposals: num_proposals=2  iou=0.5000  k=10" in result.output

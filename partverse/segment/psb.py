@@ -1,5 +1,6 @@
 """Reading the Princeton Segmentation Benchmark layout: `off/<id>.off` meshes and
-`seg/<id>/<id>_<k>.seg` human segmentations (one segment id per line, one line per face)."""
+`seg/<id>/<id>_<k>.seg` human segmentations (one segment id per line, one line per face), and
+the label / proposal files `partverse eval segmentation` reads (`read_labels`, `read_proposals`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -61,6 +62,32 @@ def read_labels(path: str | Path, num_faces: int | None = None) -> np.ndarray:
         if labels.dtype == np.uint64 and len(labels) and labels.max() > np.iinfo(np.int64).max:
             raise SegFileError(path, "a label does not fit a 64-bit signed integer")
     return _checked(path, labels.astype(np.int64), num_faces)
+
+
+def read_proposals(path: str | Path, num_faces: int | None = None) -> np.ndarray:
+    """Part proposals from a file: (N, F) bool face masks from a 2-D .npy array (bool, or numbers
+    that are all 0 or 1), ranked as stored; or (F,) int64 labels (`read_labels`) from a 1-D
+    .npy or a .seg file, every segment of which is a proposal. Face counts are checked against
+    `num_faces` if given."""
+    path = Path(path)
+    if path.suffix.lower() != ".npy":
+        return read_labels(path, num_faces)
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise SegFileError(path, f"not a readable .npy array ({exc})") from exc
+    if array.ndim == 1:
+        return read_labels(path, num_faces)
+    if array.ndim != 2:
+        raise SegFileError(path, f"expected (N, F) face masks or (F,) labels, got an array of shape {array.shape}")
+    if array.dtype != bool:
+        numeric = np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+        if not numeric or not np.isin(array, (0, 1)).all():
+            raise SegFileError(path, f"face masks must be boolean or all 0 / 1 (a {array.dtype} array with other values)")
+        array = array.astype(bool)
+    if num_faces is not None and array.shape[1] != num_faces:
+        raise SegFileError(path, f"masks of {array.shape[1]} faces for a mesh of {num_faces} faces")
+    return array
 
 
 @dataclass(slots=True)
