@@ -56,7 +56,7 @@ def inspect(
 
 def segment(
     path: Path = typer.Argument(..., help="mesh file"),
-    method: str = typer.Option("artist", "--method", help="segmentation method (see partverse.segment.METHODS)"),
+    method: str = typer.Option("artist", "--method", help="segmentation method: artist, geometric, samesh, auto (see below), or one added to partverse.segment.METHODS"),
     out: Path = typer.Option(..., "--out", help="output .npy: one int32 label per face, in load order"),
     max_parts: int = typer.Option(None, "--max-parts", help="artist: merge smallest segments until at most this many remain"),
     granularity: float = typer.Option(None, "--granularity", help="geometric / auto: > 0 (default 1), higher gives more segments (each refining the coarser); samesh: its SAM-2 segments merged at the same threshold (default: none merged)"),
