@@ -1,7 +1,7 @@
 """Segmentation quality on the Princeton Segmentation Benchmark, against every human segmentation.
 
     python benchmarks/segmentation_psb.py [--psb ../shared/data/psb] [--granularity 1.0] [--method auto]
-                                         [--assets ../shared/data/assets] [--ceiling] [--oracle]
+                                         [--seed 0] [--assets ../shared/data/assets] [--ceiling] [--oracle]
 
 Per model: the human reference (each human against the others), the over-segmentation at the
 given granularity (ASA, segment count / human median, ...), and the segmentation at the human
@@ -32,6 +32,10 @@ ASA 1.000. Stopping at the first weak merge (stop 21): 0.950 (0.95008) at 2.99x;
 refinement (stop 20): 0.947 at 2.96x, RI 0.098. On the hierarchy before refinement: ceiling at mean
 ratio 3: 0.9527 found, upper bound 0.9536; best pruning at exactly 3x the median 0.9554, with
 per-model counts at mean ratio 3 0.9585; oracle at exactly 3x 0.9666 against 0.9474.
+The default seed is the best of four: with --seed 1 / 2 / 3 (stop 26) ASA 0.947 / 0.945 / 0.948 at
+2.99x / 2.91x / 3.01x, RI error 0.085 / 0.090 / 0.094, AP50 0.745 / 0.712 / 0.728 (seed 0: 0.951 at
+2.99x, RI 0.096, AP50 0.713). The ASA target holds at the default seed only; smaller superfaces
+(20 or 30 faces, seeds 0-3) reach no more than 0.948 within 3x.
 """
 from __future__ import annotations
 
@@ -54,18 +58,18 @@ COLUMNS = ["model", "faces", "humans", "median", "hum_RI", "hum_ASA", "over_n", 
 PROPOSAL_LEVELS = (0.25, 0.5, 1.0, 2.0)
 
 
-def evaluate(model, method: str, granularity: float) -> dict:
+def evaluate(model, method: str, granularity: float, seed: int = 0) -> dict:
     mesh = load(model.mesh_path)
     gts = [read_seg(p, mesh.num_faces) for p in model.seg_paths]
     areas = face_geometry(mesh.vertices, mesh.faces)[0]
     median = int(np.median([len(np.unique(g)) for g in gts]))
     human = metrics.human_consistency(gts, areas)
     t = time.perf_counter()
-    over = segment(mesh, method, granularity=granularity)
+    over = segment(mesh, method, granularity=granularity, seed=seed)
     seconds = time.perf_counter() - t
-    at_k = segment(mesh, method, num_parts=median)
+    at_k = segment(mesh, method, num_parts=median, seed=seed)
     o, k = metrics.mean_scores(over, gts, areas), metrics.mean_scores(at_k, gts, areas)
-    levels = [segment(mesh, method, granularity=g) for g in PROPOSAL_LEVELS] + [at_k]
+    levels = [segment(mesh, method, granularity=g, seed=seed) for g in PROPOSAL_LEVELS] + [at_k]
     proposals = metrics.ranked_proposals(levels, areas)
     ap = np.mean([metrics.average_precision(proposals, g, 0.5, areas) for g in gts])
     recall = np.mean([metrics.recall_at_k(proposals, g, 10, 0.5, areas) for g in gts])
@@ -128,7 +132,7 @@ def oracle_row(model, method: str, budget: float = 3.0) -> dict:
             "ours_ASA": _mean_asa(ours, count, gts, areas), "oracle_ASA": _mean_asa(oracle, count, gts, areas)}
 
 
-def artist_rows(folder: Path, method: str, granularity: float) -> list[dict]:
+def artist_rows(folder: Path, method: str, granularity: float, seed: int = 0) -> list[dict]:
     """Per shared asset: segment count and ASA of `method` against the artist pieces."""
     rows = []
     for path in mesh_files(folder):  # an OBJ + MTL or glTF + BIN asset is a folder of its own
@@ -138,7 +142,7 @@ def artist_rows(folder: Path, method: str, granularity: float) -> list[dict]:
             print(f"{path.relative_to(folder)}\tskipped: {exc}")
             continue
         artist = segment(mesh, "artist")
-        labels = segment(mesh, method, granularity=granularity)
+        labels = segment(mesh, method, granularity=granularity, seed=seed)
         areas = face_geometry(mesh.vertices, mesh.faces)[0]
         rows.append({"asset": str(path.relative_to(folder)), "faces": mesh.num_faces, "artist_n": int(artist.max()) + 1,
                      "seg_n": int(labels.max()) + 1,
@@ -155,6 +159,8 @@ def main() -> None:
     parser.add_argument("--psb", default=str(Path(__file__).resolve().parents[2] / "shared" / "data" / "psb"))
     parser.add_argument("--method", default="auto")
     parser.add_argument("--granularity", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="superface seed of the main table and the artist-parts table (--ceiling / --oracle: seed 0)")
     parser.add_argument("--ceiling", action="store_true",
                         help="also bound the ASA any per-model choice of count reaches at the same mean ratio")
     parser.add_argument("--oracle", action="store_true",
@@ -162,14 +168,14 @@ def main() -> None:
     parser.add_argument("--assets", default=None,
                         help="shared assets folder for the artist-parts table (default: PSB/../assets; '' to skip)")
     args = parser.parse_args()
-    rows = [evaluate(m, args.method, args.granularity) for m in list_models(args.psb)]
+    rows = [evaluate(m, args.method, args.granularity, args.seed) for m in list_models(args.psb)]
     print("\t".join(COLUMNS))
     for row in rows:
         print("\t".join(_fmt(row[c]) for c in COLUMNS), flush=True)
     means = {c: float(np.mean([r[c] for r in rows])) for c in COLUMNS[1:]}
     print("\t".join(["mean"] + [_fmt(means[c]) for c in COLUMNS[1:]]))
     ratio_of_means = means["over_n"] / means["median"]
-    print(f"\n{args.method} @ granularity {args.granularity}: ASA {means['over_ASA']:.3f} (target >= 0.95) at "
+    print(f"\n{args.method} @ granularity {args.granularity}, seed {args.seed}: ASA {means['over_ASA']:.3f} (target >= 0.95) at "
           f"{means['ratio']:.2f}x the human median count (mean of per-model ratios, target <= 3; ratio of the mean "
           f"counts {ratio_of_means:.2f}); at the median count RI error "
           f"{means['k_RI']:.3f} (target <= 0.15); humans: RI {means['hum_RI']:.3f}, ASA {means['hum_ASA']:.3f}")
@@ -199,7 +205,7 @@ def main() -> None:
     if assets is not None and not assets.is_dir():
         print(f"\nno artist-parts table: {assets} is not a folder")
     elif assets is not None:
-        arows = artist_rows(assets, args.method, args.granularity)
+        arows = artist_rows(assets, args.method, args.granularity, args.seed)
         keys = ["asset", "faces", "artist_n", "seg_n", "artist_ASA"]
         print("\n" + "\t".join(keys))
         for row in arows:
