@@ -51,16 +51,22 @@ def read_labels(path: str | Path, num_faces: int | None = None) -> np.ndarray:
     `num_faces` if given."""
     path = Path(path)
     if path.suffix.lower() != ".npy":
-        labels = read_seg(path)
-    else:
-        try:
-            labels = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as exc:
-            raise SegFileError(path, f"not a readable .npy array ({exc})") from exc
-        if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
-            raise SegFileError(path, f"expected a 1-D integer array, got {labels.dtype} {labels.shape}")
-        if labels.dtype == np.uint64 and len(labels) and labels.max() > np.iinfo(np.int64).max:
-            raise SegFileError(path, "a label does not fit a 64-bit signed integer")
+        return read_seg(path, num_faces)
+    return _label_array(path, _load_npy(path), num_faces)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise SegFileError(path, f"not a readable .npy array ({exc})") from exc
+
+
+def _label_array(path: Path, labels: np.ndarray, num_faces: int | None) -> np.ndarray:
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise SegFileError(path, f"expected a 1-D integer array, got {labels.dtype} {labels.shape}")
+    if labels.dtype == np.uint64 and len(labels) and labels.max() > np.iinfo(np.int64).max:
+        raise SegFileError(path, "a label does not fit a 64-bit signed integer")
     return _checked(path, labels.astype(np.int64), num_faces)
 
 
@@ -71,13 +77,10 @@ def read_proposals(path: str | Path, num_faces: int | None = None) -> np.ndarray
     `num_faces` if given."""
     path = Path(path)
     if path.suffix.lower() != ".npy":
-        return read_labels(path, num_faces)
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise SegFileError(path, f"not a readable .npy array ({exc})") from exc
+        return read_seg(path, num_faces)
+    array = _load_npy(path)
     if array.ndim == 1:
-        return read_labels(path, num_faces)
+        return _label_array(path, array, num_faces)
     if array.ndim != 2:
         raise SegFileError(path, f"expected (N, F) face masks or (F,) labels, got an array of shape {array.shape}")
     if array.dtype != bool:
