@@ -114,7 +114,7 @@ def test_cli_select_prints_counts_and_downloads_no_object(clients, tmp_path):
     out = tmp_path / "sel.parquet"
     res = subprocess.run(
         [sys.executable, "-m", "partverse", "objaverse", "select", "--out", str(out), "--lvis", "chair",
-         "--license", "by", "--license", "cc0", "--cache-dir", str(tmp_path / "c2"),
+         "--license", "by", "cc0", "--cache-dir", str(tmp_path / "c2"),
          "--base-url", server.url + "/v1", "--xl-base-url", server.url + "/xl"],
         cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

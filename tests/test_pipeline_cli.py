@@ -49,3 +49,11 @@ def test_bad_config_exits_2_naming_the_field(tmp_path):
     assert "executor" in done.stderr and "'local'" in done.stderr and "'ray'" in done.stderr
     missing = _partverse("build", timeout=120)
     assert missing.returncode == 2 and "--config" in missing.stderr
+
+
+def test_input_takes_several_files_after_one_flag(tmp_path):
+    files = [SAMPLES / "kenney_truck_green.glb", SAMPLES / "o3dv_car.glb"]  # as `-i samples/*.glb` expands
+    done = _partverse("build", "-i", *map(str, files), "--out", str(tmp_path / "run"), "--no-progress")
+    assert done.returncode == 0, done.stderr
+    objects = read_release_table(tmp_path / "run" / "release", "objects", ["uid", "num_parts"]).to_pylist()
+    assert len(objects) == 2 and all(o["num_parts"] >= 1 for o in objects)

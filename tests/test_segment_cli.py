@@ -30,6 +30,10 @@ def test_segment_then_evaluate_a_psb_model(tmp_path):
     report = json.loads(result.output)
     assert report["area_weighted"] and 0 <= report["pred"]["rand_index_error"] <= 0.2
     assert "human_consistency" in report and report["pred"]["num_pred"] == 5
+    # `--gt seg/341/*.seg`: the shell's glob gives several files after one flag
+    glob = runner.invoke(app, ["eval", "segmentation", "--pred", str(out), "--gt", *map(str, gts), "--mesh", str(mesh), "--json"])
+    assert glob.exit_code == 0, glob.output
+    assert json.loads(glob.output) == report
 
 
 def test_every_method_writes_labels_in_face_order(tmp_path):
@@ -146,6 +150,7 @@ def test_eval_scores_ranked_proposals_as_the_benchmark_does(tmp_path):
     assert strict["ap"] == pytest.approx(np.mean([metrics.average_precision(masks, g, 0.9, areas) for g in gts]))
     assert strict["recall_at_3"] == pytest.approx(np.mean([metrics.recall_at_k(masks, g, 3, 0.9, areas) for g in gts]))
     assert "pred" not in report  # --pred is optional when proposals are given
+    assert proposals("--proposals", *args[1::2]) == report  # several labellings after one flag (a glob)
 
 
 def test_eval_proposals_name_the_file_and_the_problem(tmp_path):

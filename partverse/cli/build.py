@@ -7,20 +7,21 @@ from typing import Optional
 
 import typer
 
+from partverse.cli.many_values import ManyValuesCommand
 from partverse.errors import ConfigError, PartverseError
 
 
 def register(app: typer.Typer) -> None:
-    app.command()(build)
+    app.command(cls=ManyValuesCommand)(build)
     quarantine = typer.Typer(help="Inspect and re-run objects that failed a stage.", no_args_is_help=True)
     quarantine.command("list")(quarantine_list)
-    quarantine.command("retry")(quarantine_retry)
+    quarantine.command("retry", cls=ManyValuesCommand)(quarantine_retry)
     app.add_typer(quarantine, name="quarantine")
 
 
 def build(
     config: Optional[Path] = typer.Option(None, "--config", "-c", help="build config YAML (pipelines/configs/sample.yaml)"),
-    input: Optional[list[Path]] = typer.Option(None, "--input", "-i", help="folder or file to ingest (repeatable)"),
+    input: Optional[list[Path]] = typer.Option(None, "--input", "-i", help="folders or files to ingest (repeatable; several after one flag: -i assets/*.glb)"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="run directory (with --input; overrides run_dir)"),
     executor: Optional[str] = typer.Option(None, "--executor", "-e", help="local or ray (overrides the config)"),
     ray_address: Optional[str] = typer.Option(None, "--ray-address", help="join a Ray cluster (e.g. auto, ray://host:10001)"),
@@ -81,7 +82,7 @@ def quarantine_list(
 def quarantine_retry(
     run: Path = _run_dir_option(),
     stage: Optional[str] = typer.Option(None, "--stage", help="only entries of this stage"),
-    uid: Optional[list[str]] = typer.Option(None, "--uid", help="only these objects (repeatable)"),
+    uid: Optional[list[str]] = typer.Option(None, "--uid", help="only these objects (repeatable; several after one flag)"),
     no_progress: bool = typer.Option(False, "--no-progress"),
 ) -> None:
     """Forget the selected quarantine entries and resume the build with its saved config."""

@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 
+from partverse.cli.many_values import ManyValuesCommand
 from partverse.errors import PartverseError
 
 eval_app = typer.Typer(help="Evaluate outputs against ground truth.", no_args_is_help=True)
@@ -17,10 +18,10 @@ def register(app: typer.Typer) -> None:
     app.add_typer(eval_app, name="eval")
 
 
-@eval_app.command("segmentation")
+@eval_app.command("segmentation", cls=ManyValuesCommand)
 def segmentation(
     pred: Optional[Path] = typer.Option(None, "--pred", help="predicted per-face labels (.npy or .seg)"),
-    gt: List[Path] = typer.Option(..., "--gt", help="ground-truth labels (.seg or .npy); repeat for several humans"),
+    gt: List[Path] = typer.Option(..., "--gt", help="ground-truth labels (.seg or .npy); several humans: --gt seg/1/*.seg (or repeat --gt)"),
     proposals: List[Path] = typer.Option(
         [], "--proposals",
         help="ranked part proposals, scored by PartGen's AP and recall@K: one .npy of (N, F) boolean face masks, "

@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from partverse.cli.many_values import ManyValuesCommand
 from partverse.errors import PartverseError
 
 objaverse_app = typer.Typer(help="Select and download Objaverse 1.0 / Objaverse-XL objects.",
@@ -34,12 +35,12 @@ _BASE = typer.Option(None, "--base-url", help="Objaverse 1.0 base URL (default: 
 _XL_BASE = typer.Option(None, "--xl-base-url", help="Objaverse-XL base URL (default: HF allenai/objaverse-xl)")
 
 
-@objaverse_app.command("select")
+@objaverse_app.command("select", cls=ManyValuesCommand)
 def select_cmd(
     out: Path = typer.Option(..., "--out", help="selection Parquet to write"),
     source: list[str] = typer.Option(["v1"], "--source", help="v1, xl-github, xl-sketchfab, xl-smithsonian, xl-thingiverse"),
-    license: Optional[list[str]] = typer.Option(None, "--license", help="licence code (by, by-sa, cc0, ...); default: redistributable ones"),
-    lvis: Optional[list[str]] = typer.Option(None, "--lvis", help="LVIS category (any of)"),
+    license: Optional[list[str]] = typer.Option(None, "--license", help="licence codes (by, by-sa, cc0, ...: --license by cc0); default: redistributable ones"),
+    lvis: Optional[list[str]] = typer.Option(None, "--lvis", help="LVIS categories (any of: --lvis chair table)"),
     tag: Optional[list[str]] = typer.Option(None, "--tag", help="tag (any of)"),
     min_faces: Optional[int] = typer.Option(None, "--min-faces"),
     max_faces: Optional[int] = typer.Option(None, "--max-faces"),
