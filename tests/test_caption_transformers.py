@@ -49,6 +49,14 @@ def test_tiny_model_loads_through_the_auto_classes(tiny_model):
     )
 
 
+def test_a_missing_model_folder_is_said_as_such(tmp_path):
+    from partverse.errors import ConfigError
+
+    backend = make_backend(CaptionConfig(backend="transformers", model=str(tmp_path / "no-vlm"), device="cpu"))
+    with pytest.raises(ConfigError, match=r"CaptionConfig.model='.*no-vlm': does not exist.*Qwen/Qwen2.5-VL-7B-Instruct"):
+        backend.setup()
+
+
 def test_transformers_backend_batch_generate_parse_flag(tiny_model, truck_renders):
     cfg = CaptionConfig(backend="transformers", model=tiny_model, batch_size=4, max_new_tokens=6, device="cpu")
     backend = make_backend(cfg)

@@ -96,8 +96,11 @@ def test_samesh_with_a_target_count(model, truck):
 def test_samesh_without_a_model_or_with_a_bad_path_says_so(tmp_path, truck):
     with pytest.raises(ConfigError, match="needs a SAM-2 model"):
         segment(truck, "samesh")
-    with pytest.raises(PartverseError, match="cannot load a SAM-2 model"):
+    with pytest.raises(ConfigError, match=r"sam2='.*missing': does not exist; give a local model folder"):
         segment(truck, "samesh", sam2=str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PartverseError, match="cannot load a SAM-2 model"):
+        segment(truck, "samesh", sam2=str(tmp_path / "empty"))
 
 
 def test_device_is_picked_and_checked():

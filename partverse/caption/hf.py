@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 
-from partverse.caption.backends import CaptionBackend, CaptionRequest, Reply
+from partverse.caption.backends import DEFAULT_MODEL, CaptionBackend, CaptionRequest, Reply
 from partverse.extras import require
+from partverse.model_source import model_source
 
 
 class TransformersBackend(CaptionBackend):
@@ -25,9 +26,10 @@ class TransformersBackend(CaptionBackend):
         else:
             dtype = getattr(torch, dtype)
         self.device = device
-        self.processor = transformers.AutoProcessor.from_pretrained(cfg.model)
+        source = model_source(cfg.model, "CaptionConfig.model", DEFAULT_MODEL)
+        self.processor = transformers.AutoProcessor.from_pretrained(source)
         self.processor.tokenizer.padding_side = "left"  # decoder-only batched generation
-        self.model = transformers.AutoModelForImageTextToText.from_pretrained(cfg.model, dtype=dtype).to(device).eval()
+        self.model = transformers.AutoModelForImageTextToText.from_pretrained(source, dtype=dtype).to(device).eval()
 
     def prepare(self, requests: list[CaptionRequest]):
         """Processor inputs (a BatchFeature on the model's device) for one batch."""

@@ -19,6 +19,7 @@ import numpy as np
 
 from partverse.errors import ConfigError, PartverseError
 from partverse.extras import require
+from partverse.model_source import model_source
 
 
 @dataclass(slots=True, frozen=True)
@@ -66,6 +67,7 @@ class Sam2MaskGenerator:
     ("decode") forward times."""
 
     def __init__(self, model: str, config: MaskConfig = MaskConfig(), device: str | None = None):
+        source = model_source(model, "sam2", "facebook/sam2.1-hiera-large")
         require("torch", "sam2")
         transformers = require("transformers", "sam2")
         require("torchvision", "sam2")
@@ -73,8 +75,8 @@ class Sam2MaskGenerator:
         self.device = pick_device(device)
         self.seconds = {"embed": 0.0, "decode": 0.0}
         try:
-            self.processor = transformers.Sam2Processor.from_pretrained(str(model))
-            self.model = transformers.Sam2Model.from_pretrained(str(model)).to(self.device).eval()
+            self.processor = transformers.Sam2Processor.from_pretrained(source)
+            self.model = transformers.Sam2Model.from_pretrained(source).to(self.device).eval()
         except (OSError, ValueError) as exc:
             raise PartverseError(f"{model}: cannot load a SAM-2 model and processor ({exc})") from exc
 

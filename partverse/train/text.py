@@ -15,17 +15,12 @@ import numpy as np
 
 from partverse.errors import ConfigError
 from partverse.extras import require
+from partverse.model_source import model_source
 
 
-def _looks_local(name: str) -> bool:
-    return name.startswith((".", "/", "~")) or Path(name).expanduser().exists()
-
-
-def check_source(name: str, field: str = "dit.text_encoder") -> None:
-    """A local path must exist; anything else is taken as a hub id (`org/name` or `name`)."""
-    if _looks_local(name) and not Path(name).expanduser().is_dir():
-        raise ConfigError(f"{field}={name!r} is invalid: allowed '' (no captions), an existing local "
-                          f"model directory or a hub id such as 'openai/clip-vit-base-patch32'")
+def check_source(name: str, field: str = "dit.text_encoder") -> str:
+    """The source `from_pretrained` gets (`model_source`): an existing local folder or a hub id."""
+    return model_source(name, field, "openai/clip-vit-base-patch32", also="; or '' for no captions")
 
 
 class TextEncoder:
@@ -35,8 +30,7 @@ class TextEncoder:
         transformers = require("transformers", "caption")
         import torch
 
-        check_source(name, field)
-        path = str(Path(name).expanduser()) if _looks_local(name) else name
+        path = check_source(name, field)
         try:
             self.tokenizer = transformers.AutoTokenizer.from_pretrained(path)
             model = transformers.AutoModel.from_pretrained(path)
