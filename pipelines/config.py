@@ -50,10 +50,29 @@ class BuildConfig(BaseModel):
     stages: list[StageConfig]
 
     def resolved(self) -> "BuildConfig":
-        """Absolute paths and the store default filled in."""
+        """Absolute paths (the run and store folders, and the stages' `path_params` given as
+        relative paths, against the current folder) and the store default filled in: the config
+        saved in the run folder builds the same from any folder."""
         run_dir = self.run_dir.expanduser().resolve()
         store = (self.store_dir.expanduser().resolve() if self.store_dir else run_dir / "store")
-        return self.model_copy(update={"run_dir": run_dir, "store_dir": store})
+        stages = [sc.model_copy(update={"params": _absolute_paths(sc)}) for sc in self.stages]
+        return self.model_copy(update={"run_dir": run_dir, "store_dir": store, "stages": stages})
+
+
+def _absolute_paths(sc: StageConfig) -> dict[str, Any]:
+    try:
+        names = stage_class(sc.name).path_params
+    except ConfigError:  # an unknown stage: build_stages names it
+        return sc.params
+
+    def absolute(value):
+        if isinstance(value, str) and value and "://" not in value:
+            return str(Path(value).expanduser().absolute())
+        if isinstance(value, list):
+            return [absolute(v) for v in value]
+        return value
+
+    return {k: absolute(v) if k in names else v for k, v in sc.params.items()}
 
 
 def _format(err: ValidationError, where: str, prefix: tuple = ()) -> str:

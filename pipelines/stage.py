@@ -36,6 +36,9 @@ class Stage:
     version: ClassVar[str] = "1"  # bump when the code changes what the stage writes
     extras: ClassVar[tuple[str, ...]] = ()
     resources: ClassVar[Resources] = Resources()
+    # parameters that are local paths (a str or a list of str): relative ones are made absolute
+    # against the folder `partverse build` runs from, before the stages are built and the config saved
+    path_params: ClassVar[tuple[str, ...]] = ()
 
     def params(self) -> dict[str, Any]:
         return dataclasses.asdict(self) if dataclasses.is_dataclass(self) else {}

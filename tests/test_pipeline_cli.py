@@ -57,3 +57,36 @@ def test_input_takes_several_files_after_one_flag(tmp_path):
     assert done.returncode == 0, done.stderr
     objects = read_release_table(tmp_path / "run" / "release", "objects", ["uid", "num_parts"]).to_pylist()
     assert len(objects) == 2 and all(o["num_parts"] >= 1 for o in objects)
+
+
+def test_the_saved_config_rebuilds_the_run_from_any_folder(tmp_path):
+    import json
+    import os
+    import shutil
+
+    (tmp_path / "in").mkdir()
+    for name in ("kenney_truck_green.glb", "o3dv_car.glb"):
+        shutil.copy(SAMPLES / name, tmp_path / "in" / name)
+    (tmp_path / "build.yaml").write_text(  # every path relative to the folder the build runs from
+        "run_dir: run\nstages:\n  - {name: ingest_local, params: {paths: [in]}}\n  - {name: prepare}\n"
+        "  - {name: segment}\n  - {name: annotation, params: {annotations_dir: annotations}}\n"
+        "  - {name: export_parts, params: {num_samples: 256}}\n  - {name: write_release}\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    def build(config, cwd):
+        done = subprocess.run([sys.executable, "-m", "partverse", "build", "--config", str(config), "--no-progress"],
+                              cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr
+        return json.loads((tmp_path / "run" / "run.json").read_text())["stages"]
+
+    assert build("build.yaml", tmp_path)["prepare"]["ran"] == 2
+    saved = (tmp_path / "run" / "config.yaml").read_text()
+    assert f"- {tmp_path / 'in'}" in saved and f"annotations_dir: {tmp_path / 'annotations'}" in saved
+    (tmp_path / "elsewhere").mkdir()
+    again = build(tmp_path / "run" / "config.yaml", tmp_path / "elsewhere")
+    assert all(again[s]["ran"] == 0 and again[s]["cached"] == 2 for s in ("prepare", "segment", "annotation", "export_parts"))
+    # `partverse caption` on a build run says how to caption it again (the build's renders are stage outputs)
+    caption = subprocess.run([sys.executable, "-m", "partverse", "caption", "--run", str(tmp_path / "run")], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert caption.returncode == 2 and "a `partverse build` run" in caption.stderr
+    assert str(tmp_path / "run" / "config.yaml") in caption.stderr

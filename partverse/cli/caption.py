@@ -86,12 +86,21 @@ def caption(
         raise typer.Exit(2)
     folders = list_render_folders(run / "renders")
     if not folders:
-        typer.echo(f"{run / 'renders'}: no rendered objects (run `partverse render` or the render stage first)", err=True)
+        if (run / "run.json").is_file():  # a `partverse build` run: its renders are the render stage's outputs
+            typer.echo(f"{run}: a `partverse build` run, whose renders are its render stage's outputs; to caption "
+                       f"them with another backend, change the caption stage in {run / 'config.yaml'} and run "
+                       f"`partverse build --config` on it (the stages before caption are cached)", err=True)
+        else:
+            typer.echo(f"{run / 'renders'}: no rendered objects (run `partverse render --run {run}` first)", err=True)
         raise typer.Exit(2)
     out_dir = run / "captions"
     todo = [f for f in folders if overwrite or not (out_dir / f"{f.name}.parquet").is_file()]
     engine = make_backend(config)
-    engine.setup()
+    try:
+        engine.setup()
+    except PartverseError as exc:  # e.g. a model folder that does not exist
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2)
     counts: dict[str, int] = {}
     failed = 0
     for s in range(0, len(todo), batch_size):

@@ -23,6 +23,7 @@ class AnnotationStage(Stage):
     name = "annotation"
     version = "1"
     resources = Resources(num_cpus=1)
+    path_params = ("annotations_dir",)
 
     annotations_dir: str | None = None
 

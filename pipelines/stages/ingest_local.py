@@ -80,6 +80,7 @@ class IngestLocal(SourceStage):
     name = "ingest_local"
     version = "1"
     resources = Resources(num_cpus=1)
+    path_params = ("paths", "store_dir")
 
     paths: list[str] = field(default_factory=list)
     source: str = "local"

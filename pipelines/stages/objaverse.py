@@ -31,6 +31,7 @@ from pipelines.stage import Resources, SourceStage
 class _ObjaverseSource(SourceStage):
     extras = ("objaverse",)
     resources = Resources(num_cpus=1, timeout_s=1800.0)
+    path_params = ("cache_dir", "store_dir", "uids_file", "selection")  # those of them the stage has
 
     cache_dir: str | None = None  # default: $PARTVERSE_OBJAVERSE_CACHE or ~/.objaverse
     v1_base_url: str | None = None  # default: the Hugging Face dataset allenai/objaverse

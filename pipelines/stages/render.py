@@ -51,6 +51,7 @@ class RenderStage(Stage):
     version: ClassVar[str] = "1"
     extras: ClassVar[tuple[str, ...]] = ("render",)
     resources: ClassVar[Resources] = Resources(num_cpus=1.0)
+    path_params: ClassVar[tuple[str, ...]] = ("out_dir",)
 
     layout: str = "orbit"
     views: int = 8
