@@ -132,6 +132,19 @@ def test_cli_release_commands(tmp_path):
     assert "0 added, 0 removed, 1 changed" in out
     cli("pull", "1.0.1", "--from", str(tmp_path / "repo"), "--to", str(tmp_path / "p"))
     assert "verified" in cli("verify", str(tmp_path / "p")).stdout
+    # a published version folder reads as its pulled copy does (its shards are blobs of the repository)
+    from partverse.data.reader import read_release_table
+
+    for table in ("objects", "parts", "captions"):
+        assert read_release_table(tmp_path / "repo" / "1.0.1", table).equals(read_release_table(tmp_path / "p", table))
+    cli("report", str(tmp_path / "repo" / "1.0.1"), "--out", str(tmp_path / "published.html"))
+    cli("report", str(tmp_path / "p"), "--out", str(tmp_path / "pulled.html"))
+    assert (tmp_path / "published.html").read_bytes() == (tmp_path / "pulled.html").read_bytes()
+    # folders that hold releases without being one are said to be what they are
+    run_folder = cli("verify", str(tmp_path / "run1"), check=False)
+    assert run_folder.returncode == 2 and f"its release is {tmp_path / 'run1'}/release" in run_folder.stderr
+    repository = cli("report", str(tmp_path / "repo"), check=False)
+    assert repository.returncode == 2 and "a repository of releases: give a version (1.0.0, 1.0.1)" in repository.stderr
     again = cli("release", "create", "--run", str(tmp_path / "run2"), "--version", "1.0.1", "--out", str(tmp_path / "repo"), check=False)
     assert again.returncode == 2 and "immutable" in again.stderr
     missing = cli("release", "create", "--run", str(tmp_path), "--version", "1.0.2", "--out", str(tmp_path / "repo"), check=False)

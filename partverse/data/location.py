@@ -71,7 +71,19 @@ def locate(uri: str | Path, version: str | None = None) -> ReleaseLocation:
         raise mf.NotAReleaseError(
             f"{uri}: no release {version} (no manifest.json); versions here: {', '.join(available) or 'none'}"
         )
-    raise mf.NotAReleaseError(f"{uri}: not a release (no manifest.json; an interrupted write leaves none)")
+    raise not_a_release(uri, filesystem, path)
+
+
+def not_a_release(uri: str | Path, filesystem: pafs.FileSystem, path: str) -> mf.NotAReleaseError:
+    """The error for a folder without a manifest, saying what it is when that is clear: a build's
+    run folder (its release is RUN/release) or a repository root (give a version)."""
+    problem = f"{uri}: not a release (no {mf.MANIFEST_NAME}; an interrupted write leaves none)"
+    if storage.exists(filesystem, storage.join(path, "release", mf.MANIFEST_NAME)):
+        return mf.NotAReleaseError(f"{problem}; it is a build's run folder: its release is {str(uri).rstrip('/')}/release")
+    versions = list_versions(uri)
+    if versions:
+        return mf.NotAReleaseError(f"{problem}; it is a repository of releases: give a version ({', '.join(versions)})")
+    return mf.NotAReleaseError(problem)
 
 
 def _parent(path: str) -> str:

@@ -17,7 +17,9 @@ def read_manifest(release: str | Path) -> dict[str, Any]:
     filesystem, base = storage.resolve(release)
     path = storage.join(base, mf.MANIFEST_NAME)
     if not storage.exists(filesystem, path):
-        raise mf.NotAReleaseError(f"{release}: not a release (no {mf.MANIFEST_NAME}; an interrupted write leaves none)")
+        from partverse.data.location import not_a_release
+
+        raise not_a_release(release, filesystem, base)
     return mf.loads(storage.read_bytes(filesystem, path), str(release))
 
 
@@ -53,8 +55,10 @@ def _check_columns(schema: pa.Schema, columns: Sequence[str] | None, where: str)
 
 
 def read_release_table(release: str | Path, table: str, columns: Sequence[str] | None = None) -> pa.Table:
-    """A whole table of a release directory, shards concatenated in order."""
-    manifest = read_manifest(release)
-    filesystem, base = storage.resolve(release)
-    parts = [read_table(storage.join(base, name), columns, filesystem) for name in mf.table_files(manifest, table)]
+    """A whole table of a release (a release directory or one published version, `location.locate`),
+    shards concatenated in order."""
+    from partverse.data.location import locate
+
+    where = locate(release)
+    parts = [read_table(path, columns, where.filesystem) for path in where.table_paths(table)]
     return pa.concat_tables(parts) if parts else pa.table({})

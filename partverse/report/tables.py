@@ -52,16 +52,14 @@ def category(metadata_json: str | None) -> str:
 
 def object_rows(release: str | Path, uids: list[str], columns: list[str]) -> dict[str, dict[str, Any]]:
     """Rows of `uids` from the objects table (heavy columns such as normalized_glb), shard by shard."""
-    from partverse.data import manifest as mf
-    from partverse.data import storage
-    from partverse.data.reader import read_manifest, read_table
+    from partverse.data.location import locate
+    from partverse.data.reader import read_table
 
-    manifest = read_manifest(release)
-    filesystem, base = storage.resolve(release)
+    where = locate(release)
     wanted = pa.array(sorted(set(uids)), pa.string())
     found: dict[str, dict[str, Any]] = {}
-    for name in mf.table_files(manifest, "objects"):
-        table = read_table(storage.join(base, name), ["uid", *columns], filesystem)
+    for path in where.table_paths("objects"):
+        table = read_table(path, ["uid", *columns], where.filesystem)
         table = table.filter(pc.is_in(table["uid"], value_set=wanted))
         for row in table.to_pylist():
             found[row["uid"]] = row
