@@ -7,6 +7,7 @@ mode). Every source yields `TrainObject`s; nothing else in the trainer knows whe
 from __future__ import annotations
 
 import io
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -17,6 +18,7 @@ from partverse.errors import ConfigError, PartverseError
 from partverse.train.occupancy import sample_surface
 
 NUM_SURFACE = 4096  # surface samples kept per part
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +48,41 @@ def part_from_mesh(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Gener
     pts, nrm = sample_surface(vertices, faces, samples, rng)
     v = np.asarray(vertices, np.float32)
     return TrainPart(pts, nrm, v.min(0), v.max(0), v, np.asarray(faces, np.int64), name)
+
+
+def mesh_area(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Surface area of (V, 3) vertices / (F, 3) faces (float64)."""
+    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
+    return float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+
+
+def has_surface(part: TrainPart) -> bool:
+    """False for a part without surface: a mesh of zero area (all its faces degenerate, e.g. collapsed
+    to a point), or, without a mesh, all-zero normals (how a release stores such a part: `export_parts`)."""
+    if part.vertices is not None and part.faces is not None and len(part.faces):
+        return mesh_area(part.vertices, part.faces) > 0
+    return bool(np.any(part.normals))
+
+
+def without_surfaceless_parts(objects: Iterable[TrainObject]) -> list[TrainObject]:
+    """The objects without their parts that have no surface (nothing to sample, no inside to label),
+    each named in a warning; their captions go with them, and an object left without parts is left out."""
+    kept = []
+    for obj in objects:
+        keep = [has_surface(p) for p in obj.parts]
+        for p, ok in zip(obj.parts, keep):
+            if not ok:
+                log.warning("%s part %s: no surface (zero area, %s faces): left out of training", obj.uid,
+                            p.name or "?", "?" if p.faces is None else len(p.faces))
+        if all(keep):
+            kept.append(obj)
+            continue
+        if not any(keep):
+            log.warning("%s: no part has a surface: object left out of training", obj.uid)
+            continue
+        captions = [c for c, ok in zip(obj.captions, keep) if ok] if len(obj.captions) == len(keep) else obj.captions
+        kept.append(TrainObject(obj.uid, [p for p, ok in zip(obj.parts, keep) if ok], captions, obj.caption))
+    return kept
 
 
 def normalize_object(obj: TrainObject, extent: float = 0.95) -> TrainObject:
@@ -132,6 +169,12 @@ def object_from_file(path: str | Path, max_parts: int, seed: int = 0, samples: i
               for g in loaded.dump(concatenate=False) if isinstance(g, trimesh.Trimesh) and len(g.faces)]
     if not meshes:
         raise PartverseError(f"{path}: no triangle geometry")
+    flat = [k for k, (v, f) in enumerate(meshes) if not mesh_area(v, f) > 0]
+    if flat:
+        log.warning("%s: %d geometries without surface (zero area) left out", path, len(flat))
+        meshes = [m for k, m in enumerate(meshes) if k not in flat]
+    if not meshes:
+        raise PartverseError(f"{path}: no geometry has a surface (every triangle has zero area)")
     rng = np.random.default_rng(seed)
     parts = [part_from_mesh(v, f, rng, name=f"part{k}", samples=samples)
              for k, (v, f) in enumerate(merge_to(meshes, max_parts))]
@@ -157,7 +200,8 @@ RELEASE_COLUMNS = ["points", "normals", "bbox_min", "bbox_max", "glb", "name"]
 def objects_from_release(path: str | Path, limit: int | None = None, seed: int = 0) -> Iterator[TrainObject]:
     """Objects of a release read through `partverse.data.PartDataset` in object mode (one sample per
     object: points / normals (P, N, 3), bbox_min / bbox_max (P, 3), glb and name lists), in release
-    order (shuffle off: the trainer draws its own batches), normalised to the [-1, 1] frame."""
+    order (shuffle off: the trainer draws its own batches), without parts that have no surface
+    (`without_surfaceless_parts`), normalised to the [-1, 1] frame."""
     from partverse.data import PartDataset
 
     dataset = PartDataset(path, mode="object", columns=RELEASE_COLUMNS, shuffle=False, seed=seed, rank=0, world_size=1)
@@ -165,7 +209,8 @@ def objects_from_release(path: str | Path, limit: int | None = None, seed: int =
     for i, sample in enumerate(dataset):
         if limit is not None and i >= limit:
             break
-        yield normalize_object(release_object(sample, captions))
+        for obj in without_surfaceless_parts([release_object(sample, captions)]):
+            yield normalize_object(obj)
 
 
 def release_captions(path: str | Path) -> dict[tuple[str, int], str]:
@@ -206,4 +251,7 @@ def load_objects(cfg) -> list[TrainObject]:
         if not files:
             raise ConfigError(f"data.path={cfg.path!r}: no mesh files found")
         return objects_from_assets(files[: cfg.num_objects], cfg.max_parts, cfg.seed)
-    return list(objects_from_release(cfg.path, cfg.num_objects, cfg.seed))
+    objects = list(objects_from_release(cfg.path, cfg.num_objects, cfg.seed))
+    if not objects:
+        raise ConfigError(f"data.path={cfg.path!r}: no object with a part that has a surface")
+    return objects
