@@ -148,6 +148,7 @@ def test_sample_and_evaluate_commands(run, tmp_path):
     assert set(report["part_mean"]) == {"iou", "chamfer_l2", "chamfer_l1", "fscore_0.02", "fscore_0.1", "box_fit"}
     assert set(report["object_mean"]) == {"iou", "chamfer_l2", "chamfer_l1", "fscore_0.02", "fscore_0.1"}
     assert all(0.0 <= p["box_fit"] <= 1.0 and 0.0 <= p["iou"] <= 1.0 for p in report["objects"][0]["parts"])
+    assert report["num_parts"] == 4 and 0 <= report["empty_parts"] <= 4
     bad = tmp_path / "bad.json"
     bad.write_text('{"boxes": [[0, 1, 2]]}')
     res = CliRunner().invoke(app, ["sample", "--ckpt", str(run["root"] / "dit"), "--boxes", str(bad)])

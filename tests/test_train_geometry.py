@@ -110,3 +110,25 @@ def test_free_space_queries_are_labelled_outside_the_part_box():
     # the free queries reach all of [-1, 1]^3, far beyond the precomputed set
     free = b["queries"][:, 32:288]
     assert free.min() < -0.9 and free.max() > 0.9
+
+
+def test_a_prediction_without_surface_is_counted_not_averaged_as_infinity():
+    import json
+
+    from partverse.train.evaluate import _score, _summarise
+    from partverse.train.data import part_from_mesh
+
+    box = trimesh.creation.box(extents=(1, 1, 1))
+    part = part_from_mesh(box.vertices, box.faces, np.random.default_rng(0))
+    grid = np.zeros((16, 16, 16), bool)
+    grid[4:12, 4:12, 4:12] = True
+    decoded = marching_cubes(grid.astype(np.float32) - 0.5)
+    empty = (np.zeros((0, 3)), np.zeros((0, 3), np.int64))  # nothing decoded inside this part's box
+    rows = [_score(np.stack([grid, np.zeros_like(grid)]), [decoded, empty], [part, part], 16, 0.01)]
+    report = _summarise(rows, ["a"])
+    first = rows[0]["parts"][0]
+    assert report["empty_parts"] == 1 and report["num_parts"] == 2 and report["empty_objects"] == 0
+    assert report["part_mean"]["chamfer_l2"] == first["chamfer_l2"]  # the one prediction that has a surface
+    assert report["part_mean"]["fscore_0.1"] == first["fscore_0.1"] / 2  # the empty one scores 0 there
+    assert report["objects"][0]["parts"][1]["chamfer_l2"] is None
+    json.dumps(report, allow_nan=False)  # strict JSON

@@ -103,5 +103,6 @@ def evaluate(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2)
     if out:
-        out.write_text(json.dumps(report, indent=1))
-    typer.echo(json.dumps({"kind": report["kind"], "part_mean": report["part_mean"], "object_mean": report["object_mean"]}))
+        out.write_text(json.dumps(report, indent=1, allow_nan=False))  # strict JSON: jq, browsers
+    typer.echo(json.dumps({k: report[k] for k in ("kind", "part_mean", "object_mean", "empty_parts", "num_parts")},
+                          allow_nan=False))

@@ -72,13 +72,13 @@ def without_surfaceless_parts(objects: Iterable[TrainObject]) -> list[TrainObjec
         keep = [has_surface(p) for p in obj.parts]
         for p, ok in zip(obj.parts, keep):
             if not ok:
-                log.warning("%s part %s: no surface (zero area, %s faces): left out of training", obj.uid,
+                log.warning("%s part %s: no surface (zero area, %s faces): left out", obj.uid,
                             p.name or "?", "?" if p.faces is None else len(p.faces))
         if all(keep):
             kept.append(obj)
             continue
         if not any(keep):
-            log.warning("%s: no part has a surface: object left out of training", obj.uid)
+            log.warning("%s: no part has a surface: object left out", obj.uid)
             continue
         captions = [c for c, ok in zip(obj.captions, keep) if ok] if len(obj.captions) == len(keep) else obj.captions
         kept.append(TrainObject(obj.uid, [p for p, ok in zip(obj.parts, keep) if ok], captions, obj.caption))

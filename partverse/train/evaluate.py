@@ -72,12 +72,31 @@ def evaluate_generation(dit, vae, scale: float, objects: list[TrainObject], step
 
 
 def _summarise(rows: list[dict], uids: list[str]) -> dict:
+    """Means over parts and objects. A prediction without surface (nothing decoded inside its box) has
+    no Chamfer distance (inf in `metrics`): the Chamfer means are over the predictions that have one,
+    `empty_parts` / `empty_objects` count the others (their IoU, F-scores and box fit count, as 0), and
+    per-part rows say null there, so that the report is strict JSON."""
     part_rows = [r for row in rows for r in row["parts"]]
-    mean = lambda items, k: float(np.mean([r[k] for r in items])) if items else float("nan")  # noqa: E731
-    keys = list(part_rows[0]) if part_rows else []
-    return {"part_mean": {k: mean(part_rows, k) for k in keys},
-            "object_mean": {k: mean([r["object"] for r in rows], k) for k in (list(rows[0]["object"]) if rows else [])},
-            "objects": [{"uid": u, **r} for u, r in zip(uids, rows)]}
+    object_rows = [r["object"] for r in rows]
+
+    def means(items: list[dict]) -> dict:
+        out = {}
+        for key in (list(items[0]) if items else []):
+            values = np.array([r[key] for r in items], dtype=np.float64)
+            values = values[np.isfinite(values)]
+            out[key] = float(values.mean()) if len(values) else None
+        return out
+
+    def empty(items: list[dict]) -> int:
+        return sum(not np.isfinite(r["chamfer_l2"]) for r in items)
+
+    def strict(row: dict) -> dict:
+        return {k: (v if not isinstance(v, float) or np.isfinite(v) else None) for k, v in row.items()}
+
+    return {"part_mean": means(part_rows), "object_mean": means(object_rows),
+            "empty_parts": empty(part_rows), "empty_objects": empty(object_rows), "num_parts": len(part_rows),
+            "objects": [{"uid": u, "parts": [strict(r) for r in row["parts"]], "object": strict(row["object"])}
+                        for u, row in zip(uids, rows)]}
 
 
 def evaluate_checkpoint(ckpt: str | Path, data_cfg, steps: int = 50, guidance: float = 1.0, resolution: int = 64) -> dict:
