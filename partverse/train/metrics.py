@@ -18,19 +18,34 @@ def _nn(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cKDTree(b).query(a, k=1)[0]
 
 
-def chamfer(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
-    """(N, 3), (K, 3) point sets -> {"chamfer_l2", "chamfer_l1"}; inf when either is empty."""
+def _distances(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Nearest-neighbour distances a -> b and b -> a, or None when either set is empty."""
     if len(a) == 0 or len(b) == 0:
+        return None
+    return _nn(a, b), _nn(b, a)
+
+
+def _chamfer(d) -> dict[str, float]:
+    if d is None:
         return {"chamfer_l2": float("inf"), "chamfer_l1": float("inf")}
-    ab, ba = _nn(a, b), _nn(b, a)
+    ab, ba = d
     return {"chamfer_l2": float((ab ** 2).mean() + (ba ** 2).mean()), "chamfer_l1": float((ab.mean() + ba.mean()) / 2)}
 
 
-def fscore(a: np.ndarray, b: np.ndarray, tau: float) -> float:
-    if len(a) == 0 or len(b) == 0:
+def _fscore(d, tau: float) -> float:
+    if d is None:
         return 0.0
-    precision, recall = float((_nn(a, b) < tau).mean()), float((_nn(b, a) < tau).mean())
+    precision, recall = float((d[0] < tau).mean()), float((d[1] < tau).mean())
     return 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
+
+
+def chamfer(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
+    """(N, 3), (K, 3) point sets -> {"chamfer_l2", "chamfer_l1"}; inf when either is empty."""
+    return _chamfer(_distances(a, b))
+
+
+def fscore(a: np.ndarray, b: np.ndarray, tau: float) -> float:
+    return _fscore(_distances(a, b), tau)
 
 
 def iou(occ_a: np.ndarray, occ_b: np.ndarray) -> float:
@@ -61,5 +76,7 @@ def mesh_occupancy_grid(vertices: np.ndarray, faces: np.ndarray, resolution: int
 
 
 def surface_metrics(pred: np.ndarray, ref: np.ndarray) -> dict[str, float]:
-    """Chamfer (both forms) and F-score at 0.02 / 0.1 between two surface samples."""
-    return {**chamfer(pred, ref), "fscore_0.02": fscore(pred, ref, 0.02), "fscore_0.1": fscore(pred, ref, 0.1)}
+    """Chamfer (both forms) and F-score at 0.02 / 0.1 between two surface samples (one k-d tree query
+    each way, shared by all four)."""
+    d = _distances(pred, ref)
+    return {**_chamfer(d), "fscore_0.02": _fscore(d, 0.02), "fscore_0.1": _fscore(d, 0.1)}
