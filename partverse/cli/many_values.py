@@ -42,7 +42,7 @@ class ManyValuesCommand(TyperCommand):
     """A typer command whose repeatable (list) options take one or more values per flag."""
 
     def parse_args(self, ctx, args: list[str]) -> list[str]:
-        options = [p for p in self.get_params(ctx) if getattr(p, "opts", None) and p.param_type_name == "option"]
+        options = [p for p in self.get_params(ctx) if p.param_type_name == "option"]
         if any(p.param_type_name == "argument" for p in self.params):
             raise TypeError(f"{self.name}: ManyValuesCommand is for commands without positional arguments")
         repeatable = {name for p in options if p.multiple for name in p.opts}

@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from partverse.data import manifest as mf
 from partverse.data import storage
+from partverse.data.location import locate, not_a_release
 from partverse.data.schema import check_schema_version
 
 
@@ -17,8 +18,6 @@ def read_manifest(release: str | Path) -> dict[str, Any]:
     filesystem, base = storage.resolve(release)
     path = storage.join(base, mf.MANIFEST_NAME)
     if not storage.exists(filesystem, path):
-        from partverse.data.location import not_a_release
-
         raise not_a_release(release, filesystem, base)
     return mf.loads(storage.read_bytes(filesystem, path), str(release))
 
@@ -57,8 +56,6 @@ def _check_columns(schema: pa.Schema, columns: Sequence[str] | None, where: str)
 def read_release_table(release: str | Path, table: str, columns: Sequence[str] | None = None) -> pa.Table:
     """A whole table of a release (a release directory or one published version, `location.locate`),
     shards concatenated in order."""
-    from partverse.data.location import locate
-
     where = locate(release)
     parts = [read_table(path, columns, where.filesystem) for path in where.table_paths(table)]
     return pa.concat_tables(parts) if parts else pa.table({})

@@ -51,9 +51,10 @@ def part_from_mesh(vertices: np.ndarray, faces: np.ndarray, rng: np.random.Gener
 
 
 def mesh_area(vertices: np.ndarray, faces: np.ndarray) -> float:
-    """Surface area of (V, 3) vertices / (F, 3) faces (float64)."""
-    tri = np.asarray(vertices, np.float64)[np.asarray(faces, np.int64)]
-    return float(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum())
+    """Surface area of (V, 3) vertices / (F, 3) faces (`geometry.sampling.face_areas_normals`)."""
+    from partverse.geometry.sampling import face_areas_normals
+
+    return float(face_areas_normals(vertices, faces)[0].sum())
 
 
 def has_surface(part: TrainPart) -> bool:
